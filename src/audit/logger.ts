@@ -1,0 +1,27 @@
+// The pino logger: JSON on stdout, UTC ISO times, and a fixed redaction list so secrets never reach logs.
+
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+/** Paths pino censors wherever they appear in a log object. */
+export const REDACT_PATHS = Object.freeze([
+  'password', '*.password', 'passcode', '*.passcode', 'totp', '*.totp', 'token', '*.token',
+  'secret', '*.secret', 'totpSecret', '*.totpSecret', 'passwordHash', '*.passwordHash',
+  'signingKey', '*.signingKey', 'authorization', '*.authorization', 'cookie', '*.cookie',
+  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
+  'headers.authorization', 'headers.cookie', 'redis.password', '*.redis.password',
+]);
+
+export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: 'pacs-gateway' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}
+
+export type { Logger };

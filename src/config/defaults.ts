@@ -1,0 +1,41 @@
+// Every configuration default in one place; a config file overrides these field by field.
+
+/**
+ * Defaults, chosen to be safe:
+ * - lockout: 10 failures per account in 15 minutes locks it for 15 minutes, far under the
+ *   NIST SP 800-63B §5.2.2 ceiling of 100 consecutive failures, and short enough that a
+ *   clinician is not locked out of a shift; 50 failures per source address catches spraying.
+ * - session: 30 minutes idle, 12 hours absolute (a shift), DIMSE tokens 60 minutes.
+ */
+export const DEFAULTS = Object.freeze({
+  listen: { https: { host: '0.0.0.0', port: 8443 }, dicom: { host: '0.0.0.0', port: 2762 } },
+  tls: {
+    cert: 'certs/server.crt', key: 'certs/server.key', clientCa: 'certs/ca.crt',
+    autoGenerate: false, expiryWarningDays: 30,
+  },
+  upstream: {
+    dicomweb: 'http://127.0.0.1:8042/dicom-web',
+    dicom: { host: '127.0.0.1', port: 4242, aeTitle: 'ORTHANC' },
+    timeoutMs: 30000,
+  },
+  users: { backend: 'file', file: 'config/users.yaml' },
+  devices: { file: 'config/devices.yaml' },
+  roles: {
+    radiologist: ['echo', 'search', 'retrieve', 'move'],
+    technologist: ['echo', 'store'],
+    viewer: ['search', 'retrieve'],
+  },
+  session: { idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60, cookieName: '__Host-pacs-session' },
+  lockout: { userMaxFailures: 10, addressMaxFailures: 50, windowMinutes: 15, lockMinutes: 15 },
+  state: {
+    store: 'memory', keyPrefix: 'pgw:',
+    redis: { host: '127.0.0.1', port: 6379, db: 0, connectTimeoutMs: 2000, commandTimeoutMs: 2000 },
+  },
+  dicom: {
+    artimSeconds: 10, idleSeconds: 300,
+    maxAssociateRqBytes: 65536, maxPduBytes: 16777216, maxCommandBytes: 16384,
+    maxAssociations: 500, maxAssociationsPerPrincipal: 50,
+  },
+  http: { bodyLimitBytes: 1048576, trustProxy: false },
+  log: { level: 'info' },
+});

@@ -1,0 +1,140 @@
+// The JSON schema every configuration file is validated against (additionalProperties: false everywhere).
+
+import { ACTIONS } from '../policy/actions.js';
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const host = { type: 'string', minLength: 1 } as const;
+const listenAddress = {
+  type: 'object', additionalProperties: false, required: ['port'],
+  properties: { host, port },
+} as const;
+const aeTitle = { type: 'string', pattern: '^[\\x20-\\x5b\\x5d-\\x7e]{1,16}$' } as const;
+const uid = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 } as const;
+const positive = { type: 'integer', minimum: 1 } as const;
+const hostPort = { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } } as const;
+
+const roleRules = {
+  oneOf: [
+    { type: 'array', items: { enum: ACTIONS }, uniqueItems: true },
+    {
+      type: 'object', additionalProperties: false, required: ['actions'],
+      properties: {
+        actions: { type: 'array', items: { enum: ACTIONS }, uniqueItems: true },
+        moveDestinations: { type: 'array', items: aeTitle },
+        storeSopClasses: { type: 'array', items: uid },
+      },
+    },
+  ],
+} as const;
+
+/** Schema of the YAML configuration file; defaults are applied by ajv `useDefaults` from defaults.ts beforehand. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    listen: {
+      type: 'object', additionalProperties: false,
+      properties: { https: listenAddress, dicom: listenAddress },
+    },
+    tls: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        cert: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1 },
+        clientCa: { type: 'string', minLength: 1 },
+        crl: { type: 'string', minLength: 1 },
+        autoGenerate: { type: 'boolean' },
+        expiryWarningDays: { type: 'integer', minimum: 0 },
+      },
+    },
+    upstream: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        dicomweb: { type: 'string', pattern: '^https?://[^\\s]+$' },
+        dicom: {
+          type: 'object', additionalProperties: false,
+          properties: { host, port, aeTitle },
+        },
+        timeoutMs: positive,
+      },
+    },
+    users: {
+      type: 'object', additionalProperties: false,
+      properties: { backend: { enum: ['file', 'redis'] }, file: { type: 'string', minLength: 1 } },
+    },
+    devices: {
+      type: 'object', additionalProperties: false,
+      properties: { file: { type: 'string', minLength: 1 } },
+    },
+    roles: {
+      type: 'object',
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]{0,31}$' },
+      additionalProperties: roleRules,
+    },
+    session: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        idleMinutes: positive,
+        maxHours: positive,
+        signingKey: { type: 'string', minLength: 32 },
+        dimseTokenMinutes: positive,
+        cookieName: { type: 'string', pattern: '^__Host-[A-Za-z0-9_-]+$' },
+      },
+    },
+    lockout: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        userMaxFailures: { type: 'integer', minimum: 1, maximum: 100 },
+        addressMaxFailures: { type: 'integer', minimum: 1, maximum: 10000 },
+        windowMinutes: positive,
+        lockMinutes: positive,
+      },
+    },
+    state: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        store: { enum: ['memory', 'redis'] },
+        keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_-]{1,64}$' },
+        redis: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            url: { type: 'string', pattern: '^rediss?://' },
+            host, port,
+            username: { type: 'string' },
+            password: { type: 'string' },
+            db: { type: 'integer', minimum: 0, maximum: 15 },
+            tls: {
+              type: 'object', additionalProperties: false,
+              properties: { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, servername: { type: 'string' } },
+            },
+            sentinels: { type: 'array', items: hostPort, minItems: 1 },
+            sentinelName: { type: 'string', minLength: 1 },
+            cluster: { type: 'array', items: hostPort, minItems: 1 },
+            connectTimeoutMs: positive,
+            commandTimeoutMs: positive,
+          },
+        },
+      },
+    },
+    dicom: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        artimSeconds: positive,
+        idleSeconds: positive,
+        maxAssociateRqBytes: { type: 'integer', minimum: 1024, maximum: 1048576 },
+        maxPduBytes: { type: 'integer', minimum: 4096, maximum: 134217728 },
+        maxCommandBytes: { type: 'integer', minimum: 256, maximum: 1048576 },
+        maxAssociations: positive,
+        maxAssociationsPerPrincipal: positive,
+      },
+    },
+    http: {
+      type: 'object', additionalProperties: false,
+      properties: { bodyLimitBytes: positive, trustProxy: { type: 'boolean' } },
+    },
+    log: {
+      type: 'object', additionalProperties: false,
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] } },
+    },
+  },
+} as const;

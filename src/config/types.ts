@@ -1,0 +1,75 @@
+// The shape of a validated gateway configuration (see schema.ts for the rules and defaults.ts for defaults).
+
+import type { Action } from '../policy/actions.js';
+
+export interface ListenAddress { readonly host: string; readonly port: number }
+
+export interface RoleRules {
+  readonly actions: readonly Action[];
+  /** AE titles this role may name as C-MOVE destination. */
+  readonly moveDestinations: readonly string[];
+  /** SOP Class UIDs this role may C-STORE / STOW; empty means any. */
+  readonly storeSopClasses: readonly string[];
+}
+
+export interface RedisOptions {
+  readonly url?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string;
+  readonly password?: string;
+  readonly db: number;
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly servername?: string };
+  readonly sentinels?: readonly { host: string; port: number }[];
+  readonly sentinelName?: string;
+  readonly cluster?: readonly { host: string; port: number }[];
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+}
+
+export interface GatewayConfig {
+  readonly listen: { readonly https: ListenAddress; readonly dicom: ListenAddress };
+  readonly tls: {
+    readonly cert: string;
+    readonly key: string;
+    readonly clientCa: string;
+    readonly crl?: string;
+    readonly autoGenerate: boolean;
+    readonly expiryWarningDays: number;
+  };
+  readonly upstream: {
+    readonly dicomweb: string;
+    readonly dicom: { readonly host: string; readonly port: number; readonly aeTitle: string };
+    readonly timeoutMs: number;
+  };
+  readonly users: { readonly backend: 'file' | 'redis'; readonly file: string };
+  readonly devices: { readonly file: string };
+  readonly roles: Readonly<Record<string, RoleRules>>;
+  readonly session: {
+    readonly idleMinutes: number;
+    readonly maxHours: number;
+    readonly signingKey?: string;
+    readonly dimseTokenMinutes: number;
+    readonly cookieName: string;
+  };
+  readonly lockout: {
+    readonly userMaxFailures: number;
+    readonly addressMaxFailures: number;
+    readonly windowMinutes: number;
+    readonly lockMinutes: number;
+  };
+  readonly state: { readonly store: 'memory' | 'redis'; readonly keyPrefix: string; readonly redis: RedisOptions };
+  readonly dicom: {
+    readonly artimSeconds: number;
+    readonly idleSeconds: number;
+    readonly maxAssociateRqBytes: number;
+    readonly maxPduBytes: number;
+    readonly maxCommandBytes: number;
+    readonly maxAssociations: number;
+    readonly maxAssociationsPerPrincipal: number;
+  };
+  readonly http: { readonly bodyLimitBytes: number; readonly trustProxy: boolean };
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  /** Directory that relative paths are resolved against (the config file's base directory). */
+  readonly baseDir: string;
+}

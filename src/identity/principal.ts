@@ -1,0 +1,25 @@
+// Who is calling: a user after MFA, or a device bound to a client certificate.
+
+/** How a principal proved who it is. */
+export type AuthMethod =
+  | 'session-cookie'
+  | 'bearer-token'
+  | 'mtls'
+  | 'dicom-user-password-totp'
+  | 'dicom-user-jwt';
+
+export interface Principal {
+  /** Username, or device name. */
+  readonly id: string;
+  readonly kind: 'user' | 'device';
+  readonly role: string;
+  readonly method: AuthMethod;
+  /** Session id (users authenticated by a gateway session or token). */
+  readonly sessionId?: string;
+  /** Calling AE titles a device may use; undefined for users (any). */
+  readonly aeTitles?: readonly string[];
+  /** SHA-256 fingerprint of the client certificate, when mTLS was used. */
+  readonly certFingerprint?: string;
+  /** C-MOVE destinations this principal may name besides the role's. */
+  readonly moveDestinations?: readonly string[];
+}

@@ -1,0 +1,118 @@
+// The embedded state store: one process, a Map with expiry driven by the injected clock.
+
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../util/clock.js';
+import { systemClock } from '../util/clock.js';
+import type { StateStore } from './store.js';
+
+interface Entry { value: unknown; expiresAt: number }
+
+/** In-process store. Expired entries are removed on access and by a periodic sweep. */
+export class MemoryStore implements StateStore {
+  readonly kind = 'memory' as const;
+  readonly #map = new Map<string, Entry>();
+  readonly #clock: Clock;
+  readonly #bus = new EventEmitter();
+  readonly #sweep: NodeJS.Timeout;
+
+  constructor(options: { clock?: Clock; sweepMs?: number } = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#sweep = setInterval(() => this.#collect(), options.sweepMs ?? 60_000);
+    this.#sweep.unref();
+  }
+
+  #collect(): void {
+    const now = this.#clock();
+    for (const [k, e] of this.#map) if (e.expiresAt <= now) this.#map.delete(k);
+  }
+
+  #get(key: string): Entry | undefined {
+    const e = this.#map.get(key);
+    if (e === undefined) return undefined;
+    if (e.expiresAt <= this.#clock()) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  #set(key: string, value: unknown, ttlMs: number): void {
+    this.#map.set(key, { value, expiresAt: this.#clock() + ttlMs });
+  }
+
+  async ping(): Promise<void> {}
+  isAvailable(): boolean { return true; }
+
+  async putRecord(key: string, value: unknown, ttlMs: number): Promise<void> {
+    this.#set(key, JSON.stringify(value), ttlMs);
+  }
+
+  async getRecord<T>(key: string): Promise<T | null> {
+    const e = this.#get(key);
+    return e === undefined ? null : (JSON.parse(e.value as string) as T);
+  }
+
+  async deleteRecord(key: string): Promise<boolean> {
+    return this.#get(key) !== undefined && this.#map.delete(key);
+  }
+
+  async touchRecord<T extends { lastSeen: number }>(key: string, now: number, ttlMs: number): Promise<T | null> {
+    const e = this.#get(key);
+    if (e === undefined) return null;
+    const before = JSON.parse(e.value as string) as T;
+    this.#set(key, JSON.stringify({ ...before, lastSeen: now }), ttlMs);
+    return before;
+  }
+
+  async increment(key: string, ttlMs: number): Promise<number> {
+    const e = this.#get(key);
+    if (e === undefined) {
+      this.#set(key, 1, ttlMs);
+      return 1;
+    }
+    e.value = (e.value as number) + 1;
+    return e.value as number;
+  }
+
+  async setIfGreater(key: string, value: number, ttlMs: number): Promise<boolean> {
+    const e = this.#get(key);
+    if (e !== undefined && (e.value as number) >= value) return false;
+    this.#set(key, value, ttlMs);
+    return true;
+  }
+
+  async getNumber(key: string): Promise<number> {
+    const e = this.#get(key);
+    return e === undefined ? 0 : Number(e.value);
+  }
+
+  async setNumber(key: string, value: number, ttlMs: number): Promise<void> {
+    this.#set(key, value, ttlMs);
+  }
+
+  async swap(key: string, value: string, ttlMs: number): Promise<string | null> {
+    const e = this.#get(key);
+    this.#set(key, value, ttlMs);
+    return e === undefined ? null : (e.value as string);
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
+    this.#bus.on(channel, onMessage);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.#bus.emit(channel, message);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    this.#bus.removeAllListeners();
+    this.#map.clear();
+  }
+
+  /** Number of live entries (for tests showing nothing grows without bound). */
+  size(): number {
+    this.#collect();
+    return this.#map.size;
+  }
+}

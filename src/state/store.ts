@@ -1,0 +1,42 @@
+// The one interface every piece of volatile security state goes through (memory or Redis).
+
+/**
+ * Volatile security state: sessions, failure counters, lockouts, TOTP replay marks,
+ * revocations and rate limits. Every key is namespaced by the caller and has a TTL,
+ * so nothing grows without bound. Time decisions are made by the caller's clock; the
+ * TTLs here only collect garbage.
+ *
+ * Every method rejects with ERR_STORE_UNAVAILABLE when the store cannot be reached,
+ * so callers fail closed.
+ */
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  /** Resolves when the store answers; rejects with ERR_STORE_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  /** Whether the store is currently believed reachable (no I/O). */
+  isAvailable(): boolean;
+  /** Stores a JSON record under `key` for `ttlMs`. */
+  putRecord(key: string, value: unknown, ttlMs: number): Promise<void>;
+  getRecord<T>(key: string): Promise<T | null>;
+  /** Deletes a record; resolves true when one existed. */
+  deleteRecord(key: string): Promise<boolean>;
+  /**
+   * Atomically reads a record and, when present, sets its `lastSeen` field to `now` and its
+   * TTL to `ttlMs`. Returns the record as it was before the update, or null.
+   */
+  touchRecord<T extends { lastSeen: number }>(key: string, now: number, ttlMs: number): Promise<T | null>;
+  /** Atomically increments a counter, setting its TTL when it is created. Returns the new count. */
+  increment(key: string, ttlMs: number): Promise<number>;
+  /** Atomically sets `key` to `value` if absent or smaller. True when the value was stored. */
+  setIfGreater(key: string, value: number, ttlMs: number): Promise<boolean>;
+  /** Reads a numeric value (counter or mark), 0 when absent. */
+  getNumber(key: string): Promise<number>;
+  /** Stores a numeric value for `ttlMs`. */
+  setNumber(key: string, value: number, ttlMs: number): Promise<void>;
+  /** Atomically replaces the string at `key`, returning the previous value. */
+  swap(key: string, value: string, ttlMs: number): Promise<string | null>;
+  /** Subscribes to change notices published by any replica (users and devices reload). */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+  publish(channel: string, message: string): Promise<void>;
+  close(): Promise<void>;
+}
