@@ -1,0 +1,29 @@
+// The identity questions the DIMSE and HTTP guards ask, answered by the identity layer.
+
+import type { PeerCertificate } from 'node:tls';
+import type { Principal } from './principal.js';
+
+/** Why an identity was refused; the guards map these to A-ASSOCIATE-RJ or HTTP statuses. */
+export type IdentityRefusal =
+  | 'no-identity' | 'bad-credentials' | 'locked-out' | 'store-unavailable'
+  | 'certificate-unknown' | 'device-disabled' | 'certificate-revoked' | 'token-invalid' | 'user-disabled';
+
+export type IdentityResult =
+  | { readonly ok: true; readonly principal: Principal }
+  | { readonly ok: false; readonly refusal: IdentityRefusal; readonly detail?: string };
+
+export interface IdentityResolver {
+  /**
+   * A device principal for a client certificate the TLS layer already verified against
+   * tls.clientCa and the CRL. Refuses unknown and disabled devices.
+   */
+  fromCertificate(cert: PeerCertificate, source: string): Promise<IdentityResult>;
+  /**
+   * DICOM User Identity Negotiation (PS3.7 D.3.3.7): type 2 = username + passcode
+   * (password immediately followed by the current 6-digit TOTP code), type 5 = a DIMSE
+   * token (JWT) the gateway issued. Other types are refused as bad-credentials.
+   */
+  fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string): Promise<IdentityResult>;
+  /** Re-checks a principal that is already admitted (user disabled / device revoked since). */
+  stillValid(principal: Principal): Promise<boolean>;
+}
