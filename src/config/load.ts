@@ -51,9 +51,22 @@ function fieldOf(e: ErrorObject): string {
   return p || '(root)';
 }
 
-function describe(e: ErrorObject): string | undefined {
+function valueAt(root: unknown, pointer: string): unknown {
+  let v = root;
+  for (const k of pointer.split('/').slice(1)) v = isPlain(v) || Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+function describe(e: ErrorObject, root: unknown): string | undefined {
   const field = fieldOf(e);
   const params = e.params as Record<string, unknown>;
+  if (/^roles\.[^.]+$/.test(field) && e.keyword === 'type') {
+    return `${field}: must be a list of actions or { actions, moveDestinations, storeSopClasses }`;
+  }
+  const got = (): string => {
+    const v = valueAt(root, e.instancePath);
+    return v === undefined ? '' : ` (got ${JSON.stringify(v)?.slice(0, 80)})`;
+  };
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(params['additionalProperty']);
@@ -61,13 +74,13 @@ function describe(e: ErrorObject): string | undefined {
       return `${where}: unknown option (check the spelling; see config/gateway.example.yaml)`;
     }
     case 'enum':
-      return `${field}: must be one of ${(params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      return `${field}: must be one of ${(params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got()}`;
     case 'oneOf':
       return undefined; // the branch errors say more
     case 'propertyNames':
       return undefined;
     default:
-      return `${field}: ${e.message ?? 'is invalid'}`;
+      return `${field}: ${e.message ?? 'is invalid'}${got()}`;
   }
 }
 
@@ -102,8 +115,8 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
   const merged = merge(structuredClone(DEFAULTS) as unknown as Plain, expanded);
   if (!validate(merged)) {
     for (const e of validate.errors ?? []) {
-      const d = describe(e);
-      if (d !== undefined && !problems.includes(d)) problems.push(d);
+      const d = describe(e, merged);
+      if (d !== undefined && !problems.includes(d) && !problems.some((p) => p.startsWith(`${d.split(':')[0]}: environment variable`))) problems.push(d);
     }
     if (problems.length === 0) problems.push('roles: each role is a list of actions or { actions, moveDestinations, storeSopClasses }; role names are lower-case');
   }
@@ -123,6 +136,10 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
   }
   if (state?.redis?.sentinels !== undefined && state.redis.cluster !== undefined) {
     problems.push('state.redis: give either sentinels or cluster, not both');
+  }
+  const session = merged['session'] as { signingKey?: string } | undefined;
+  if (state?.store === 'redis' && session?.signingKey === undefined) {
+    problems.push('session.signingKey: required with state.store: redis, so every replica verifies the same sessions (e.g. signingKey: ${PACS_GATEWAY_SESSION_KEY})');
   }
   const users = merged['users'] as { backend?: string } | undefined;
   if (users?.backend === 'redis' && state?.store !== 'redis') {

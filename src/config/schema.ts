@@ -51,6 +51,7 @@ export const configSchema = {
       type: 'object', additionalProperties: false,
       properties: {
         dicomweb: { type: 'string', pattern: '^https?://[^\\s]+$' },
+        wadoUri: { type: 'string', pattern: '^https?://[^\\s]+$' },
         dicom: {
           type: 'object', additionalProperties: false,
           properties: { host, port, aeTitle },

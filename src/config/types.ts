@@ -39,6 +39,8 @@ export interface GatewayConfig {
   };
   readonly upstream: {
     readonly dicomweb: string;
+    /** WADO-URI endpoint; defaults to /wado on the DICOMweb upstream's origin. */
+    readonly wadoUri?: string;
     readonly dicom: { readonly host: string; readonly port: number; readonly aeTitle: string };
     readonly timeoutMs: number;
   };

@@ -1,0 +1,61 @@
+// `pacs-gateway check-config`: validates the config and the files it names, exiting non-zero on errors.
+
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { configPath, loadConfig } from '../config/load.js';
+import { readDevicesFile } from '../identity/device-registry.js';
+import { readUsersFile } from '../identity/file-user-directory.js';
+import { loadTlsMaterial } from '../tls/material.js';
+import { defaultConfigFile } from './config-arg.js';
+
+const DAY_MS = 86_400_000;
+
+/** Checks everything start-up would check, without listening. Returns the process exit code. */
+export async function checkConfigCommand(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' } } });
+  const file = values.config ?? defaultConfigFile();
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (e) {
+    err((e as Error).message);
+    return 1;
+  }
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const p = (x: string): string => configPath(config, x);
+  try {
+    const users = config.users.backend === 'file' ? readUsersFile(p(config.users.file)) : new Map();
+    for (const u of users.values()) {
+      if (!Object.hasOwn(config.roles, u.role)) problems.push(`${config.users.file}: user ${u.username} has role "${u.role}", which roles: does not define`);
+    }
+  } catch (e) { problems.push((e as Error).message); }
+  try {
+    for (const d of readDevicesFile(p(config.devices.file)).values()) {
+      if (!Object.hasOwn(config.roles, d.role)) problems.push(`${config.devices.file}: device ${d.name} has role "${d.role}", which roles: does not define`);
+      if (d.notAfter !== undefined && !d.disabled && Date.parse(d.notAfter) - Date.now() < config.tls.expiryWarningDays * DAY_MS) {
+        warnings.push(`device ${d.name}: certificate expires ${d.notAfter} (renew: pacs-gateway certs renew ${d.name})`);
+      }
+    }
+  } catch (e) { problems.push((e as Error).message); }
+  const tlsPaths = { cert: p(config.tls.cert), key: p(config.tls.key), clientCa: p(config.tls.clientCa), crl: config.tls.crl === undefined ? undefined : p(config.tls.crl) };
+  const missing = [tlsPaths.cert, tlsPaths.key, tlsPaths.clientCa].filter((f) => !existsSync(f));
+  if (missing.length > 0 && config.tls.autoGenerate) {
+    warnings.push(`TLS files missing (${missing.join(', ')}): tls.autoGenerate will create DEVELOPMENT certificates at start`);
+  } else {
+    try {
+      const m = loadTlsMaterial(tlsPaths);
+      for (const [what, c] of [['server certificate', m.serverCert], ...m.caCerts.map((c) => ['CA certificate', c] as const)] as const) {
+        const left = Date.parse(c.validTo) - Date.now();
+        if (left < config.tls.expiryWarningDays * DAY_MS) warnings.push(`${what} ${c.subject.replace(/\n/g, ', ')} expires ${new Date(c.validTo).toISOString()}`);
+      }
+    } catch (e) { problems.push((e as Error).message); }
+  }
+  for (const w of warnings) err(`warning: ${w}`);
+  if (problems.length > 0) {
+    err(`${file} has problems:\n  - ${problems.join('\n  - ')}`);
+    return 1;
+  }
+  out(`${file}: configuration OK`);
+  return 0;
+}

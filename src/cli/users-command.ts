@@ -1,0 +1,120 @@
+// `pacs-gateway users …`: add, list, disable, enable, reset-totp.
+
+import { parseArgs } from 'node:util';
+import QRCode from 'qrcode';
+import { GatewayError } from '../errors.js';
+import type { GatewayConfig } from '../config/types.js';
+import { configPath } from '../config/load.js';
+import { FileUserDirectory } from '../identity/file-user-directory.js';
+import { checkPasswordStrength, hashPassword } from '../identity/password.js';
+import { generateTotpSecret, totpUri } from '../identity/totp.js';
+import type { UserDirectory } from '../identity/user-directory.js';
+import { checkUsername } from '../identity/user-record.js';
+import { configFromArgs } from './config-arg.js';
+import { promptHidden, readStdinLine } from './prompt.js';
+
+export const USERS_USAGE = `pacs-gateway users <command> [options]
+
+  add USERNAME --role ROLE [--password-stdin] [--json]
+                         create a user; prints the TOTP enrolment URI and QR code
+  list [--json]          list users (never prints secrets)
+  disable USERNAME       disable a user; their sessions end at once
+  enable USERNAME        enable a disabled user
+  reset-totp USERNAME [--json]
+                         give a user a new TOTP secret (the old app entry stops working)
+
+Options: --config FILE (default: $PACS_GATEWAY_CONFIG, config/gateway.yaml, config/gateway.example.yaml)`;
+
+type Out = (s: string) => void;
+
+/** Opens the user directory the configuration names (file, or Redis when users.backend is redis). */
+export async function openUserDirectory(config: GatewayConfig): Promise<UserDirectory> {
+  if (config.users.backend === 'redis') {
+    const { openRedisUserDirectory } = await import('./redis-users.js');
+    return openRedisUserDirectory(config);
+  }
+  return new FileUserDirectory(configPath(config, config.users.file));
+}
+
+async function enrolment(username: string, role: string, secret: string, json: boolean, out: Out): Promise<void> {
+  const uri = totpUri(secret, username);
+  if (json) {
+    out(JSON.stringify({ username, role, totpSecret: secret, otpauthUri: uri }));
+    return;
+  }
+  const qr = await QRCode.toString(uri, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
+  out(`User ${username} (role ${role}).\nScan this with an authenticator app (or enter the secret by hand):\n\n${qr}\n  secret: ${secret}\n  uri:    ${uri}\n\nShow this only to ${username}; it is not shown again (reset-totp makes a new one).`);
+}
+
+export async function usersCommand(argv: string[], out: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      config: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' },
+      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [sub, username] = positionals;
+  if (values.help === true || sub === undefined) {
+    out(USERS_USAGE);
+    return sub === undefined && values.help !== true ? 2 : 0;
+  }
+  const { config } = configFromArgs(values);
+  const dir = await openUserDirectory(config);
+  try {
+    const json = values.json === true;
+    const needName = (): string => {
+      if (username === undefined) throw new GatewayError('ERR_USAGE', `users ${sub} needs a USERNAME`);
+      return username;
+    };
+    switch (sub) {
+      case 'add': {
+        const name = needName();
+        checkUsername(name);
+        const role = values.role;
+        if (role === undefined) throw new GatewayError('ERR_USAGE', `users add needs --role (one of: ${Object.keys(config.roles).join(', ')})`);
+        if (!Object.hasOwn(config.roles, role)) throw new GatewayError('ERR_ROLE_UNKNOWN', `role "${role}" is not in the configuration (roles: ${Object.keys(config.roles).join(', ')})`);
+        if ((await dir.get(name)) !== undefined) throw new GatewayError('ERR_USER_EXISTS', `user "${name}" already exists`);
+        const password = values['password-stdin'] === true ? await readStdinLine() : await promptTwice();
+        checkPasswordStrength(password, name);
+        const now = new Date().toISOString();
+        const totpSecret = generateTotpSecret();
+        await dir.add({ username: name, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now });
+        await enrolment(name, role, totpSecret, json, out);
+        return 0;
+      }
+      case 'list': {
+        const users = await dir.list();
+        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
+        else if (users.length === 0) out('no users yet: add one with "pacs-gateway users add USERNAME --role ROLE"');
+        else out(users.map((u) => `${u.username.padEnd(24)} ${u.role.padEnd(16)} ${u.disabled ? 'disabled' : 'active'}`).join('\n'));
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const name = needName();
+        await dir.update(name, { disabled: sub === 'disable' });
+        out(sub === 'disable' ? `user ${name} disabled; their sessions end now` : `user ${name} enabled`);
+        return 0;
+      }
+      case 'reset-totp': {
+        const name = needName();
+        const totpSecret = generateTotpSecret();
+        const u = await dir.update(name, { totpSecret });
+        await enrolment(name, u.role, totpSecret, json, out);
+        return 0;
+      }
+      default:
+        throw new GatewayError('ERR_USAGE', `unknown users command "${sub}"\n\n${USERS_USAGE}`);
+    }
+  } finally {
+    await dir.close();
+  }
+}
+
+async function promptTwice(): Promise<string> {
+  const a = await promptHidden('Password: ');
+  const b = await promptHidden('Repeat password: ');
+  if (a !== b) throw new GatewayError('ERR_USAGE', 'the two passwords differ');
+  return a;
+}

@@ -1,0 +1,132 @@
+// The library entry point: createGateway(config) wires identity, policy, state, audit and both listeners.
+
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Audit } from './audit/audit.js';
+import { createLogger } from './audit/logger.js';
+import { configPath } from './config/load.js';
+import type { GatewayConfig } from './config/types.js';
+import { buildHttpServer } from './http/server.js';
+import { probeTcp } from './http/health-routes.js';
+import { DeviceRegistry } from './identity/device-registry.js';
+import { FileUserDirectory } from './identity/file-user-directory.js';
+import { GatewayIdentityResolver } from './identity/identity-resolver.js';
+import { LoginService } from './identity/login.js';
+import { SessionService } from './identity/sessions.js';
+import type { UserDirectory } from './identity/user-directory.js';
+import { MemoryStore } from './state/memory-store.js';
+import type { StateStore } from './state/store.js';
+import { ensureDevCertificates } from './tls/dev-certs.js';
+import { loadTlsMaterial, secureContextOptions, type TlsMaterial } from './tls/material.js';
+import { TlsReloader } from './tls/tls-watcher.js';
+import { systemClock, type Clock } from './util/clock.js';
+
+export interface GatewayOptions {
+  /** A pino logger; by default JSON on stdout at config.log.level. */
+  readonly logger?: Logger;
+  /** Injected clock (tests): drives TOTP windows, lockouts and session expiry. */
+  readonly clock?: Clock;
+  /** A state store to use instead of the one config.state describes. */
+  readonly store?: StateStore;
+  /** Watch users, devices and certificate files for changes (default true). */
+  readonly watch?: boolean;
+}
+
+export interface Gateway {
+  /** Opens the listeners; resolves with their bound addresses. */
+  start(): Promise<{ https: AddressInfo; dicom: AddressInfo | undefined }>;
+  /** Closes the listeners and every resource; open requests and associations are ended. */
+  stop(): Promise<void>;
+  /** Re-reads users, devices and TLS files now (what SIGHUP does). */
+  reload(): Promise<void>;
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+}
+
+interface Started {
+  http: FastifyInstance;
+  dimse: { close(): Promise<void>; setSecureContext(m: TlsMaterial): void } | undefined;
+  tls: TlsReloader;
+  users: UserDirectory;
+  devices: DeviceRegistry;
+  store: StateStore;
+}
+
+/** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
+export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const audit = new Audit(logger);
+  const clock = options.clock ?? systemClock;
+  const watch = options.watch ?? true;
+  let started: Started | undefined;
+
+  const tlsPaths = {
+    cert: configPath(config, config.tls.cert), key: configPath(config, config.tls.key),
+    clientCa: configPath(config, config.tls.clientCa), crl: config.tls.crl === undefined ? undefined : configPath(config, config.tls.crl),
+  };
+
+  async function start(): Promise<{ https: AddressInfo; dicom: AddressInfo | undefined }> {
+    if (started !== undefined) throw new TypeError('gateway already started');
+    if (config.tls.autoGenerate) {
+      const written = ensureDevCertificates({ ...tlsPaths, caKey: tlsPaths.clientCa.replace(/\.crt$|\.pem$|$/, '.key') });
+      if (written.length > 0) {
+        audit.alert('dev-certificates', { files: written, message: 'DEVELOPMENT certificates were generated (tls.autoGenerate). Do not use them in production: issue real ones with "pacs-gateway certs".' });
+      }
+    }
+    const material = loadTlsMaterial(tlsPaths);
+    const store = options.store ?? new MemoryStore({ clock });
+    const onReloadError = (what: string) => (err: Error) => audit.alert('reload.refused', { what, reason: err.message });
+    const users: UserDirectory = new FileUserDirectory(configPath(config, config.users.file), { watch, onReloadError: onReloadError('users') });
+    const devices = new DeviceRegistry(configPath(config, config.devices.file), { watch, onReloadError: onReloadError('devices') });
+    const signingKey = config.session.signingKey !== undefined ? new TextEncoder().encode(config.session.signingKey) : randomBytes(32);
+    const sessions = new SessionService({
+      store, clock, signingKey,
+      idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
+      dimseTokenMs: config.session.dimseTokenMinutes * 60_000,
+    });
+    const login = new LoginService({ users, store, audit, clock, policy: config.lockout });
+    const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit });
+    const timeout = Math.min(config.upstream.timeoutMs, 2000);
+    const web = new URL(config.upstream.dicomweb);
+    const http = await buildHttpServer({
+      config, logger, audit, tls: material, login, sessions, users, identity, clock,
+      roles: () => config.roles,
+      readiness: [
+        { name: 'state-store', check: () => store.ping() },
+        { name: 'upstream-dicomweb', check: () => probeTcp(web.hostname, Number(web.port || (web.protocol === 'https:' ? 443 : 80)), timeout) },
+        { name: 'upstream-dicom', check: () => probeTcp(config.upstream.dicom.host, config.upstream.dicom.port, timeout) },
+      ],
+    });
+    const dimse = undefined as Started['dimse'];
+    const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
+      (http.server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(m));
+      dimse?.setSecureContext(m);
+    }, watch);
+    started = { http, dimse, tls, users, devices, store };
+    await http.listen({ host: config.listen.https.host, port: config.listen.https.port });
+    const https = http.server.address() as AddressInfo;
+    logger.info({ https: `${https.address}:${https.port}`, store: store.kind, users: users.kind }, 'pacs-gateway listening');
+    return { https, dicom: undefined };
+  }
+
+  async function stop(): Promise<void> {
+    const s = started;
+    started = undefined;
+    if (s === undefined) return;
+    s.tls.close();
+    s.devices.close();
+    await Promise.allSettled([s.http.close(), s.dimse?.close(), s.users.close()]);
+    if (options.store === undefined) await s.store.close();
+  }
+
+  async function reload(): Promise<void> {
+    if (started === undefined) return;
+    await started.users.reload();
+    started.devices.reload();
+    started.tls.reload();
+  }
+
+  return { start, stop, reload, config, logger };
+}

@@ -1,0 +1,135 @@
+// Login, session, logout and DIMSE-token routes.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Audit } from '../audit/audit.js';
+import type { LoginService } from '../identity/login.js';
+import type { SessionService } from '../identity/sessions.js';
+import { authenticate, type HttpAuthDeps } from './authenticate.js';
+import { clearedSessionCookie, sessionCookie } from './cookies.js';
+import { homePage, loginPage } from './login-page.js';
+import { replyError } from './reply-error.js';
+
+export interface AuthRouteDeps extends HttpAuthDeps {
+  readonly login: LoginService;
+  readonly sessions: SessionService;
+  readonly audit: Audit;
+  readonly idleMinutes: number;
+  readonly clock: () => number;
+}
+
+const loginBody = {
+  type: 'object', additionalProperties: false, required: ['username', 'password', 'totp'],
+  properties: {
+    username: { type: 'string', minLength: 1, maxLength: 128 },
+    password: { type: 'string', minLength: 1, maxLength: 1024 },
+    totp: { type: 'string', minLength: 1, maxLength: 16 },
+  },
+} as const;
+
+function wantsHtml(req: FastifyRequest): boolean {
+  return (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+}
+
+function security(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .header('x-frame-options', 'DENY')
+    .header('referrer-policy', 'no-referrer');
+}
+
+export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.get('/login', async (_req, reply) => security(reply).type('text/html; charset=utf-8').send(loginPage()));
+
+  app.get('/', async (req, reply) => {
+    try {
+      const { principal, session } = await authenticate(req, deps);
+      if (session === undefined) return security(reply).type('text/plain').send(`Authenticated as device ${principal.id}.\n`);
+      return security(reply).type('text/html; charset=utf-8').send(homePage({ username: principal.id, role: principal.role, expiresAt: session.expiresAt, idleMinutes: deps.idleMinutes }));
+    } catch {
+      return reply.redirect('/login', 303);
+    }
+  });
+
+  app.post('/auth/login', {
+    schema: { body: loginBody },
+    attachValidation: true,
+  }, async (req, reply) => {
+    const html = wantsHtml(req);
+    security(reply);
+    if (req.validationError !== undefined) {
+      return html
+        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.' }))
+        : replyError(reply, new GatewayError('ERR_BAD_REQUEST', 'send username, password and totp (JSON or form)'));
+    }
+    const body = req.body as { username: string; password: string; totp: string };
+    try {
+      const user = await deps.login.login({ ...body, source: req.ip, channel: 'http' });
+      const issued = await deps.sessions.create(user.username, req.ip);
+      reply.header('set-cookie', sessionCookie(deps.cookieName, issued.token, (issued.expiresAt - deps.clock()) / 1000));
+      if (html) return reply.redirect('/', 303);
+      return reply.send({ token: issued.token, expiresAt: new Date(issued.expiresAt).toISOString(), username: user.username, role: user.role });
+    } catch (err) {
+      if (!html) return replyError(reply, err);
+      const status = isGatewayError(err) ? err.statusCode : 500;
+      if (isGatewayError(err, 'ERR_LOCKED_OUT')) reply.header('retry-after', String(err.detail?.['retryAfterSeconds'] ?? 60));
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: (err as Error).message, username: body.username }));
+    }
+  });
+
+  app.get('/auth/session', async (req, reply) => {
+    try {
+      const { principal, session } = await authenticate(req, deps);
+      return security(reply).send({
+        principal: principal.id, kind: principal.kind, role: principal.role, method: principal.method,
+        ...(session === undefined ? {} : { expiresAt: new Date(session.expiresAt).toISOString(), idleTimeoutMinutes: deps.idleMinutes }),
+      });
+    } catch (err) {
+      return replyError(reply, err);
+    }
+  });
+
+  app.post('/auth/logout', async (req, reply) => {
+    security(reply).header('set-cookie', clearedSessionCookie(deps.cookieName));
+    try {
+      const { principal, session } = await authenticate(req, deps);
+      if (session !== undefined) await deps.sessions.revoke(session.sid);
+      deps.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'logout', principal: principal.id, method: principal.method, source: req.ip });
+      return wantsHtml(req) ? reply.redirect('/login', 303) : reply.send({ loggedOut: true });
+    } catch (err) {
+      return wantsHtml(req) ? reply.redirect('/login', 303) : replyError(reply, err);
+    }
+  });
+
+  app.post('/auth/dimse-token', async (req, reply) => {
+    security(reply);
+    try {
+      const { principal, session } = await authenticate(req, deps);
+      if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'a DIMSE token needs a password + TOTP session');
+      const issued = await deps.sessions.issueDimseToken(session);
+      deps.audit.record({ event: 'auth.token', decision: 'allow', reason: 'dimse-token-issued', principal: principal.id, method: principal.method, source: req.ip, tokenId: issued.id });
+      return reply.send({ token: issued.token, tokenId: issued.id, expiresAt: new Date(issued.expiresAt).toISOString() });
+    } catch (err) {
+      return replyError(reply, err);
+    }
+  });
+
+  app.delete<{ Params: { id: string } }>('/auth/dimse-token/:id', async (req, reply) => {
+    security(reply);
+    try {
+      const { principal, session } = await authenticate(req, deps);
+      if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'revoking a DIMSE token needs a session');
+      const id = req.params.id;
+      const revoked = /^[A-Za-z0-9_-]{10,64}$/.test(id) && (await deps.sessions.revokeDimseTokenOf(principal.id, id));
+      deps.audit.record({ event: 'auth.token', decision: 'allow', reason: revoked ? 'dimse-token-revoked' : 'dimse-token-not-found', principal: principal.id, method: principal.method, source: req.ip, tokenId: id });
+      return reply.code(revoked ? 200 : 404).send({ revoked });
+    } catch (err) {
+      return replyError(reply, err);
+    }
+  });
+}

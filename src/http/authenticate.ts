@@ -1,0 +1,60 @@
+// Authenticates an HTTP request: bearer token, session cookie, or a verified mTLS client certificate.
+
+import type { TLSSocket } from 'node:tls';
+import type { FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.js';
+import type { Principal } from '../identity/principal.js';
+import type { IdentityResolver } from '../identity/resolver.js';
+import type { SessionRecord, SessionService } from '../identity/sessions.js';
+import type { UserDirectory } from '../identity/user-directory.js';
+import { readCookie } from './cookies.js';
+
+export interface HttpAuthDeps {
+  readonly sessions: SessionService;
+  readonly users: UserDirectory;
+  readonly identity: IdentityResolver;
+  readonly cookieName: string;
+}
+
+export interface Authenticated { readonly principal: Principal; readonly session?: SessionRecord }
+
+/** The session token a request carries, and how. Bearer wins; a malformed Authorization header is an error. */
+export function sessionTokenOf(req: FastifyRequest, cookieName: string): { token: string; method: 'bearer-token' | 'session-cookie' } | undefined {
+  const auth = req.headers.authorization;
+  if (auth !== undefined) {
+    const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(auth);
+    if (m === null || m[1] === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
+    return { token: m[1], method: 'bearer-token' };
+  }
+  const cookie = readCookie(req.headers.cookie, cookieName);
+  return cookie === undefined || cookie === '' ? undefined : { token: cookie, method: 'session-cookie' };
+}
+
+/**
+ * Resolves the principal of a request or throws a GatewayError (401, or 503 when the
+ * state store is down). A token that is present but bad is refused outright, never
+ * passed over in favour of a certificate.
+ */
+export async function authenticate(req: FastifyRequest, deps: HttpAuthDeps): Promise<Authenticated> {
+  const carried = sessionTokenOf(req, deps.cookieName);
+  if (carried !== undefined) {
+    const session = await deps.sessions.verify(carried.token);
+    const user = await deps.users.get(session.username);
+    if (user === undefined || user.disabled) {
+      await deps.sessions.revoke(session.sid);
+      throw new GatewayError('ERR_SESSION_EXPIRED', 'the account is disabled; the session has ended');
+    }
+    return { principal: { id: user.username, kind: 'user', role: user.role, method: carried.method, sessionId: session.sid }, session };
+  }
+  const socket = req.raw.socket as TLSSocket;
+  const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+  if (cert !== undefined && cert !== null && Object.keys(cert).length > 0) {
+    if (!socket.authorized) {
+      throw new GatewayError('ERR_CERT_REFUSED', `the client certificate was not accepted: ${String(socket.authorizationError)}`);
+    }
+    const r = await deps.identity.fromCertificate(cert, req.ip);
+    if (!r.ok) throw new GatewayError('ERR_CERT_REFUSED', r.detail ?? 'the client certificate is not registered to a device');
+    return { principal: r.principal };
+  }
+  throw new GatewayError('ERR_UNAUTHENTICATED', 'log in first (POST /auth/login) or present a session token or client certificate');
+}

@@ -1,0 +1,81 @@
+// Builds the HTTPS fastify server: TLS profile, security headers, auth routes, health, DICOMweb proxy.
+
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig, RoleRules } from '../config/types.js';
+import type { Audit } from '../audit/audit.js';
+import type { LoginService } from '../identity/login.js';
+import type { IdentityResolver } from '../identity/resolver.js';
+import type { SessionService } from '../identity/sessions.js';
+import type { UserDirectory } from '../identity/user-directory.js';
+import { TLS_SERVER_PROFILE } from '../tls/profile.js';
+import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
+import { GatewayError } from '../errors.js';
+import { authRoutes } from './auth-routes.js';
+import { dicomwebProxy } from './dicomweb-proxy.js';
+import { healthRoutes, type ReadinessCheck } from './health-routes.js';
+import { replyError } from './reply-error.js';
+
+export interface HttpServerDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly audit: Audit;
+  readonly tls: TlsMaterial;
+  readonly login: LoginService;
+  readonly sessions: SessionService;
+  readonly users: UserDirectory;
+  readonly identity: IdentityResolver;
+  readonly roles: () => Readonly<Record<string, RoleRules>>;
+  readonly readiness: readonly ReadinessCheck[];
+  readonly clock: () => number;
+}
+
+/** The WADO-URI upstream: `upstream.wadoUri`, else `/wado` on the DICOMweb upstream's origin (Orthanc's default). */
+function wadoUriOf(config: GatewayConfig): string {
+  return config.upstream.wadoUri ?? `${new URL(config.upstream.dicomweb).origin}/wado`;
+}
+
+export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ channel: 'http' }),
+    https: {
+      ...TLS_SERVER_PROFILE,
+      ...secureContextOptions(deps.tls),
+      requestCert: true,
+      rejectUnauthorized: false, // browsers log in without a certificate; presented ones are checked in authenticate()
+    },
+    trustProxy: config.http.trustProxy,
+    bodyLimit: config.http.bodyLimitBytes,
+    requestIdHeader: false,
+    // Audit events replace per-request access lines (one event per decision, not two log lines per request).
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    connectionTimeout: 0,
+    keepAliveTimeout: 30_000,
+    routerOptions: { maxParamLength: 1024 },
+  });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('strict-transport-security', 'max-age=31536000');
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+  app.setErrorHandler((err, req, reply) => {
+    const e = err as Error & { statusCode?: number; code?: string };
+    if (err instanceof GatewayError) return replyError(reply, err);
+    const status = e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    if (status === 500) req.log.error({ err: { message: e.message, code: e.code } }, 'request failed');
+    return reply.code(status).send({ statusCode: status, error: e.code ?? 'ERR_BAD_REQUEST', message: status === 500 ? 'internal error' : e.message });
+  });
+  app.setNotFoundHandler((_req, reply) => replyError(reply, new GatewayError('ERR_ROUTE_REFUSED', 'Not found')));
+
+  const authDeps = { sessions: deps.sessions, users: deps.users, identity: deps.identity, cookieName: config.session.cookieName };
+  await app.register(async (scope) => authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock }));
+  await app.register(async (scope) => healthRoutes(scope, deps.readiness));
+  await app.register(async (scope) => dicomwebProxy(scope, {
+    ...authDeps, audit: deps.audit, roles: deps.roles, timeoutMs: config.upstream.timeoutMs,
+    dicomwebUrl: config.upstream.dicomweb, wadoUriUrl: wadoUriOf(config),
+  }));
+  return app as unknown as FastifyInstance;
+}

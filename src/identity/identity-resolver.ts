@@ -1,0 +1,88 @@
+// Answers "who is this?" for certificates and DICOM user identity, on top of devices, users, logins and sessions.
+
+import type { PeerCertificate } from 'node:tls';
+import { isGatewayError } from '../errors.js';
+import type { Audit } from '../audit/audit.js';
+import type { DeviceRegistry } from './device-registry.js';
+import type { LoginService } from './login.js';
+import type { Principal } from './principal.js';
+import type { IdentityRefusal, IdentityResolver, IdentityResult } from './resolver.js';
+import type { SessionService } from './sessions.js';
+import type { UserDirectory } from './user-directory.js';
+
+/** PS3.7 Table D.3-14: User-Identity-Type values. */
+const USERNAME_AND_PASSCODE = 2;
+const JWT = 5;
+const TOTP_LENGTH = 6;
+
+function refusal(err: unknown): IdentityRefusal {
+  if (isGatewayError(err, 'ERR_LOCKED_OUT')) return 'locked-out';
+  if (isGatewayError(err, 'ERR_STORE_UNAVAILABLE')) return 'store-unavailable';
+  if (isGatewayError(err, 'ERR_SESSION_EXPIRED') || isGatewayError(err, 'ERR_UNAUTHENTICATED')) return 'token-invalid';
+  return 'bad-credentials';
+}
+
+export class GatewayIdentityResolver implements IdentityResolver {
+  readonly #devices: DeviceRegistry;
+  readonly #users: UserDirectory;
+  readonly #login: LoginService;
+  readonly #sessions: SessionService;
+  readonly #audit: Audit;
+
+  constructor(deps: { devices: DeviceRegistry; users: UserDirectory; login: LoginService; sessions: SessionService; audit: Audit }) {
+    this.#devices = deps.devices;
+    this.#users = deps.users;
+    this.#login = deps.login;
+    this.#sessions = deps.sessions;
+    this.#audit = deps.audit;
+  }
+
+  async fromCertificate(cert: PeerCertificate, _source: string): Promise<IdentityResult> {
+    const device = this.#devices.findByCertificate({ fingerprint256: cert.fingerprint256, subject: cert.subject as unknown as Record<string, unknown> });
+    if (device === undefined) return { ok: false, refusal: 'certificate-unknown', detail: 'no device is registered for this certificate' };
+    if (device.disabled) return { ok: false, refusal: 'device-disabled', detail: `device ${device.name} is disabled or revoked` };
+    const principal: Principal = {
+      id: device.name, kind: 'device', role: device.role, method: 'mtls',
+      aeTitles: device.aeTitles, certFingerprint: cert.fingerprint256, moveDestinations: device.moveDestinations,
+    };
+    return { ok: true, principal };
+  }
+
+  async fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string): Promise<IdentityResult> {
+    try {
+      if (type === USERNAME_AND_PASSCODE) {
+        const passcode = secondary.toString('utf8');
+        if (passcode.length <= TOTP_LENGTH) return { ok: false, refusal: 'bad-credentials', detail: 'passcode must be the password followed by the 6-digit code' };
+        const user = await this.#login.login({
+          username: primary.toString('utf8'),
+          password: passcode.slice(0, -TOTP_LENGTH),
+          totp: passcode.slice(-TOTP_LENGTH),
+          source, channel: 'dicom',
+        });
+        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-password-totp' } };
+      }
+      if (type === JWT) {
+        const record = await this.#sessions.verifyDimseToken(primary.toString('utf8'));
+        const user = await this.#users.get(record.username);
+        const ok = user !== undefined && !user.disabled;
+        this.#audit.record({ event: 'auth.token', decision: ok ? 'allow' : 'deny', reason: ok ? 'dimse-token-valid' : 'user-disabled', principal: record.username, method: 'dicom-user-jwt', source });
+        if (!ok) return { ok: false, refusal: 'user-disabled' };
+        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-jwt', sessionId: record.jti } };
+      }
+      return { ok: false, refusal: 'bad-credentials', detail: `user identity type ${type} is not supported (use 2: username + passcode, or 5: JWT)` };
+    } catch (err) {
+      const r = refusal(err);
+      if (type === JWT) this.#audit.record({ event: 'auth.token', decision: 'deny', reason: r, method: 'dicom-user-jwt', source });
+      return { ok: false, refusal: r, detail: (err as Error).message };
+    }
+  }
+
+  async stillValid(principal: Principal): Promise<boolean> {
+    if (principal.kind === 'device') {
+      const d = this.#devices.get(principal.id);
+      return d !== undefined && !d.disabled && (d.fingerprint === undefined || d.fingerprint === principal.certFingerprint);
+    }
+    const u = await this.#users.get(principal.id);
+    return u !== undefined && !u.disabled && u.role === principal.role;
+  }
+}
