@@ -119,7 +119,9 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
   const url = `https://127.0.0.1:${addresses.https.port}`;
 
   const request: TestGateway['request'] = (method, path, ro = {}) => new Promise((resolve, reject) => {
-    const req = httpsRequest(`${url}${path}`, {
+    // host/port/path, not a URL string: a URL would normalise %2e%2e, // and \ before sending.
+    const req = httpsRequest({
+      host: '127.0.0.1', port: addresses.https.port, path, servername: 'localhost',
       method, ca: caPem, headers: ro.headers, agent: false,
       ...(ro.cert === undefined ? {} : { cert: ro.cert.cert, key: ro.cert.key }),
     }, (res) => {
