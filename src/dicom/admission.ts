@@ -1,0 +1,92 @@
+// The association guard: who is calling (certificate, then user identity) and may they open this association?
+
+import type { PeerCertificate } from 'node:tls';
+import type { AlertName } from '../audit/audit.js';
+import type { Principal } from '../identity/principal.js';
+import type { IdentityRefusal, IdentityResolver, IdentityResult } from '../identity/resolver.js';
+import type { AssociateRq } from './associate-parse.js';
+import { DICOM_APPLICATION_CONTEXT } from './constants.js';
+import { Refusal, type Rejection } from './reject.js';
+
+/** What the TLS layer knows about the peer. */
+export interface TlsPeer {
+  /** socket.authorized: the presented certificate chains to tls.clientCa and is not revoked. */
+  readonly authorized: boolean;
+  readonly authorizationError: string | undefined;
+  /** The presented certificate, or undefined when none was presented. */
+  readonly certificate: PeerCertificate | undefined;
+}
+
+export type Admission =
+  | { readonly ok: true; readonly principal: Principal; readonly via: 'certificate' | 'user-identity'; readonly userIdentityType?: number }
+  | { readonly ok: false; readonly rejection: Rejection; readonly reason: string; readonly detail?: string; readonly alert?: AlertName };
+
+/** A presented certificate: node gives `{}` from getPeerCertificate() when there is none. */
+export function presentedCertificate(cert: PeerCertificate | Record<string, never> | null | undefined): PeerCertificate | undefined {
+  return cert !== null && cert !== undefined && typeof (cert as PeerCertificate).fingerprint256 === 'string' ? cert as PeerCertificate : undefined;
+}
+
+function refusalFor(r: IdentityRefusal): Rejection {
+  if (r === 'locked-out') return Refusal.lockedOut;
+  if (r === 'store-unavailable') return Refusal.temporaryCongestion;
+  return Refusal.notAuthenticated;
+}
+
+async function resolve(call: () => Promise<IdentityResult>): Promise<IdentityResult | Error> {
+  try {
+    return await call();
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * Decides an A-ASSOCIATE-RQ before anything reaches the PACS. Order: protocol version and
+ * application context (PS3.8 §9.3.2), then identity — a presented certificate must have been
+ * verified (a failed one is refused even if user identity is also offered), a verified one is
+ * looked up as a device; otherwise the User Identity sub-item (PS3.7 D.3.3.7); otherwise refused —
+ * then a device's calling AE title against the titles its certificate is bound to.
+ */
+export async function admit(rq: AssociateRq, tls: TlsPeer, source: string, identity: IdentityResolver): Promise<Admission> {
+  // PS3.8 §9.3.2: bit 0 of the protocol version is the only version defined.
+  if ((rq.protocolVersion & 0x0001) === 0) return { ok: false, rejection: Refusal.protocolVersionNotSupported, reason: 'protocol-version-not-supported' };
+  if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
+    return { ok: false, rejection: Refusal.applicationContextNotSupported, reason: 'application-context-not-supported', detail: rq.applicationContext };
+  }
+  if (rq.calledAe === '') return { ok: false, rejection: Refusal.calledAeNotRecognized, reason: 'called-ae-empty' };
+  if (rq.callingAe === '') return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-empty' };
+
+  let result: IdentityResult | Error;
+  let via: 'certificate' | 'user-identity';
+  if (tls.certificate !== undefined) {
+    if (!tls.authorized) {
+      const error = tls.authorizationError ?? 'unknown';
+      return {
+        ok: false, rejection: Refusal.notAuthenticated, reason: 'certificate-not-verified', detail: error,
+        ...(error === 'CERT_REVOKED' ? { alert: 'cert.revoked-presented' as const } : {}),
+      };
+    }
+    via = 'certificate';
+    const cert = tls.certificate;
+    result = await resolve(() => identity.fromCertificate(cert, source));
+  } else if (rq.userIdentity !== undefined) {
+    via = 'user-identity';
+    const id = rq.userIdentity;
+    result = await resolve(() => identity.fromUserIdentity(id.type, id.primary, id.secondary, source));
+  } else {
+    return { ok: false, rejection: Refusal.notAuthenticated, reason: 'no-identity' };
+  }
+  if (result instanceof Error) return { ok: false, rejection: Refusal.temporaryCongestion, reason: 'identity-error', detail: result.message };
+  if (!result.ok) {
+    return {
+      ok: false, rejection: refusalFor(result.refusal), reason: result.refusal,
+      ...(result.detail === undefined ? {} : { detail: result.detail }),
+      ...(result.refusal === 'certificate-revoked' ? { alert: 'cert.revoked-presented' as const } : {}),
+    };
+  }
+  const principal = result.principal;
+  if (principal.aeTitles !== undefined && !principal.aeTitles.includes(rq.callingAe)) {
+    return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-not-allowed', detail: rq.callingAe };
+  }
+  return { ok: true, principal, via, ...(via === 'user-identity' && rq.userIdentity !== undefined ? { userIdentityType: rq.userIdentity.type } : {}) };
+}

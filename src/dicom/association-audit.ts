@@ -1,0 +1,61 @@
+// The audit events of the DIMSE guard: one per association decision, one per command decision.
+
+import type { Audit } from '../audit/audit.js';
+import type { Principal } from '../identity/principal.js';
+import type { CommandDecision } from './command-guard.js';
+import type { CommandSet } from './command-set.js';
+import type { Rejection } from './reject.js';
+
+/** Facts about a connection that go into every event. */
+export interface ConnectionFacts {
+  readonly associationId: string;
+  readonly source: string;
+  readonly tlsVersion: string | null;
+  readonly certFingerprint: string | undefined;
+  callingAe?: string;
+  calledAe?: string;
+}
+
+function who(p: Principal | undefined): Record<string, unknown> {
+  return p === undefined ? {} : { principal: p.id, role: p.role, method: p.method, kind: p.kind };
+}
+
+/** Records the 'dicom.association' event: accepted (by gateway and PACS) or refused, and why. */
+export function auditAssociation(audit: Audit, facts: ConnectionFacts, e: {
+  decision: 'allow' | 'deny'; reason: string; principal?: Principal | undefined; rejection?: Rejection; detail?: string; userIdentityType?: number; phase?: string;
+}): void {
+  audit.record({
+    event: 'dicom.association',
+    decision: e.decision,
+    reason: e.reason,
+    ...who(e.principal),
+    source: facts.source,
+    associationId: facts.associationId,
+    callingAe: facts.callingAe,
+    calledAe: facts.calledAe,
+    tlsVersion: facts.tlsVersion,
+    certFingerprint: facts.certFingerprint,
+    ...(e.userIdentityType === undefined ? {} : { userIdentityType: e.userIdentityType }),
+    ...(e.rejection === undefined ? {} : { rejection: { ...e.rejection } }),
+    ...(e.detail === undefined ? {} : { detail: e.detail }),
+    ...(e.phase === undefined ? {} : { phase: e.phase }),
+  });
+}
+
+/** Records the 'dicom.command' event for one request the client sent. */
+export function auditCommand(audit: Audit, facts: ConnectionFacts, principal: Principal, cmd: CommandSet, d: CommandDecision): void {
+  audit.record({
+    event: 'dicom.command',
+    decision: d.kind === 'refuse' ? 'deny' : 'allow',
+    reason: d.reason,
+    ...who(principal),
+    source: facts.source,
+    associationId: facts.associationId,
+    command: d.name,
+    ...(d.kind === 'pass' ? {} : { action: d.action }),
+    messageId: cmd.messageId ?? cmd.messageIdBeingRespondedTo,
+    sopClassUid: cmd.affectedSopClassUid ?? cmd.requestedSopClassUid,
+    ...(cmd.affectedSopInstanceUid ?? cmd.requestedSopInstanceUid) === undefined ? {} : { sopInstanceUid: cmd.affectedSopInstanceUid ?? cmd.requestedSopInstanceUid },
+    ...(cmd.moveDestination === undefined ? {} : { moveDestination: cmd.moveDestination }),
+  });
+}

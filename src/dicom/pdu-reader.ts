@@ -1,0 +1,234 @@
+// Streaming PDU framer: copes with split and merged chunks, caps lengths before allocating, never buffers P-DATA.
+
+import {
+  AbortReason, FIXED_PDU_LENGTH, MessageControl, PDU_HEADER_BYTES, PDU_NAMES, PDV_HEADER_BYTES, PduType,
+  type PduTypeValue,
+} from './constants.js';
+import { PduError } from './pdu-error.js';
+
+/** A PDV item header, PS3.8 §9.3.5.1 and Annex E.2. */
+export interface PdvHeader {
+  /** Presentation context ID (odd, 1–255). */
+  readonly pcId: number;
+  /** Message control header byte. */
+  readonly control: number;
+  readonly isCommand: boolean;
+  readonly isLast: boolean;
+  /** Length of the fragment that follows (item length − 2). */
+  readonly fragmentLength: number;
+}
+
+/**
+ * What the reader reports. Non-P-DATA PDUs arrive whole (they are small and capped); P-DATA-TF
+ * arrives as headers plus fragment slices that are views of the input chunks (zero-copy).
+ * A handler may throw PduError to stop the stream; it propagates out of `push`.
+ */
+export interface PduHandler {
+  /** A complete non-P-DATA PDU; `raw` includes the 6-byte header and is the handler's to keep. */
+  onPdu(type: PduTypeValue, raw: Buffer): void;
+  /** A P-DATA-TF PDU begins; `length` is its PDU-length, `raw` its 6 header bytes. */
+  onPDataStart(length: number, raw: Buffer): void;
+  /** A PDV begins; `raw` is its 6 header bytes. */
+  onPdv(pdv: PdvHeader, raw: Buffer): void;
+  /** Part of the current PDV's fragment (a view of the input; copy it to keep it beyond the call). */
+  onFragment(data: Buffer): void;
+  /** The current PDV's fragment is complete. */
+  onPdvEnd(pdv: PdvHeader): void;
+  /** The current P-DATA-TF PDU is complete. */
+  onPDataEnd(): void;
+}
+
+export interface PduReaderLimits {
+  /** Largest A-ASSOCIATE-RQ/AC PDU-length accepted. */
+  readonly maxAssociateBytes: number;
+  /** Largest P-DATA-TF PDU-length accepted. */
+  readonly maxPDataBytes: number;
+}
+
+const KNOWN_TYPES = new Set<number>(Object.values(PduType));
+
+type State = 'pdu-header' | 'pdu-body' | 'pdv-header' | 'fragment' | 'failed';
+
+/** Frames a byte stream into PDUs. Feed it with `push(chunk)`; violations throw PduError and end the reader. */
+export class PduReader {
+  readonly #handler: PduHandler;
+  readonly #limits: PduReaderLimits;
+  #state: State = 'pdu-header';
+  /** Partial header bytes (PDU or PDV header) when a header straddles chunks. */
+  #hdr = Buffer.alloc(PDU_HEADER_BYTES);
+  #hdrFill = 0;
+  #type: PduTypeValue = PduType.AssociateRq;
+  /** Non-P-DATA PDU being assembled (header included). */
+  #body: Buffer | undefined;
+  #bodyFill = 0;
+  /** Bytes of the current P-DATA-TF PDU not yet consumed. */
+  #pduRemaining = 0;
+  #pdv: PdvHeader | undefined;
+  #fragmentRemaining = 0;
+  #bytesIn = 0;
+
+  constructor(handler: PduHandler, limits: PduReaderLimits) {
+    this.#handler = handler;
+    this.#limits = limits;
+  }
+
+  /** True between PDUs (nothing partial buffered). */
+  get atPduBoundary(): boolean { return this.#state === 'pdu-header' && this.#hdrFill === 0; }
+  /** Total bytes pushed so far. */
+  get bytesIn(): number { return this.#bytesIn; }
+
+  /** Consumes one chunk. Throws PduError on a protocol violation; the reader then refuses further input. */
+  push(chunk: Buffer): void {
+    if (this.#state === 'failed') throw new PduError('PDU stream already failed', AbortReason.NotSpecified);
+    this.#bytesIn += chunk.length;
+    try {
+      let off = 0;
+      while (off < chunk.length) off = this.#step(chunk, off);
+      // A PDV or PDU that ends exactly at a chunk end is closed here (zero-length tails included).
+      this.#settle();
+    } catch (err) {
+      this.#state = 'failed';
+      throw err;
+    }
+  }
+
+  #step(chunk: Buffer, off: number): number {
+    switch (this.#state) {
+      case 'pdu-header': return this.#readPduHeader(chunk, off);
+      case 'pdu-body': return this.#readBody(chunk, off);
+      case 'pdv-header': return this.#readPdvHeader(chunk, off);
+      case 'fragment': return this.#readFragment(chunk, off);
+      default: throw new PduError('PDU stream already failed', AbortReason.NotSpecified);
+    }
+  }
+
+  /** Collects `size` header bytes; returns [raw header or undefined if incomplete, new offset]. */
+  #collect(chunk: Buffer, off: number, size: number): [Buffer | undefined, number] {
+    if (this.#hdrFill === 0 && chunk.length - off >= size) return [chunk.subarray(off, off + size), off + size];
+    const n = Math.min(size - this.#hdrFill, chunk.length - off);
+    chunk.copy(this.#hdr, this.#hdrFill, off, off + n);
+    this.#hdrFill += n;
+    if (this.#hdrFill < size) return [undefined, off + n];
+    const raw = this.#hdr;
+    // A fresh buffer for the next header: handlers may keep `raw` (e.g. queued for a socket write).
+    this.#hdr = Buffer.alloc(PDU_HEADER_BYTES);
+    this.#hdrFill = 0;
+    return [raw, off + n];
+  }
+
+  #readPduHeader(chunk: Buffer, off: number): number {
+    // Unknown PDU types are refused on their first byte, before a length is even read.
+    if (this.#hdrFill === 0) {
+      const type = chunk.readUInt8(off);
+      if (!KNOWN_TYPES.has(type)) {
+        throw new PduError(`unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}`, AbortReason.UnrecognizedPdu);
+      }
+    }
+    const [raw, next] = this.#collect(chunk, off, PDU_HEADER_BYTES);
+    if (raw === undefined) return next;
+    const type = raw.readUInt8(0) as PduTypeValue;
+    const length = raw.readUInt32BE(2);
+    const name = PDU_NAMES[type] ?? 'PDU';
+    this.#type = type;
+    switch (type) {
+      case PduType.AssociateRq:
+      case PduType.AssociateAc:
+        if (length > this.#limits.maxAssociateBytes) {
+          throw new PduError(`${name} PDU-length ${length} exceeds the limit of ${this.#limits.maxAssociateBytes} bytes`);
+        }
+        break;
+      case PduType.PData:
+        if (length > this.#limits.maxPDataBytes) {
+          throw new PduError(`P-DATA-TF PDU-length ${length} exceeds the limit of ${this.#limits.maxPDataBytes} bytes`);
+        }
+        // PS3.8 §9.3.5: at least one PDV item (4-byte length + context ID + control header).
+        if (length < PDV_HEADER_BYTES) throw new PduError(`P-DATA-TF PDU-length ${length} cannot hold a PDV item`);
+        this.#pduRemaining = length;
+        this.#state = 'pdv-header';
+        this.#handler.onPDataStart(length, raw);
+        return next;
+      default:
+        // PS3.8 §9.3.4, §9.3.6–9.3.8: these PDUs have the fixed length 4.
+        if (length !== FIXED_PDU_LENGTH) throw new PduError(`${name} PDU-length must be 4, got ${length}`);
+    }
+    this.#body = Buffer.allocUnsafe(PDU_HEADER_BYTES + length);
+    raw.copy(this.#body, 0, 0, PDU_HEADER_BYTES);
+    this.#bodyFill = PDU_HEADER_BYTES;
+    this.#state = 'pdu-body';
+    return next;
+  }
+
+  #readBody(chunk: Buffer, off: number): number {
+    const body = this.#body as Buffer;
+    const n = Math.min(body.length - this.#bodyFill, chunk.length - off);
+    chunk.copy(body, this.#bodyFill, off, off + n);
+    this.#bodyFill += n;
+    if (this.#bodyFill === body.length) this.#finishBody();
+    return off + n;
+  }
+
+  #finishBody(): void {
+    const body = this.#body as Buffer;
+    this.#body = undefined;
+    this.#bodyFill = 0;
+    this.#state = 'pdu-header';
+    this.#handler.onPdu(this.#type, body);
+  }
+
+  #readPdvHeader(chunk: Buffer, off: number): number {
+    const [raw, next] = this.#collect(chunk, off, PDV_HEADER_BYTES);
+    if (raw === undefined) return next;
+    this.#pduRemaining -= PDV_HEADER_BYTES;
+    const itemLength = raw.readUInt32BE(0);
+    // PS3.8 §9.3.5.1: item length covers context ID + control header + fragment.
+    if (itemLength < 2) throw new PduError(`PDV item-length ${itemLength} is shorter than its own header`);
+    const fragmentLength = itemLength - 2;
+    if (fragmentLength > this.#pduRemaining) {
+      throw new PduError(`PDV item-length ${itemLength} runs past the end of its P-DATA-TF PDU (${this.#pduRemaining + 2} bytes left)`);
+    }
+    const control = raw.readUInt8(5);
+    const pdv: PdvHeader = {
+      pcId: raw.readUInt8(4),
+      control,
+      isCommand: (control & MessageControl.Command) !== 0,
+      isLast: (control & MessageControl.Last) !== 0,
+      fragmentLength,
+    };
+    this.#pdv = pdv;
+    this.#fragmentRemaining = fragmentLength;
+    this.#state = 'fragment';
+    this.#handler.onPdv(pdv, raw);
+    return next;
+  }
+
+  #readFragment(chunk: Buffer, off: number): number {
+    const n = Math.min(this.#fragmentRemaining, chunk.length - off);
+    if (n > 0) {
+      this.#fragmentRemaining -= n;
+      this.#pduRemaining -= n;
+      this.#handler.onFragment(chunk.subarray(off, off + n));
+    }
+    if (this.#fragmentRemaining === 0) this.#endPdv();
+    return off + n;
+  }
+
+  #endPdv(): void {
+    const pdv = this.#pdv as PdvHeader;
+    this.#pdv = undefined;
+    this.#handler.onPdvEnd(pdv);
+    if (this.#pduRemaining === 0) {
+      this.#state = 'pdu-header';
+      this.#handler.onPDataEnd();
+    } else if (this.#pduRemaining < PDV_HEADER_BYTES) {
+      throw new PduError(`P-DATA-TF PDU ends ${this.#pduRemaining} bytes into a PDV item header`);
+    } else {
+      this.#state = 'pdv-header';
+    }
+  }
+
+  /** Completes items whose remaining length is zero without waiting for more input. */
+  #settle(): void {
+    if (this.#state === 'fragment' && this.#fragmentRemaining === 0) this.#endPdv();
+    if (this.#state === 'pdu-body' && this.#body !== undefined && this.#bodyFill === this.#body.length) this.#finishBody();
+  }
+}

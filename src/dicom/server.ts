@@ -1,0 +1,112 @@
+// The DIMSE TLS listener: accepts connections, hands each to an Association, enforces connection limits.
+
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+import type { Audit } from '../audit/audit.js';
+import type { Logger } from '../audit/logger.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { IdentityResolver } from '../identity/resolver.js';
+import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
+import { TLS_SERVER_PROFILE } from '../tls/profile.js';
+import { Association } from './association.js';
+import { AssociationLimits } from './limits.js';
+
+export interface DimseServerDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly audit: Audit;
+  readonly identity: IdentityResolver;
+  readonly tls: TlsMaterial;
+  /** How often admitted principals are re-checked with identity.stillValid (default 10 s). */
+  readonly revalidateMs?: number;
+}
+
+export interface DimseServer {
+  /** Starts listening on config.listen.dicom (port 0 = ephemeral). */
+  listen(): Promise<AddressInfo>;
+  /** Stops accepting, aborts open associations (A-ABORT to both peers) and waits for them to close. */
+  close(): Promise<void>;
+  /** New TLS material (certificate hot reload): new handshakes use it, open associations continue. */
+  setSecureContext(m: TlsMaterial): void;
+  stats(): { associations: number };
+}
+
+const CLOSE_GRACE_MS = 2000;
+
+/** Default interval for re-checking admitted principals (disabled users, revoked devices). */
+export const DEFAULT_REVALIDATE_MS = 10_000;
+
+function contextOptions(m: TlsMaterial): Record<string, unknown> {
+  return { ...TLS_SERVER_PROFILE, ...secureContextOptions(m) };
+}
+
+/** Creates the DIMSE guard's TLS listener. */
+export function createDimseServer(deps: DimseServerDeps): DimseServer {
+  const { config } = deps;
+  const log = deps.logger.child({ component: 'dimse' });
+  const limits = new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
+  const open = new Set<Association>();
+  const server = createServer({
+    ...contextOptions(deps.tls),
+    // Clients may come without a certificate and use User Identity instead; a certificate that is
+    // presented but fails verification is refused by the association guard (see admission.ts).
+    requestCert: true,
+    rejectUnauthorized: false,
+    handshakeTimeout: config.dicom.artimSeconds * 1000,
+  });
+  // A hard ceiling on sockets (pre-association ones included) above the association limit, so that
+  // a flood of idle TLS connections cannot exhaust descriptors; ARTIM closes the idle ones.
+  server.maxConnections = config.dicom.maxAssociations * 2 + 16;
+  const sockets = new Set<Socket>();
+  server.on('connection', (raw: Socket) => {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+  });
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    try {
+      const a = new Association(socket, { ...deps, logger: log, limits, revalidateMs: deps.revalidateMs ?? DEFAULT_REVALIDATE_MS });
+      open.add(a);
+      void a.closed.then(() => open.delete(a));
+    } catch (err) {
+      log.error({ err }, 'could not set up an association');
+      socket.destroy();
+    }
+  });
+  server.on('tlsClientError', (err, socket) => {
+    log.info({ source: socket.remoteAddress, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'TLS handshake failed');
+    socket.destroy();
+  });
+  server.on('error', (err) => log.error({ err }, 'DIMSE listener error'));
+
+  return {
+    listen: () => new Promise<AddressInfo>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(config.listen.dicom.port, config.listen.dicom.host, () => {
+        server.off('error', onError);
+        const address = server.address() as AddressInfo;
+        log.info({ address: address.address, port: address.port }, 'DIMSE TLS listener started');
+        resolve(address);
+      });
+    }),
+    close: async () => {
+      const stopped = new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+      });
+      for (const a of open) a.shutdown();
+      // Peers normally close at once after A-ABORT; whatever is left (handshakes in progress,
+      // peers that do not close) is cut after a short grace period.
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
+      await Promise.race([Promise.all([...open].map((a) => a.closed)), grace]);
+      for (const raw of sockets) raw.destroy();
+      await stopped;
+    },
+    setSecureContext: (m) => {
+      server.setSecureContext(contextOptions(m));
+      log.info('DIMSE TLS material reloaded');
+    },
+    stats: () => ({ associations: open.size }),
+  };
+}
