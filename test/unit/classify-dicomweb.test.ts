@@ -1,0 +1,87 @@
+// Unit tests for the DICOMweb route classifier: every route kind, and every trick refused.
+
+import t from 'tap';
+import { classifyDicomweb, classifyWadoUri } from '../../src/http/classify-dicomweb.js';
+
+const S = '1.2.840.113619.2.55.3';
+const SE = '1.2.3.4.5';
+const I = '2.25.123456789';
+
+t.test('QIDO-RS is search', async (t) => {
+  for (const rest of ['studies', 'series', 'instances', `studies/${S}/series`, `studies/${S}/instances`, `studies/${S}/series/${SE}/instances`]) {
+    t.match(classifyDicomweb('GET', rest, 'PatientID=1*'), { ok: true, action: 'search', service: 'qido-rs' }, rest);
+  }
+  t.match(classifyDicomweb('HEAD', 'studies'), { ok: true, action: 'search' });
+  t.match(classifyDicomweb('GET', `studies/${S}/series`), { studyUid: S });
+});
+
+t.test('WADO-RS is retrieve, with the UIDs', async (t) => {
+  const cases: [string, Record<string, string>][] = [
+    [`studies/${S}`, { studyUid: S }],
+    [`studies/${S}/metadata`, { studyUid: S }],
+    [`studies/${S}/rendered`, { studyUid: S }],
+    [`studies/${S}/series/${SE}`, { studyUid: S, seriesUid: SE }],
+    [`studies/${S}/series/${SE}/thumbnail`, { seriesUid: SE }],
+    [`studies/${S}/series/${SE}/instances/${I}`, { instanceUid: I }],
+    [`studies/${S}/series/${SE}/instances/${I}/metadata`, { instanceUid: I }],
+    [`studies/${S}/series/${SE}/instances/${I}/frames/1,2,3`, { instanceUid: I }],
+    [`studies/${S}/series/${SE}/instances/${I}/frames/1/rendered`, { instanceUid: I }],
+    [`studies/${S}/series/${SE}/instances/${I}/bulk/7fe00010`, { instanceUid: I }],
+    [`studies/${S}/series/${SE}/instances/${I}/bulk/00540016/0/00181072`, { instanceUid: I }],
+  ];
+  for (const [rest, uids] of cases) t.match(classifyDicomweb('GET', rest), { ok: true, action: 'retrieve', service: 'wado-rs', ...uids }, rest);
+});
+
+t.test('STOW-RS is store; DELETE is delete', async (t) => {
+  t.match(classifyDicomweb('POST', 'studies'), { ok: true, action: 'store', service: 'stow-rs' });
+  t.match(classifyDicomweb('POST', `studies/${S}`), { ok: true, action: 'store', studyUid: S });
+  t.match(classifyDicomweb('DELETE', `studies/${S}`), { ok: true, action: 'delete' });
+  t.match(classifyDicomweb('DELETE', `studies/${S}/series/${SE}/instances/${I}`), { ok: true, action: 'delete', instanceUid: I });
+});
+
+t.test('tricks and non-routes are refused', async (t) => {
+  const refused: [string, string, number, string?][] = [
+    ['GET', 'studies/%2e%2e/system', 400],
+    ['GET', '%2E%2E/patients', 400],
+    ['GET', 'studies/1.2%2F3', 400],
+    ['GET', 'studies/1.2%5c3', 400],
+    ['GET', 'studies/../../system', 400],
+    ['GET', './studies', 400],
+    ['GET', 'studies//series', 400],
+    ['GET', 'studies/', 404],
+    ['GET', 'studies\\..\\system', 400],
+    ['GET', 'studies;x=1', 400],
+    ['GET', 'studies/1.2\u0000', 400],
+    ['GET', 'studies/1.2 3', 400],
+    ['GET', 'studies', 400, 'a=%00'],
+    ['GET', 'studies', 400, 'a=\u0001'],
+    ['GET', 'studies/abc', 404],
+    ['GET', 'studies/1..2', 404],
+    ['GET', 'studies/1.02', 404],
+    ['GET', `studies/${'1.'.repeat(40)}1`, 404],
+    ['GET', 'patients', 404],
+    ['GET', '', 404],
+    ['GET', 'system', 404],
+    ['GET', `studies/${S}/series/${SE}/instances/${I}/frames/0`, 404],
+    ['GET', `studies/${S}/series/${SE}/instances/${I}/frames/a`, 404],
+    ['GET', `studies/${S}/series/${SE}/instances/${I}/bulk/zz`, 404],
+    ['GET', `studies/${S}/metadata/x`, 404],
+    ['GET', `studies/${S}/frames/1`, 404],
+    ['POST', `studies/${S}/series`, 405],
+    ['POST', 'series', 405],
+    ['PUT', 'studies', 405],
+    ['DELETE', `studies/${S}/metadata`, 405],
+    ['PATCH', `studies/${S}`, 405],
+  ];
+  for (const [m, rest, status, q] of refused) t.match(classifyDicomweb(m, rest, q ?? ''), { ok: false, status }, `${m} ${rest} ${q ?? ''}`);
+});
+
+t.test('WADO-URI', async (t) => {
+  const q = `requestType=WADO&studyUID=${S}&seriesUID=${SE}&objectUID=${I}&contentType=application/dicom`;
+  t.match(classifyWadoUri('GET', '', q), { ok: true, action: 'retrieve', service: 'wado-uri', studyUid: S, seriesUID: undefined, instanceUid: I });
+  t.match(classifyWadoUri('GET', '', q.replace('WADO', 'X')), { ok: false, status: 400 });
+  t.match(classifyWadoUri('GET', '', `${q}&studyUID=1.2`), { ok: false, status: 400 }, 'duplicated parameters are refused');
+  t.match(classifyWadoUri('GET', '', q.replace(S, 'abc')), { ok: false, status: 400 });
+  t.match(classifyWadoUri('POST', '', q), { ok: false, status: 405 });
+  t.match(classifyWadoUri('GET', 'x', q), { ok: false, status: 404 });
+});
