@@ -8,6 +8,7 @@ import { Audit } from './audit/audit.js';
 import { createLogger } from './audit/logger.js';
 import { configPath } from './config/load.js';
 import type { GatewayConfig } from './config/types.js';
+import { createDimseServer, type DimseServer } from './dicom/server.js';
 import { buildHttpServer } from './http/server.js';
 import { probeTcp } from './http/health-routes.js';
 import { DeviceRegistry } from './identity/device-registry.js';
@@ -16,10 +17,11 @@ import { GatewayIdentityResolver } from './identity/identity-resolver.js';
 import { LoginService } from './identity/login.js';
 import { SessionService } from './identity/sessions.js';
 import type { UserDirectory } from './identity/user-directory.js';
-import { MemoryStore } from './state/memory-store.js';
+import { RedisUserDirectory } from './identity/redis-user-directory.js';
+import { createStore } from './state/create-store.js';
 import type { StateStore } from './state/store.js';
 import { ensureDevCertificates } from './tls/dev-certs.js';
-import { loadTlsMaterial, secureContextOptions, type TlsMaterial } from './tls/material.js';
+import { loadTlsMaterial, secureContextOptions } from './tls/material.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { systemClock, type Clock } from './util/clock.js';
 
@@ -36,7 +38,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   /** Opens the listeners; resolves with their bound addresses. */
-  start(): Promise<{ https: AddressInfo; dicom: AddressInfo | undefined }>;
+  start(): Promise<{ https: AddressInfo; dicom: AddressInfo }>;
   /** Closes the listeners and every resource; open requests and associations are ended. */
   stop(): Promise<void>;
   /** Re-reads users, devices and TLS files now (what SIGHUP does). */
@@ -47,7 +49,7 @@ export interface Gateway {
 
 interface Started {
   http: FastifyInstance;
-  dimse: { close(): Promise<void>; setSecureContext(m: TlsMaterial): void } | undefined;
+  dimse: DimseServer;
   tls: TlsReloader;
   users: UserDirectory;
   devices: DeviceRegistry;
@@ -67,7 +69,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     clientCa: configPath(config, config.tls.clientCa), crl: config.tls.crl === undefined ? undefined : configPath(config, config.tls.crl),
   };
 
-  async function start(): Promise<{ https: AddressInfo; dicom: AddressInfo | undefined }> {
+  async function start(): Promise<{ https: AddressInfo; dicom: AddressInfo }> {
     if (started !== undefined) throw new TypeError('gateway already started');
     if (config.tls.autoGenerate) {
       const written = ensureDevCertificates({ ...tlsPaths, caKey: tlsPaths.clientCa.replace(/\.crt$|\.pem$|$/, '.key') });
@@ -76,9 +78,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
     }
     const material = loadTlsMaterial(tlsPaths);
-    const store = options.store ?? new MemoryStore({ clock });
+    const store = options.store ?? createStore(config.state, { logger, audit, clock, baseDir: config.baseDir });
     const onReloadError = (what: string) => (err: Error) => audit.alert('reload.refused', { what, reason: err.message });
-    const users: UserDirectory = new FileUserDirectory(configPath(config, config.users.file), { watch, onReloadError: onReloadError('users') });
+    let users: UserDirectory;
+    if (config.users.backend === 'redis') {
+      if (store.kind !== 'redis') throw new TypeError('users.backend redis needs a Redis state store');
+      users = await RedisUserDirectory.open(store as Parameters<typeof RedisUserDirectory.open>[0], { watch, clock, logger, onReloadError: onReloadError('users') });
+    } else {
+      users = new FileUserDirectory(configPath(config, config.users.file), { watch, onReloadError: onReloadError('users') });
+    }
     const devices = new DeviceRegistry(configPath(config, config.devices.file), { watch, onReloadError: onReloadError('devices') });
     const signingKey = config.session.signingKey !== undefined ? new TextEncoder().encode(config.session.signingKey) : randomBytes(32);
     const sessions = new SessionService({
@@ -99,16 +107,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         { name: 'upstream-dicom', check: () => probeTcp(config.upstream.dicom.host, config.upstream.dicom.port, timeout) },
       ],
     });
-    const dimse = undefined as Started['dimse'];
+    const dimse = createDimseServer({ config, logger, audit, identity, tls: material });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       (http.server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(m));
-      dimse?.setSecureContext(m);
+      dimse.setSecureContext(m);
     }, watch);
     started = { http, dimse, tls, users, devices, store };
     await http.listen({ host: config.listen.https.host, port: config.listen.https.port });
     const https = http.server.address() as AddressInfo;
-    logger.info({ https: `${https.address}:${https.port}`, store: store.kind, users: users.kind }, 'pacs-gateway listening');
-    return { https, dicom: undefined };
+    const dicom = await dimse.listen();
+    logger.info({ https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind }, 'pacs-gateway listening');
+    return { https, dicom };
   }
 
   async function stop(): Promise<void> {
@@ -117,7 +126,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     if (s === undefined) return;
     s.tls.close();
     s.devices.close();
-    await Promise.allSettled([s.http.close(), s.dimse?.close(), s.users.close()]);
+    await Promise.allSettled([s.http.close(), s.dimse.close(), s.users.close()]);
     if (options.store === undefined) await s.store.close();
   }
 

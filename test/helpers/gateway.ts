@@ -40,7 +40,7 @@ export interface TestGateway {
   readonly configFile: string;
   readonly url: string;
   readonly httpsPort: number;
-  readonly dicomPort: number | undefined;
+  readonly dicomPort: number;
   readonly caPem: string;
   readonly clock: TestClock;
   /** Every log line the gateway wrote, parsed. */
@@ -141,7 +141,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
   const tg: TestGateway = {
     gateway, config, dir, configFile, url, clock, logs, rawLogs, caPem,
     httpsPort: addresses.https.port,
-    dicomPort: addresses.dicom?.port,
+    dicomPort: addresses.dicom.port,
     auditEvents: (event) => logs.filter((l) => l['audit'] !== undefined && (event === undefined || l['audit'].event === event)).map((l) => l['audit']),
     async addUser(username, role, password = `pw-${username}-Xq7!long`) {
       const users = new FileUserDirectory(join(dir, 'config/users.yaml'));
