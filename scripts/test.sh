@@ -30,7 +30,7 @@ out="$(mktemp "${TMPDIR:-/tmp}/pgw-tap.XXXXXX")"
 trap 'rm -f "$out"' EXIT
 status=0
 npx --no-install tap "$@" </dev/null 2>&1 | tee "$out" || status=$?
-summary="$(grep -E '^# \{ total: [0-9]+' "$out" | tail -n 1 || true)"
+summary="$(grep -aE '^# \{ total: [0-9]+' "$out" | tail -n 1 || true)"
 if [ -n "$summary" ]; then
   count() { sed -nE "s/.*[{ ]$1: ([0-9]+).*/\\1/p" <<<"$summary"; }
   pass="$(count pass)"
