@@ -36,9 +36,36 @@ export interface AssociationDeps {
 
 type State = 'awaiting-rq' | 'admitting' | 'awaiting-ac' | 'established' | 'releasing' | 'closed';
 
+/** PDU types each side may send in each state (PS3.8 §9.2 state table, as seen by a relay). */
+const EXPECTED: Readonly<Record<'client' | 'upstream', Readonly<Record<State, readonly number[]>>>> = Object.freeze({
+  client: {
+    'awaiting-rq': [PduType.AssociateRq, PduType.Abort],
+    admitting: [PduType.Abort],
+    'awaiting-ac': [PduType.Abort],
+    established: [PduType.PData, PduType.ReleaseRq, PduType.ReleaseRp, PduType.Abort],
+    releasing: [PduType.ReleaseRp, PduType.Abort],
+    closed: [],
+  },
+  upstream: {
+    'awaiting-rq': [],
+    admitting: [],
+    'awaiting-ac': [PduType.AssociateAc, PduType.AssociateRj, PduType.Abort],
+    established: [PduType.PData, PduType.ReleaseRq, PduType.ReleaseRp, PduType.Abort],
+    releasing: [PduType.PData, PduType.ReleaseRp, PduType.ReleaseRq, PduType.Abort],
+    closed: [],
+  },
+});
+
 /** Handlers for a reader whose P-DATA events go to `target` once it exists. */
-function pduHandler(onPdu: (t: PduTypeValue, raw: Buffer) => void, target: () => Omit<PduHandler, 'onPdu'>): PduHandler {
+function pduHandler(side: 'client' | 'upstream', state: () => State, onPdu: (t: PduTypeValue, raw: Buffer) => void, target: () => Omit<PduHandler, 'onPdu'>): PduHandler {
   return {
+    // Refuse a PDU that is out of place on its header, before its length is even looked at.
+    onPduHeader: (type) => {
+      const s = state();
+      if (s !== 'closed' && !EXPECTED[side][s].includes(type)) {
+        throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the ${side === 'client' ? 'client' : 'PACS'} in state ${s}`, AbortReason.UnexpectedPdu);
+      }
+    },
     onPdu,
     onPDataStart: (n, raw) => target().onPDataStart(n, raw),
     onPdv: (h, raw) => target().onPdv(h, raw),
@@ -104,7 +131,7 @@ export class Association {
     this.#log = deps.logger.child({ assoc: this.id, source: this.#facts.source });
     const dicom = deps.config.dicom;
     this.#clientReader = new PduReader(
-      pduHandler((t, raw) => this.#onClientPdu(t, raw), () => this.#filter ?? NOT_YET),
+      pduHandler('client', () => this.#state, (t, raw) => this.#onClientPdu(t, raw), () => this.#filter ?? NOT_YET),
       { maxAssociateBytes: dicom.maxAssociateRqBytes, maxPDataBytes: dicom.maxPduBytes },
     );
     client.setNoDelay(true);
@@ -209,7 +236,7 @@ export class Association {
     this.#openUpstream(rq);
   }
 
-  #reject(rj: Rejection, reason: string, detail?: string, principal?: Principal): void {
+  #reject(rj: Rejection, reason: string, detail?: string, principal: Principal | undefined = this.#principal): void {
     this.#log.info({ reason, detail, rejection: rj }, 'A-ASSOCIATE-RJ');
     this.#audit({ decision: 'deny', reason, principal, rejection: rj, ...(detail === undefined ? {} : { detail }) });
     if (this.#state === 'closed') return;
@@ -226,7 +253,7 @@ export class Association {
     this.#state = 'awaiting-ac';
     up.setNoDelay(true);
     this.#upstreamReader = new PduReader(
-      pduHandler((t, raw) => this.#onUpstreamPdu(t, raw), () => this.#relay ?? NOT_YET),
+      pduHandler('upstream', () => this.#state, (t, raw) => this.#onUpstreamPdu(t, raw), () => this.#relay ?? NOT_YET),
       { maxAssociateBytes: config.dicom.maxAssociateRqBytes, maxPDataBytes: config.dicom.maxPduBytes },
     );
     const toPacs = rewriteAssociate(rq, {

@@ -24,6 +24,8 @@ export interface PdvHeader {
  * A handler may throw PduError to stop the stream; it propagates out of `push`.
  */
 export interface PduHandler {
+  /** Optional: a PDU header was read, before its length is checked; throw PduError to refuse the type here. */
+  onPduHeader?(type: PduTypeValue, length: number): void;
   /** A complete non-P-DATA PDU; `raw` includes the 6-byte header and is the handler's to keep. */
   onPdu(type: PduTypeValue, raw: Buffer): void;
   /** A P-DATA-TF PDU begins; `length` is its PDU-length, `raw` its 6 header bytes. */
@@ -130,6 +132,7 @@ export class PduReader {
     const length = raw.readUInt32BE(2);
     const name = PDU_NAMES[type] ?? 'PDU';
     this.#type = type;
+    this.#handler.onPduHeader?.(type, length);
     switch (type) {
       case PduType.AssociateRq:
       case PduType.AssociateAc:
