@@ -1,6 +1,6 @@
 // The association guard: who is calling (certificate, then user identity) and may they open this association?
 
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { AlertName } from '../audit/audit.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityRefusal, IdentityResolver, IdentityResult } from '../identity/resolver.js';
@@ -24,6 +24,21 @@ export type Admission =
 /** A presented certificate: node gives `{}` from getPeerCertificate() when there is none. */
 export function presentedCertificate(cert: PeerCertificate | Record<string, never> | null | undefined): PeerCertificate | undefined {
   return cert !== null && cert !== undefined && typeof (cert as PeerCertificate).fingerprint256 === 'string' ? cert as PeerCertificate : undefined;
+}
+
+/** node reports a verification failure as an OpenSSL code string such as CERT_REVOKED (typed as Error). */
+function authorizationCode(e: unknown): string | undefined {
+  if (e === undefined || e === null) return undefined;
+  return typeof e === 'string' ? e : String((e as { code?: unknown }).code ?? (e as Error).message);
+}
+
+/** What a TLS socket says about its peer's certificate. */
+export function tlsPeer(socket: TLSSocket): TlsPeer {
+  return {
+    authorized: socket.authorized,
+    authorizationError: authorizationCode(socket.authorizationError),
+    certificate: presentedCertificate(socket.getPeerCertificate()),
+  };
 }
 
 function refusalFor(r: IdentityRefusal): Rejection {

@@ -9,20 +9,22 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import { buildAbort } from './abort.js';
-import { admit, presentedCertificate } from './admission.js';
+import { admit, presentedCertificate, tlsPeer } from './admission.js';
 import { auditAssociation, auditCommand, type ConnectionFacts } from './association-audit.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
-import { rewriteAssociate } from './associate-build.js';
-import { AbortReason, ItemType, PDU_NAMES, PduType, PresentationResult, type AbortReasonValue, type PduTypeValue } from './constants.js';
+import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
 import { decideCommand } from './command-guard.js';
 import type { AssociationLimits } from './limits.js';
 import { PduError } from './pdu-error.js';
-import { PduReader, type PduHandler } from './pdu-reader.js';
+import { acceptForClient, capPdu, requestForPacs } from './negotiation.js';
+import { sideHandler, type AssociationState } from './pdu-expectations.js';
+import { PduReader } from './pdu-reader.js';
 import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './reject.js';
+import { GuardedPipe } from './guarded-pipe.js';
 import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
-import { endSoon, holdUntilDrained, writable, writeAll } from './socket-io.js';
-import { userIdentityAcValue } from './user-identity.js';
+import { endSoon, writable, writeAll } from './socket-io.js';
+import { Timers } from './timers.js';
 
 export interface AssociationDeps {
   readonly config: GatewayConfig;
@@ -34,63 +36,6 @@ export interface AssociationDeps {
   readonly revalidateMs: number;
 }
 
-type State = 'awaiting-rq' | 'admitting' | 'awaiting-ac' | 'established' | 'releasing' | 'closed';
-
-/** PDU types each side may send in each state (PS3.8 §9.2 state table, as seen by a relay). */
-const EXPECTED: Readonly<Record<'client' | 'upstream', Readonly<Record<State, readonly number[]>>>> = Object.freeze({
-  client: {
-    'awaiting-rq': [PduType.AssociateRq, PduType.Abort],
-    admitting: [PduType.Abort],
-    'awaiting-ac': [PduType.Abort],
-    established: [PduType.PData, PduType.ReleaseRq, PduType.ReleaseRp, PduType.Abort],
-    releasing: [PduType.ReleaseRp, PduType.Abort],
-    closed: [],
-  },
-  upstream: {
-    'awaiting-rq': [],
-    admitting: [],
-    'awaiting-ac': [PduType.AssociateAc, PduType.AssociateRj, PduType.Abort],
-    established: [PduType.PData, PduType.ReleaseRq, PduType.ReleaseRp, PduType.Abort],
-    releasing: [PduType.PData, PduType.ReleaseRp, PduType.ReleaseRq, PduType.Abort],
-    closed: [],
-  },
-});
-
-/** Handlers for a reader whose P-DATA events go to `target` once it exists. */
-function pduHandler(side: 'client' | 'upstream', state: () => State, onPdu: (t: PduTypeValue, raw: Buffer) => void, target: () => Omit<PduHandler, 'onPdu'>): PduHandler {
-  return {
-    // Refuse a PDU that is out of place on its header, before its length is even looked at.
-    onPduHeader: (type) => {
-      const s = state();
-      if (s !== 'closed' && !EXPECTED[side][s].includes(type)) {
-        throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the ${side === 'client' ? 'client' : 'PACS'} in state ${s}`, AbortReason.UnexpectedPdu);
-      }
-    },
-    onPdu,
-    onPDataStart: (n, raw) => target().onPDataStart(n, raw),
-    onPdv: (h, raw) => target().onPdv(h, raw),
-    onFragment: (d) => target().onFragment(d),
-    onPdvEnd: (h) => target().onPdvEnd(h),
-    onPDataEnd: () => target().onPDataEnd(),
-  };
-}
-
-const NOT_YET: Omit<PduHandler, 'onPdu'> = {
-  onPDataStart() { throw new PduError('P-DATA-TF before the association was accepted', AbortReason.UnexpectedPdu); },
-  onPdv() { /* unreachable */ }, onFragment() { /* unreachable */ }, onPdvEnd() { /* unreachable */ }, onPDataEnd() { /* unreachable */ },
-};
-
-/** node reports the verification failure as an OpenSSL code string (typed as Error). */
-function authorizationCode(e: unknown): string | undefined {
-  if (e === undefined || e === null) return undefined;
-  return typeof e === 'string' ? e : String((e as { code?: unknown }).code ?? (e as Error).message);
-}
-
-/** Caps a Maximum Length value (0 = unlimited, PS3.8 Annex D.1) at the gateway's own PDU limit. */
-function capPdu(value: number | undefined, cap: number): number {
-  return value === undefined || value === 0 || value > cap ? cap : value;
-}
-
 /** The per-connection state machine of the DIMSE guard (PS3.8 §9.2 state table, acceptor side, as a relay). */
 export class Association {
   readonly id = randomBytes(6).toString('hex');
@@ -99,7 +44,7 @@ export class Association {
   readonly #client: TLSSocket;
   readonly #log: Logger;
   readonly #facts: ConnectionFacts;
-  #state: State = 'awaiting-rq';
+  #state: AssociationState = 'awaiting-rq';
   #upstream: Socket | undefined;
   #upstreamReader: PduReader | undefined;
   #rq: AssociateRq | undefined;
@@ -111,11 +56,9 @@ export class Association {
   #clientClosed = false;
   #upstreamClosed = false;
   #audited = false;
-  #filter: RequestFilter | undefined;
-  #relay: ResponseRelay | undefined;
-  readonly #pendingToClient: Buffer[] = [];
+  #pipe: GuardedPipe | undefined;
   readonly #clientReader: PduReader;
-  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #timers = new Timers();
   #lastActivity = Date.now();
   #resolveClosed!: () => void;
 
@@ -131,7 +74,7 @@ export class Association {
     this.#log = deps.logger.child({ assoc: this.id, source: this.#facts.source });
     const dicom = deps.config.dicom;
     this.#clientReader = new PduReader(
-      pduHandler('client', () => this.#state, (t, raw) => this.#onClientPdu(t, raw), () => this.#filter ?? NOT_YET),
+      sideHandler('client', () => this.#state, (t, raw) => this.#onClientPdu(t, raw), () => this.#pipe?.filter),
       { maxAssociateBytes: dicom.maxAssociateRqBytes, maxPDataBytes: dicom.maxPduBytes },
     );
     client.setNoDelay(true);
@@ -139,7 +82,7 @@ export class Association {
     client.on('error', (err) => this.#log.debug({ err }, 'client socket error'));
     client.on('close', () => this.#onClientClose());
     // ARTIM (PS3.8 §9.1.5): the A-ASSOCIATE-RQ must arrive in time, or the connection is closed.
-    this.#timer(dicom.artimSeconds * 1000, () => {
+    this.#timers.after(dicom.artimSeconds * 1000, () => {
       if (this.#state !== 'awaiting-rq') return;
       this.#log.info({ bytes: this.#clientReader.bytesIn }, 'ARTIM expired before A-ASSOCIATE-RQ; closing');
       this.#audit({ decision: 'deny', reason: 'artim-timeout' });
@@ -147,19 +90,13 @@ export class Association {
     });
   }
 
-  get state(): State { return this.#state; }
+  get state(): AssociationState { return this.#state; }
 
   /** Ends the association from the gateway's side (shutdown): A-ABORT to both peers. */
   shutdown(): void {
     if (this.#state === 'closed') return;
     this.#log.info('gateway shutting down; aborting association');
     this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
-  }
-
-  #timer(ms: number, fn: () => void, repeat = false): void {
-    const t = repeat ? setInterval(fn, ms) : setTimeout(fn, ms);
-    t.unref();
-    this.#timers.push(t);
   }
 
   #audit(e: Parameters<typeof auditAssociation>[2]): void {
@@ -179,14 +116,14 @@ export class Association {
       this.#violation(err, 'client');
       return;
     }
-    this.#flush();
+    this.#pipe?.flush();
   }
 
   #onClientPdu(type: PduTypeValue, raw: Buffer): void {
     const s = this.#state;
     if (type === PduType.Abort) {
       this.#log.info({ state: s }, 'client sent A-ABORT');
-      if (this.#upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#upstream, [...(this.#filter?.toUpstream ?? []), raw]);
+      if (this.#upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
       this.#audit({ decision: 'deny', reason: 'client-aborted' });
       this.#destroy();
       return;
@@ -197,9 +134,9 @@ export class Association {
       return;
     }
     const forwardable = type === PduType.ReleaseRq || type === PduType.ReleaseRp;
-    if (s === 'established' && forwardable && this.#upstream !== undefined && this.#filter?.idle === true) {
+    if (s === 'established' && forwardable && this.#upstream !== undefined && this.#pipe?.filter.idle === true) {
       if (type === PduType.ReleaseRq) this.#state = 'releasing';
-      writeAll(this.#upstream, [...this.#filter.toUpstream, raw]);
+      writeAll(this.#upstream, [...this.#pipe.drainToUpstream(), raw]);
       return;
     }
     throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the client in state ${s}`, AbortReason.UnexpectedPdu);
@@ -218,11 +155,7 @@ export class Association {
     this.#facts.calledAe = rq.calledAe;
     if (!this.#d.limits.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
     this.#counted = true;
-    const peer = {
-      authorized: this.#client.authorized, authorizationError: authorizationCode(this.#client.authorizationError),
-      certificate: presentedCertificate(this.#client.getPeerCertificate()),
-    };
-    const a = await admit(rq, peer, this.#facts.source, this.#d.identity);
+    const a = await admit(rq, tlsPeer(this.#client), this.#facts.source, this.#d.identity);
     if (this.#state !== 'admitting') return; // the client went away meanwhile
     if (!a.ok) {
       if (a.alert !== undefined) this.#d.audit.alert(a.alert, { source: this.#facts.source, associationId: this.id, certFingerprint: this.#facts.certFingerprint, detail: a.detail });
@@ -253,19 +186,15 @@ export class Association {
     this.#state = 'awaiting-ac';
     up.setNoDelay(true);
     this.#upstreamReader = new PduReader(
-      pduHandler('upstream', () => this.#state, (t, raw) => this.#onUpstreamPdu(t, raw), () => this.#relay ?? NOT_YET),
+      sideHandler('upstream', () => this.#state, (t, raw) => this.#onUpstreamPdu(t, raw), () => this.#pipe?.relay),
       { maxAssociateBytes: config.dicom.maxAssociateRqBytes, maxPDataBytes: config.dicom.maxPduBytes },
     );
-    const toPacs = rewriteAssociate(rq, {
-      calledAe: config.upstream.dicom.aeTitle,
-      maxPduLength: capPdu(rq.maxPduLength, config.dicom.maxPduBytes),
-      dropUserItems: [ItemType.UserIdentityRq],
-    });
+    const toPacs = requestForPacs(rq, config.upstream.dicom.aeTitle, config.dicom.maxPduBytes);
     up.once('connect', () => writeAll(up, [toPacs]));
     up.on('data', (chunk: Buffer) => this.#onUpstreamData(chunk));
     up.on('error', (err) => this.#log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'upstream socket error'));
     up.on('close', () => this.#onUpstreamClose());
-    this.#timer(config.upstream.timeoutMs, () => {
+    this.#timers.after(config.upstream.timeoutMs, () => {
       if (this.#state === 'awaiting-ac') this.#reject(Refusal.temporaryCongestion, 'upstream-timeout');
     });
   }
@@ -279,7 +208,7 @@ export class Association {
       this.#violation(err, 'upstream');
       return;
     }
-    this.#flush();
+    this.#pipe?.flush();
   }
 
   #onUpstreamPdu(type: PduTypeValue, raw: Buffer): void {
@@ -295,11 +224,11 @@ export class Association {
     if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, `upstream-sent-${PDU_NAMES[type] ?? 'unknown'}`);
     if (type === PduType.Abort) {
       this.#log.warn('PACS aborted the association');
-      writeAll(this.#client, [...this.#drainToClient(), raw]);
+      writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
       return this.#close();
     }
     if (type === PduType.ReleaseRp || type === PduType.ReleaseRq) {
-      writeAll(this.#client, [...this.#drainToClient(), raw]);
+      writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
       if (type === PduType.ReleaseRp && s === 'releasing') {
         this.#log.info('association released');
         this.#close();
@@ -312,26 +241,14 @@ export class Association {
   #accepted(raw: Buffer): void {
     const rq = this.#rq as AssociateRq;
     const principal = this.#principal as Principal;
-    const ac = parseAssociateAc(raw);
     const { dicom, roles } = this.#d.config;
-    const abstract = new Map(rq.presentationContexts.map((p) => [p.id, p.abstractSyntax]));
-    const contexts = new Map<number, string>();
-    for (const pc of ac.presentationContexts) {
-      const as = abstract.get(pc.id);
-      if (pc.result === PresentationResult.Acceptance && as !== undefined) contexts.set(pc.id, as);
-    }
     const identity = rq.userIdentity;
     // PS3.7 D.3.3.7: answer only when asked, and only for the identity that admitted the caller.
-    const respond = identity?.positiveResponseRequested === true && this.#via === 'user-identity';
-    const toClient = rewriteAssociate(ac, {
-      calledAe: rq.calledAe,
-      maxPduLength: capPdu(ac.maxPduLength, dicom.maxPduBytes),
-      dropUserItems: [ItemType.UserIdentityAc],
-      appendUserItems: respond ? [{ type: ItemType.UserIdentityAc, value: userIdentityAcValue() }] : [],
-    });
-    const clientMax = capPdu(rq.maxPduLength, dicom.maxPduBytes);
-    this.#filter = new RequestFilter({
-      maxCommandBytes: dicom.maxCommandBytes, contexts, clientMaxFragment: clientMax - 6,
+    const viaIdentity = this.#via === 'user-identity';
+    const { bytes, contexts } = acceptForClient(parseAssociateAc(raw), rq, dicom.maxPduBytes, viaIdentity && identity?.positiveResponseRequested === true);
+    const filter = new RequestFilter({
+      maxCommandBytes: dicom.maxCommandBytes, contexts,
+      clientMaxFragment: capPdu(rq.maxPduLength, dicom.maxPduBytes) - PDV_HEADER_BYTES,
       decide: (cmd, abstractSyntax) => {
         const d = decideCommand(cmd, { roles, principal, principalValid: this.#principalValid, abstractSyntax });
         if (d.kind !== 'pass' || d.reason === 'cancel') auditCommand(this.#d.audit, this.#facts, principal, cmd, d);
@@ -339,13 +256,16 @@ export class Association {
         return d;
       },
     });
-    this.#relay = new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536));
+    this.#pipe = new GuardedPipe(this.#client, this.#upstream as Socket, filter, new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536)));
     this.#state = 'established';
-    writeAll(this.#client, [toClient]);
+    writeAll(this.#client, [bytes]);
     this.#log.info({ principal: principal.id, contexts: contexts.size }, 'association established');
-    this.#audit({ decision: 'allow', reason: 'accepted', principal, ...(identity === undefined || this.#via !== 'user-identity' ? {} : { userIdentityType: identity.type }) });
-    this.#startIdleTimer();
-    this.#timer(this.#d.revalidateMs, () => void this.#revalidate(), true);
+    this.#audit({ decision: 'allow', reason: 'accepted', principal, ...(identity === undefined || !viaIdentity ? {} : { userIdentityType: identity.type }) });
+    this.#timers.idle(dicom.idleSeconds * 1000, () => this.#lastActivity, () => {
+      this.#log.info({ idleSeconds: dicom.idleSeconds }, 'association idle; aborting');
+      this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
+    });
+    this.#timers.every(this.#d.revalidateMs, () => void this.#revalidate());
   }
 
   #onUpstreamClose(): void {
@@ -354,43 +274,11 @@ export class Association {
     if (s === 'closed') return this.#finish();
     if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, 'upstream-unreachable');
     this.#log.warn({ state: s }, 'PACS connection closed mid-association; aborting client');
-    if (writable(this.#client)) writeAll(this.#client, [...this.#drainToClient(), buildAbort(AbortReason.NotSpecified)]);
+    if (writable(this.#client)) writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), buildAbort(AbortReason.NotSpecified)]);
     this.#close();
   }
 
-  /** What is queued for the client, at a PDU boundary of the PACS stream (PACS bytes first). */
-  #drainToClient(): Buffer[] {
-    const out = this.#relay?.toClient.splice(0) ?? [];
-    if (this.#relay?.atMessageBoundary !== false) out.push(...this.#pendingToClient.splice(0));
-    return out;
-  }
-
   // ---- both sides --------------------------------------------------------------------------
-
-  /** Moves the relay's output to the sockets, injecting gateway responses at PACS message boundaries. */
-  #flush(): void {
-    const up = this.#upstream;
-    const filter = this.#filter;
-    const relay = this.#relay;
-    if (up === undefined || filter === undefined || relay === undefined) return;
-    if (!writeAll(up, filter.toUpstream)) holdUntilDrained(this.#client, up);
-    this.#pendingToClient.push(...filter.toClient.splice(0));
-    const out = relay.toClient;
-    if (relay.atMessageBoundary) out.push(...this.#pendingToClient.splice(0));
-    if (!writeAll(this.#client, out)) holdUntilDrained(up, this.#client);
-  }
-
-  #startIdleTimer(): void {
-    const idleMs = this.#d.config.dicom.idleSeconds * 1000;
-    const check = (): void => {
-      if (this.#state === 'closed') return;
-      const quiet = Date.now() - this.#lastActivity;
-      if (quiet < idleMs) return this.#timer(idleMs - quiet, check);
-      this.#log.info({ idleSeconds: this.#d.config.dicom.idleSeconds }, 'association idle; aborting');
-      this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
-    };
-    this.#timer(idleMs, check);
-  }
 
   async #revalidate(): Promise<void> {
     const p = this.#principal;
@@ -402,7 +290,7 @@ export class Association {
       this.#log.warn({ err: { message: (err as Error).message } }, 'could not re-check the principal; keeping the association');
       return;
     }
-    if (valid || (this.#state as State) === 'closed') return;
+    if (valid || (this.#state as AssociationState) === 'closed') return;
     this.#principalValid = false;
     this.#log.warn({ principal: p.id }, 'principal disabled or revoked; aborting association');
     auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'principal-no-longer-valid', principal: p, phase: 'revalidation' });
@@ -466,7 +354,7 @@ export class Association {
 
   /** Releases timers and limit slots; resolves `closed` once both sockets have closed. */
   #finish(): void {
-    for (const t of this.#timers.splice(0)) clearTimeout(t);
+    this.#timers.clear();
     if (this.#counted) {
       this.#counted = false;
       this.#d.limits.close();
