@@ -44,6 +44,7 @@ export interface DicomEnv {
 }
 
 export interface DicomEnvOptions {
+  /** Roles merged over the test gateway's (radiologist, technologist, viewer, admin): use new names for object-form roles. */
   readonly roles?: Record<string, unknown>;
   readonly dicom?: Record<string, number>;
   /** C-MOVE destinations Orthanc knows: AE title → a free port reserved for a storescp. */
@@ -60,13 +61,20 @@ export async function startDicomEnv(options: DicomEnvOptions = {}): Promise<Dico
     ...options.orthanc,
     modalities: Object.fromEntries([...destPorts].map(([ae, port]) => [ae.toLowerCase(), { AET: ae, Host: '127.0.0.1', Port: port }])),
   });
-  const gw = await startGateway({
-    orthanc, dicom: true,
-    config: {
-      ...(options.roles === undefined ? {} : { roles: options.roles }),
-      dicom: { artimSeconds: 5, ...options.dicom },
-    },
-  });
+  let gw: TestGateway;
+  try {
+    gw = await startGateway({
+      orthanc, dicom: true,
+      config: {
+        ...(options.roles === undefined ? {} : { roles: options.roles }),
+        dicom: { artimSeconds: 5, ...options.dicom },
+      },
+    });
+  } catch (err) {
+    await orthanc.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const caFile = join(gw.dir, 'certs/ca.crt');
   const caPem = readFileSync(caFile, 'utf8');
   const caKey = readFileSync(join(gw.dir, 'certs/ca.key'), 'utf8');
