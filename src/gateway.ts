@@ -6,8 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Audit } from './audit/audit.js';
 import { createLogger } from './audit/logger.js';
+import { ConfigReloader } from './config/config-reloader.js';
 import { configPath } from './config/load.js';
-import type { GatewayConfig } from './config/types.js';
+import type { GatewayConfig, RoleRules } from './config/types.js';
 import { createDimseServer, type DimseServer } from './dicom/server.js';
 import { buildHttpServer } from './http/server.js';
 import { probeTcp } from './http/health-routes.js';
@@ -21,7 +22,10 @@ import { RedisUserDirectory } from './identity/redis-user-directory.js';
 import { createStore } from './state/create-store.js';
 import type { StateStore } from './state/store.js';
 import { ensureDevCertificates } from './tls/dev-certs.js';
+import { expiringWithin, expiryItems, scheduleDaily, warnExpiring } from './tls/expiry.js';
 import { loadTlsMaterial, secureContextOptions } from './tls/material.js';
+import { TLS_SERVER_PROFILE } from './tls/profile.js';
+import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { systemClock, type Clock } from './util/clock.js';
 
@@ -32,8 +36,14 @@ export interface GatewayOptions {
   readonly clock?: Clock;
   /** A state store to use instead of the one config.state describes. */
   readonly store?: StateStore;
-  /** Watch users, devices and certificate files for changes (default true). */
+  /** Watch users, devices, certificate files and the config file for changes (default true). */
   readonly watch?: boolean;
+  /**
+   * The file `config` was loaded from. When given it is watched (and re-read on reload()):
+   * a valid new file swaps in roles, log.level and tls.expiryWarningDays; other fields need a
+   * restart (logged); an invalid file is refused with an alert.
+   */
+  readonly configFile?: string;
 }
 
 export interface Gateway {
@@ -41,7 +51,7 @@ export interface Gateway {
   start(): Promise<{ https: AddressInfo; dicom: AddressInfo }>;
   /** Closes the listeners and every resource; open requests and associations are ended. */
   stop(): Promise<void>;
-  /** Re-reads users, devices and TLS files now (what SIGHUP does). */
+  /** Re-reads users, devices, TLS files and the config file now (what SIGHUP does). */
   reload(): Promise<void>;
   readonly config: GatewayConfig;
   readonly logger: Logger;
@@ -54,6 +64,8 @@ interface Started {
   users: UserDirectory;
   devices: DeviceRegistry;
   store: StateStore;
+  configReloader: ConfigReloader | undefined;
+  stopExpiryChecks: () => void;
 }
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
@@ -63,16 +75,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const clock = options.clock ?? systemClock;
   const watch = options.watch ?? true;
   let started: Started | undefined;
+  // The config in force: roles and a few other fields are swapped in by the config reloader.
+  let current = config;
+  const live: GatewayConfig = Object.freeze(Object.defineProperty({ ...config }, 'roles', {
+    enumerable: true, get: (): Readonly<Record<string, RoleRules>> => current.roles,
+  }));
 
-  const tlsPaths = {
-    cert: configPath(config, config.tls.cert), key: configPath(config, config.tls.key),
-    clientCa: configPath(config, config.tls.clientCa), crl: config.tls.crl === undefined ? undefined : configPath(config, config.tls.crl),
-  };
+  const files = tlsFilePaths(config);
+  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired };
 
   async function start(): Promise<{ https: AddressInfo; dicom: AddressInfo }> {
     if (started !== undefined) throw new TypeError('gateway already started');
     if (config.tls.autoGenerate) {
-      const written = ensureDevCertificates({ ...tlsPaths, caKey: tlsPaths.clientCa.replace(/\.crt$|\.pem$|$/, '.key') });
+      const written = ensureDevCertificates({ ...tlsPaths, caKey: files.caKey });
       if (written.length > 0) {
         audit.alert('dev-certificates', { files: written, message: 'DEVELOPMENT certificates were generated (tls.autoGenerate). Do not use them in production: issue real ones with "pacs-gateway certs".' });
       }
@@ -100,19 +115,34 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
       config, logger, audit, tls: material, login, sessions, users, identity, clock,
-      roles: () => config.roles,
+      roles: () => current.roles,
       readiness: [
         { name: 'state-store', check: () => store.ping() },
         { name: 'upstream-dicomweb', check: () => probeTcp(web.hostname, Number(web.port || (web.protocol === 'https:' ? 443 : 80)), timeout) },
         { name: 'upstream-dicom', check: () => probeTcp(config.upstream.dicom.host, config.upstream.dicom.port, timeout) },
       ],
     });
-    const dimse = createDimseServer({ config, logger, audit, identity, tls: material });
+    // `live` reads roles from the config in force, so new associations see reloaded roles.
+    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
-      (http.server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(m));
+      // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
+      // again; new handshakes use the new context, open connections keep theirs.
+      (http.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m) });
       dimse.setSecureContext(m);
     }, watch);
-    started = { http, dimse, tls, users, devices, store };
+    const checkExpiry = (): void => {
+      warnExpiring(audit, expiringWithin(expiryItems(tls.current, devices.list()), current.tls.expiryWarningDays, clock()));
+    };
+    const configReloader = options.configFile === undefined ? undefined : new ConfigReloader({
+      file: options.configFile, initial: config, audit, logger, watch,
+      apply: (next, changed) => {
+        current = next;
+        if (changed.includes('log.level')) logger.level = next.log.level;
+        if (changed.includes('tls.expiryWarningDays')) checkExpiry();
+        logger.info({ fields: changed }, 'configuration reloaded');
+      },
+    });
+    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry) };
     await http.listen({ host: config.listen.https.host, port: config.listen.https.port });
     const https = http.server.address() as AddressInfo;
     const dicom = await dimse.listen();
@@ -126,16 +156,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     if (s === undefined) return;
     s.tls.close();
     s.devices.close();
+    s.configReloader?.close();
+    s.stopExpiryChecks();
     await Promise.allSettled([s.http.close(), s.dimse.close(), s.users.close()]);
     if (options.store === undefined) await s.store.close();
   }
 
   async function reload(): Promise<void> {
     if (started === undefined) return;
+    started.configReloader?.reload();
     await started.users.reload();
     started.devices.reload();
     started.tls.reload();
   }
 
-  return { start, stop, reload, config, logger };
+  return { start, stop, reload, config: live, logger };
 }

@@ -22,7 +22,7 @@ export interface AuditEvent {
 
 export type AlertName =
   | 'lockout.user' | 'lockout.address' | 'store.unavailable' | 'store.recovered'
-  | 'reload.refused' | 'cert.revoked-presented' | 'cert.expiring' | 'dicom.protocol-violation'
+  | 'reload.refused' | 'cert.revoked-presented' | 'cert.expired-presented' | 'cert.expiring' | 'dicom.protocol-violation'
   | 'dev-certificates';
 
 /** Writes audit events and alerts through the gateway's logger (JSON on stdout). */

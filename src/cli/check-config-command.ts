@@ -5,7 +5,9 @@ import { parseArgs } from 'node:util';
 import { configPath, loadConfig } from '../config/load.js';
 import { readDevicesFile } from '../identity/device-registry.js';
 import { readUsersFile } from '../identity/file-user-directory.js';
+import { expiringWithin, expiryItems } from '../tls/expiry.js';
 import { loadTlsMaterial } from '../tls/material.js';
+import { tlsFilePaths } from '../tls/tls-paths.js';
 import { defaultConfigFile } from './config-arg.js';
 
 const DAY_MS = 86_400_000;
@@ -38,16 +40,16 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
       }
     }
   } catch (e) { problems.push((e as Error).message); }
-  const tlsPaths = { cert: p(config.tls.cert), key: p(config.tls.key), clientCa: p(config.tls.clientCa), crl: config.tls.crl === undefined ? undefined : p(config.tls.crl) };
+  const files = tlsFilePaths(config);
+  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired };
   const missing = [tlsPaths.cert, tlsPaths.key, tlsPaths.clientCa].filter((f) => !existsSync(f));
   if (missing.length > 0 && config.tls.autoGenerate) {
     warnings.push(`TLS files missing (${missing.join(', ')}): tls.autoGenerate will create DEVELOPMENT certificates at start`);
   } else {
     try {
       const m = loadTlsMaterial(tlsPaths);
-      for (const [what, c] of [['server certificate', m.serverCert], ...m.caCerts.map((c) => ['CA certificate', c] as const)] as const) {
-        const left = Date.parse(c.validTo) - Date.now();
-        if (left < config.tls.expiryWarningDays * DAY_MS) warnings.push(`${what} ${c.subject.replace(/\n/g, ', ')} expires ${new Date(c.validTo).toISOString()}`);
+      for (const w of expiringWithin(expiryItems(m, []), config.tls.expiryWarningDays, Date.now())) {
+        warnings.push(`${w.what} ${w.name} expires ${w.notAfter.toISOString()} (fix: ${w.fix})`);
       }
     } catch (e) { problems.push((e as Error).message); }
   }

@@ -7,7 +7,7 @@ import { configFromArgs } from './config-arg.js';
 export async function runCommand(argv: string[], err: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' } } });
   const { file, config } = configFromArgs(values);
-  const gateway = createGateway(config);
+  const gateway = createGateway(config, { configFile: file });
   try {
     await gateway.start();
   } catch (e) {
@@ -16,7 +16,7 @@ export async function runCommand(argv: string[], err: (s: string) => void): Prom
     return 1;
   }
   process.on('SIGHUP', () => {
-    gateway.logger.info('SIGHUP: reloading users, devices and certificates');
+    gateway.logger.info('SIGHUP: reloading the config (roles), users, devices and certificates');
     void gateway.reload();
   });
   await new Promise<void>((resolve) => {

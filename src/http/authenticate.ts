@@ -2,6 +2,7 @@
 
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
+import type { AlertName, Audit } from '../audit/audit.js';
 import { GatewayError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver } from '../identity/resolver.js';
@@ -14,6 +15,19 @@ export interface HttpAuthDeps {
   readonly users: UserDirectory;
   readonly identity: IdentityResolver;
   readonly cookieName: string;
+  /** Where refused certificates raise their alert (revoked, expired). */
+  readonly audit?: Audit;
+}
+
+/** OpenSSL verification results that deserve an operator's attention, not just a refusal. */
+const CERT_ALERTS: Readonly<Record<string, AlertName>> = Object.freeze({
+  CERT_REVOKED: 'cert.revoked-presented',
+  CERT_HAS_EXPIRED: 'cert.expired-presented',
+});
+
+/** node reports the verification failure as an OpenSSL code string (typed as Error). */
+function verifyCode(e: unknown): string {
+  return typeof e === 'string' ? e : String((e as { code?: unknown } | null | undefined)?.code ?? (e as Error | null | undefined)?.message ?? 'unknown');
 }
 
 export interface Authenticated { readonly principal: Principal; readonly session?: SessionRecord }
@@ -49,11 +63,18 @@ export async function authenticate(req: FastifyRequest, deps: HttpAuthDeps): Pro
   const socket = req.raw.socket as TLSSocket;
   const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
   if (cert !== undefined && cert !== null && Object.keys(cert).length > 0) {
+    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subject?.CN };
     if (!socket.authorized) {
-      throw new GatewayError('ERR_CERT_REFUSED', `the client certificate was not accepted: ${String(socket.authorizationError)}`);
+      const code = verifyCode(socket.authorizationError);
+      const alert = CERT_ALERTS[code];
+      if (alert !== undefined) deps.audit?.alert(alert, { ...facts, certificateError: code });
+      throw new GatewayError('ERR_CERT_REFUSED', `the client certificate was not accepted: ${code}`, { detail: { certificateError: code } });
     }
     const r = await deps.identity.fromCertificate(cert, req.ip);
-    if (!r.ok) throw new GatewayError('ERR_CERT_REFUSED', r.detail ?? 'the client certificate is not registered to a device');
+    if (!r.ok) {
+      if (r.refusal === 'certificate-revoked') deps.audit?.alert('cert.revoked-presented', { ...facts, refusal: r.refusal, detail: r.detail });
+      throw new GatewayError('ERR_CERT_REFUSED', r.detail ?? 'the client certificate is not registered to a device', { detail: { refusal: r.refusal } });
+    }
     return { principal: r.principal };
   }
   throw new GatewayError('ERR_UNAUTHENTICATED', 'log in first (POST /auth/login) or present a session token or client certificate');

@@ -65,7 +65,10 @@ async function mount(app: FastifyInstance, m: Mount, deps: ProxyDeps): Promise<v
     try {
       ({ principal } = await authenticate(req, deps));
     } catch (err) {
-      deps.audit.record({ ...base, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error', action: c.action, ...uidsOf(c) });
+      deps.audit.record({
+        ...base, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error', action: c.action, ...uidsOf(c),
+        ...(err instanceof GatewayError && err.detail !== undefined ? { detail: err.detail } : {}),
+      });
       return replyError(reply, err);
     }
     const d = authorize(deps.roles(), principal, { action: c.action });

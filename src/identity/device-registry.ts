@@ -19,6 +19,8 @@ export interface DeviceRecord {
   readonly disabled: boolean;
   readonly serial?: string;
   readonly notAfter?: string;
+  /** When the device's certificate was revoked (`certs revoke`); a revoked device is also disabled. */
+  readonly revokedAt?: string;
 }
 
 const FINGERPRINT = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
@@ -56,6 +58,7 @@ function parseDevice(name: string, raw: unknown, file: string): DeviceRecord {
     ...(typeof cn === 'string' ? { subjectCn: cn } : {}),
     ...(typeof r['serial'] === 'string' ? { serial: r['serial'] } : {}),
     ...(typeof r['notAfter'] === 'string' ? { notAfter: r['notAfter'] } : {}),
+    ...(typeof r['revokedAt'] === 'string' ? { revokedAt: r['revokedAt'] } : {}),
   };
 }
 

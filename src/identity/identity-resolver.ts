@@ -40,7 +40,8 @@ export class GatewayIdentityResolver implements IdentityResolver {
   async fromCertificate(cert: PeerCertificate, _source: string): Promise<IdentityResult> {
     const device = this.#devices.findByCertificate({ fingerprint256: cert.fingerprint256, subject: cert.subject as unknown as Record<string, unknown> });
     if (device === undefined) return { ok: false, refusal: 'certificate-unknown', detail: 'no device is registered for this certificate' };
-    if (device.disabled) return { ok: false, refusal: 'device-disabled', detail: `device ${device.name} is disabled or revoked` };
+    if (device.revokedAt !== undefined) return { ok: false, refusal: 'certificate-revoked', detail: `the certificate of device ${device.name} was revoked on ${device.revokedAt}` };
+    if (device.disabled) return { ok: false, refusal: 'device-disabled', detail: `device ${device.name} is disabled` };
     const principal: Principal = {
       id: device.name, kind: 'device', role: device.role, method: 'mtls',
       aeTitles: device.aeTitles, certFingerprint: cert.fingerprint256, moveDestinations: device.moveDestinations,
@@ -80,7 +81,7 @@ export class GatewayIdentityResolver implements IdentityResolver {
   async stillValid(principal: Principal): Promise<boolean> {
     if (principal.kind === 'device') {
       const d = this.#devices.get(principal.id);
-      return d !== undefined && !d.disabled && (d.fingerprint === undefined || d.fingerprint === principal.certFingerprint);
+      return d !== undefined && !d.disabled && d.revokedAt === undefined && (d.fingerprint === undefined || d.fingerprint === principal.certFingerprint);
     }
     const u = await this.#users.get(principal.id);
     return u !== undefined && !u.disabled && u.role === principal.role;

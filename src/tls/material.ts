@@ -1,20 +1,32 @@
 // Loads and checks the TLS files (server cert + key, client CA bundle, optional CRL) into server options.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { GatewayError } from '../errors.js';
+import { crlSignedBy, parseCrlFile, type ParsedCrl } from './crl-parse.js';
+import { fromPem, toPem } from './der.js';
 
 export interface TlsMaterial {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly ca: Buffer;
+  /** The CRLs, PEM (a DER file is converted). */
   readonly crl?: Buffer;
   /** The server certificate, parsed (serial, validity). */
   readonly serverCert: X509Certificate;
   readonly caCerts: readonly X509Certificate[];
+  /** The CRLs in `crl`, parsed and checked (issuer in caCerts, signature, nextUpdate). */
+  readonly crls?: readonly ParsedCrl[];
 }
 
-export interface TlsPaths { readonly cert: string; readonly key: string; readonly clientCa: string; readonly crl?: string | undefined }
+export interface TlsPaths {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa: string;
+  readonly crl?: string | undefined;
+  /** When false, a missing `crl` file means "no CRL" (the default CRL path); default true. */
+  readonly crlRequired?: boolean;
+}
 
 function read(path: string, what: string): Buffer {
   try {
@@ -45,7 +57,8 @@ export function loadTlsMaterial(paths: TlsPaths, now = Date.now()): TlsMaterial 
   const cert = read(paths.cert, 'tls.cert');
   const key = read(paths.key, 'tls.key');
   const ca = read(paths.clientCa, 'tls.clientCa');
-  const crl = paths.crl === undefined ? undefined : read(paths.crl, 'tls.crl');
+  const crlFile = paths.crl === undefined || (paths.crlRequired === false && !existsSync(paths.crl)) ? undefined : paths.crl;
+  const crlData = crlFile === undefined ? undefined : read(crlFile, 'tls.crl');
   const [serverCert] = parseCertificates(cert, paths.cert);
   if (serverCert === undefined) throw new GatewayError('ERR_CERT_INVALID', `${paths.cert} holds no certificate`);
   let privateKey;
@@ -61,13 +74,37 @@ export function loadTlsMaterial(paths: TlsPaths, now = Date.now()): TlsMaterial 
     throw new GatewayError('ERR_CERT_INVALID', `${paths.cert} expired on ${serverCert.validTo}; issue a new one (pacs-gateway certs issue-server)`);
   }
   const caCerts = parseCertificates(ca, paths.clientCa);
-  if (crl !== undefined && !/-----BEGIN X509 CRL-----/.test(crl.toString('utf8'))) {
-    throw new GatewayError('ERR_CERT_INVALID', `${paths.crl} is not a PEM CRL`);
-  }
-  return { cert, key, ca, ...(crl === undefined ? {} : { crl }), serverCert, caCerts };
+  if (crlData === undefined || crlFile === undefined) return { cert, key, ca, serverCert, caCerts };
+  const crls = checkCrls(parseCrlFile(crlData, crlFile), caCerts, crlFile, paths.clientCa, now);
+  const crl = Buffer.from(crls.map((c) => toPem(c.der, 'X509 CRL')).join(''));
+  return { cert, key, ca, crl, serverCert, caCerts, crls };
 }
 
-/** Options for tls.createServer / setSecureContext from loaded material. */
-export function secureContextOptions(m: TlsMaterial): { cert: Buffer; key: Buffer; ca: Buffer; crl?: Buffer } {
-  return { cert: m.cert, key: m.key, ca: m.ca, ...(m.crl === undefined ? {} : { crl: m.crl }) };
+/**
+ * With a CRL loaded node turns on OpenSSL's CRL_CHECK | CRL_CHECK_ALL: every CA in the chain then
+ * needs a current CRL, or every client certificate it issued is refused. So refuse, naming the
+ * problem, a CRL that no CA here signed, an expired one, and a CA without one.
+ */
+function checkCrls(crls: ParsedCrl[], caCerts: readonly X509Certificate[], file: string, caFile: string, now: number): ParsedCrl[] {
+  crls.forEach((crl, n) => {
+    const where = crls.length === 1 ? file : `${file} (CRL #${n + 1})`;
+    const verdicts = caCerts.map((c) => crlSignedBy(crl, c));
+    if (!verdicts.some((v) => v !== false)) {
+      throw new GatewayError('ERR_CERT_INVALID', `${where} is not signed by a CA in ${caFile} (wrong CA, or the CA was replaced: re-create it with "pacs-gateway certs revoke" or remove the file)`);
+    }
+    if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() <= now) {
+      throw new GatewayError('ERR_CERT_INVALID', `${where} expired on ${crl.nextUpdate.toISOString()} (nextUpdate): OpenSSL would refuse every client certificate; issue a fresh CRL`);
+    }
+  });
+  const uncovered = caCerts.filter((c) => !crls.some((crl) => crlSignedBy(crl, c) !== false));
+  if (uncovered.length > 0) {
+    throw new GatewayError('ERR_CERT_INVALID', `${file} has no CRL for ${uncovered.map((c) => `"${c.subject.replace(/\n/g, ', ')}"`).join(', ')} in ${caFile}: with a CRL configured, every CA in the bundle needs one (add its CRL to the file)`);
+  }
+  return crls;
+}
+
+/** Options for tls.createServer / setSecureContext from loaded material (node reads one CRL per entry). */
+export function secureContextOptions(m: TlsMaterial): { cert: Buffer; key: Buffer; ca: Buffer; crl?: string[] } {
+  const crl = m.crl === undefined ? undefined : fromPem(m.crl.toString('latin1'), 'X509 CRL').map((der) => toPem(der, 'X509 CRL'));
+  return { cert: m.cert, key: m.key, ca: m.ca, ...(crl === undefined ? {} : { crl }) };
 }

@@ -65,6 +65,11 @@ export interface TestGatewayOptions {
   readonly gatewayOptions?: GatewayOptions;
   /** Start the DICOM listener too (default: false, port 0 when true). */
   readonly dicom?: boolean;
+  /**
+   * Runs after the config file is written and before the gateway starts, in its directory
+   * (e.g. `pacs-gateway certs init` + `issue-server` instead of tls.autoGenerate).
+   */
+  readonly prepare?: (dir: string, configFile: string) => Promise<void>;
 }
 
 function merge(a: Record<string, any>, b: Record<string, any>): Record<string, any> {
@@ -99,6 +104,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
   }, options.config ?? {});
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(raw));
+  await options.prepare?.(dir, configFile);
   const config = buildConfig(raw, { baseDir: dir, source: configFile });
   const rawLogs: string[] = [];
   const logs: Record<string, any>[] = [];
@@ -113,7 +119,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const gateway = createGateway(config, { logger, clock, ...options.gatewayOptions });
+  const gateway = createGateway(config, { logger, clock, configFile, ...options.gatewayOptions });
   const addresses = await gateway.start();
   const caPem = readFileSync(join(dir, 'certs/ca.crt'), 'utf8');
   const url = `https://127.0.0.1:${addresses.https.port}`;

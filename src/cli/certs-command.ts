@@ -1,0 +1,192 @@
+// `pacs-gateway certs …`: the gateway's own small CA for devices — init, issue-server, issue-client, list, revoke, renew.
+
+import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { configPath } from '../config/load.js';
+import type { GatewayConfig } from '../config/types.js';
+import { GatewayError } from '../errors.js';
+import { DeviceRegistry } from '../identity/device-registry.js';
+import { initCa, issueServerCertificate, loadCa } from '../tls/ca-store.js';
+import type { RevocationReasonName } from '../tls/crl-build.js';
+import { issueDevice, listDevices, renewDevice, revokeDevice, type IssuedDevice } from '../tls/device-certs.js';
+import { checkBundlePassword, PKCS12_ITERATIONS } from '../tls/pkcs12.js';
+import { tlsFilePaths, type TlsFilePaths } from '../tls/tls-paths.js';
+import { configFromArgs } from './config-arg.js';
+import { readStdinLine } from './prompt.js';
+
+export const CERTS_USAGE = `pacs-gateway certs <command> [options]
+
+  init [--force] [--cn NAME] [--days N]
+                         create the gateway CA: tls.clientCa, its key beside it (mode 0600), an empty CRL
+  issue-server --dns NAME… --ip ADDRESS… [--days N]
+                         the gateway's server certificate (tls.cert, tls.key); default 397 days
+  issue-client NAME --role ROLE --ae AETITLE… [--days N] [--p12-password-stdin] [--p12-legacy]
+                         a device certificate: certs/devices/NAME.crt, .key and a PKCS#12 bundle NAME.p12;
+                         registers the device (role, calling AE titles, fingerprint); default 730 days
+  list [--json]          devices with role, AE titles, serial, expiry and status (valid, expiring, expired, revoked, disabled)
+  revoke NAME [--reason key-compromise|superseded|affiliation-changed|cessation-of-operation]
+                         disable the device at once and add its certificate to the CRL
+  renew NAME [--days N] [--p12-password-stdin] [--p12-legacy]
+                         a new key and certificate for the device (same role and AE titles); the old one is revoked
+
+--ae and --dns/--ip may be repeated. The PKCS#12 password is generated and printed unless given on stdin.
+A running gateway picks every change up by itself (file watch) or on SIGHUP.
+Options: --config FILE (default: $PACS_GATEWAY_CONFIG, config/gateway.yaml, config/gateway.example.yaml)`;
+
+type Out = (s: string) => void;
+
+const REASONS: Readonly<Record<string, RevocationReasonName>> = Object.freeze({
+  'key-compromise': 'keyCompromise', superseded: 'superseded', 'affiliation-changed': 'affiliationChanged',
+  'cessation-of-operation': 'cessationOfOperation', unspecified: 'unspecified',
+});
+
+function days(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new GatewayError('ERR_USAGE', `--days must be a whole number of days (got "${v}")`);
+  return Number(v);
+}
+
+/** Paths shown relative to the working directory, as the admin typed them. */
+function show(file: string): string {
+  const r = relative(process.cwd(), file);
+  return r.startsWith('..') ? file : r;
+}
+
+function crlNote(config: GatewayConfig, paths: TlsFilePaths): string {
+  return config.tls.crl === undefined
+    ? `tls.crl is not set, so the gateway uses ${show(paths.crl)} because it exists (set tls.crl: ${show(paths.crl)} to make that explicit)`
+    : `tls.crl: ${show(paths.crl)}`;
+}
+
+async function bundleOptions(values: { days?: string | undefined; 'p12-password-stdin'?: boolean | undefined; 'p12-legacy'?: boolean | undefined }): Promise<{ days: number | undefined; password: string | undefined; profile: 'modern' | 'legacy' }> {
+  let password: string | undefined;
+  if (values['p12-password-stdin'] === true) {
+    password = await readStdinLine();
+    checkBundlePassword(password);
+  }
+  return { days: days(values.days), password, profile: values['p12-legacy'] === true ? 'legacy' : 'modern' };
+}
+
+function describeBundle(d: IssuedDevice, out: Out, json: boolean, extra: Record<string, unknown> = {}): void {
+  const { device, files } = d;
+  if (json) {
+    out(JSON.stringify({
+      name: device.name, role: device.role, aeTitles: device.aeTitles, serial: device.serial, notAfter: device.notAfter, fingerprint: device.fingerprint,
+      files, pkcs12: { profile: d.profile, ...(d.generated ? { password: d.password } : {}) }, ...extra,
+    }));
+    return;
+  }
+  const algo = d.profile === 'modern'
+    ? `AES-256-CBC, PBKDF2-HMAC-SHA256 ${PKCS12_ITERATIONS} iterations, HMAC-SHA256 MAC`
+    : '3DES (pbeWithSHAAnd3-KeyTripleDES-CBC), HMAC-SHA1 MAC — legacy importers only';
+  out([
+    `Device ${device.name}: role ${device.role}, calling AE titles ${device.aeTitles.length === 0 ? '(none: no DICOM associations)' : device.aeTitles.join(', ')}`,
+    `  serial ${device.serial}, valid until ${device.notAfter}`,
+    `  fingerprint ${device.fingerprint}`,
+    `  certificate  ${show(files.cert)}`,
+    `  private key  ${show(files.key)} (mode 0600)`,
+    `  PKCS#12      ${show(files.p12)} (mode 0600; ${algo})`,
+    ...(d.generated ? [`  PKCS#12 password: ${d.password}`, '  (shown only now; pass --p12-password-stdin to choose one)'] : []),
+    'Install the key and certificate (or the PKCS#12 bundle) on the device, with the CA certificate as its trust anchor.',
+  ].join('\n'));
+}
+
+/** Runs `certs <sub>`; returns the exit code. */
+export async function certsCommand(argv: string[], out: Out, err: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      config: { type: 'string' }, force: { type: 'boolean' }, cn: { type: 'string' }, days: { type: 'string' },
+      dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true }, ae: { type: 'string', multiple: true },
+      role: { type: 'string' }, 'p12-password-stdin': { type: 'boolean' }, 'p12-legacy': { type: 'boolean' },
+      json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [sub, name, ...extra] = positionals;
+  if (values.help === true || sub === undefined) {
+    out(CERTS_USAGE);
+    return values.help === true ? 0 : 2;
+  }
+  if (extra.length > 0) throw new GatewayError('ERR_USAGE', `unexpected arguments: ${extra.join(' ')}`);
+  const { config } = configFromArgs(values);
+  const paths = tlsFilePaths(config);
+  const json = values.json === true;
+  const needName = (): string => {
+    if (name === undefined) throw new GatewayError('ERR_USAGE', `certs ${sub} needs a device NAME`);
+    return name;
+  };
+  const registry = (): DeviceRegistry => new DeviceRegistry(configPath(config, config.devices.file));
+
+  switch (sub) {
+    case 'init': {
+      const r = initCa(paths, { force: values.force === true, ...(values.cn === undefined ? {} : { commonName: values.cn }), ...(days(values.days) === undefined ? {} : { days: days(values.days) as number }) });
+      for (const b of r.backups) err(`moved the old ${show(b.replace(/\.replaced-.*$/, ''))} aside to ${show(b)}`);
+      out([
+        `CA "${new X509Certificate(r.ca.certPem).subject.replace(/\n/g, ', ')}" created, valid until ${r.ca.notAfter.toISOString()}:`,
+        `  ${show(paths.clientCa)}  CA certificate (tls.clientCa): devices need it to trust the gateway`,
+        `  ${show(paths.caKey)}  CA private key, mode 0600: keep it here, never copy it to a device`,
+        `  ${show(paths.crl)}  empty CRL; ${crlNote(config, paths)}`,
+        ...(r.backups.length > 0 ? ['Every certificate the old CA issued no longer works: issue new ones.'] : []),
+        'Next: pacs-gateway certs issue-server --dns <gateway host name> --ip <gateway address>',
+      ].join('\n'));
+      return 0;
+    }
+    case 'issue-server': {
+      const ca = loadCa(paths);
+      const d = days(values.days);
+      if (d !== undefined && (d < 1 || d > 825)) throw new GatewayError('ERR_USAGE', '--days for a server certificate: 1 to 825 (default 397, the CA/Browser Forum limit)');
+      const s = issueServerCertificate(paths, ca, { dnsNames: values.dns ?? [], ipAddresses: values.ip ?? [], ...(d === undefined ? {} : { days: d }) });
+      if (json) out(JSON.stringify({ serial: s.serial, notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint256, cert: paths.cert, key: paths.key }));
+      else out(`Server certificate for ${[...(values.dns ?? []), ...(values.ip ?? [])].join(', ')}: serial ${s.serial}, valid until ${s.notAfter.toISOString()}\n  ${show(paths.cert)}\n  ${show(paths.key)} (mode 0600)\nA running gateway serves it from the next TLS handshake on (open connections keep theirs).`);
+      return 0;
+    }
+    case 'issue-client': {
+      const n = needName();
+      if (values.role === undefined) throw new GatewayError('ERR_USAGE', `certs issue-client needs --role (one of: ${Object.keys(config.roles).join(', ')})`);
+      const ca = loadCa(paths);
+      const issued = issueDevice(paths, ca, registry(), Object.keys(config.roles), { name: n, role: values.role, aeTitles: values.ae ?? [], ...(await bundleOptions(values)) });
+      describeBundle(issued, out, json);
+      return 0;
+    }
+    case 'renew': {
+      const n = needName();
+      const ca = loadCa(paths);
+      const r = renewDevice(paths, ca, registry(), n, await bundleOptions(values));
+      describeBundle(r, out, json, { revokedSerial: r.revokedSerial });
+      if (!json) out(`The old certificate${r.revokedSerial === undefined ? '' : ` (serial ${r.revokedSerial})`} is revoked and no longer accepted: install the new one on the device now.`);
+      return 0;
+    }
+    case 'revoke': {
+      const n = needName();
+      const reason = values.reason === undefined ? undefined : REASONS[values.reason];
+      if (values.reason !== undefined && reason === undefined) throw new GatewayError('ERR_USAGE', `--reason: one of ${Object.keys(REASONS).join(', ')}`);
+      const ca = loadCa(paths);
+      const r = revokeDevice(paths, ca, registry(), n, reason);
+      if (json) out(JSON.stringify({ name: n, serial: r.serial, revokedAt: r.device.revokedAt, crl: paths.crl, newlyRevoked: r.newlyRevoked }));
+      else {
+        out(`Device ${n} disabled in the registry (its open associations end within seconds).`);
+        out(r.serial === undefined
+          ? 'Its certificate was not issued here (no serial known), so it is not in the CRL; the registry alone refuses it.'
+          : `Serial ${r.serial} ${r.newlyRevoked ? 'added to' : 'was already in'} the CRL ${show(paths.crl)}; ${crlNote(config, paths)}.`);
+      }
+      return 0;
+    }
+    case 'list': {
+      const ca = existsSync(paths.caKey) ? loadCa(paths) : undefined;
+      const rows = listDevices(paths, ca, registry(), config.tls.expiryWarningDays);
+      if (json) out(JSON.stringify(rows));
+      else if (rows.length === 0) out('no devices yet: add one with "pacs-gateway certs issue-client NAME --role ROLE --ae AETITLE"');
+      else {
+        out(`${'NAME'.padEnd(20)} ${'ROLE'.padEnd(14)} ${'AE TITLES'.padEnd(24)} ${'SERIAL'.padEnd(33)} ${'EXPIRES'.padEnd(11)} STATUS`);
+        for (const r of rows) {
+          out(`${r.name.padEnd(20)} ${r.role.padEnd(14)} ${(r.aeTitles.join(',') || '-').padEnd(24)} ${(r.serial ?? '-').padEnd(33)} ${(r.notAfter?.slice(0, 10) ?? '-').padEnd(11)} ${r.status}`);
+        }
+      }
+      return 0;
+    }
+    default:
+      throw new GatewayError('ERR_USAGE', `unknown certs command "${sub}"\n\n${CERTS_USAGE}`);
+  }
+}
