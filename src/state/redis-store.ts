@@ -63,6 +63,8 @@ export class RedisStore implements StateStore {
   #outage = false;
   #closed = false;
   #lastError = 'not connected yet';
+  /** Why the last connection attempt failed (ECONNREFUSED, WRONGPASS…), redacted; cleared when connected. */
+  #connectionError: string | undefined;
   #lastReplyError: { message: string; at: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -77,10 +79,20 @@ export class RedisStore implements StateStore {
       maxRetryDelayMs: options.maxRetryDelayMs ?? 1000,
     });
     for (const [name, script] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, script);
-    this.#client.on('ready', () => this.#up());
-    this.#client.on('error', (err: unknown) => this.#down(redactError(err, this.#secrets).message));
-    this.#client.on('close', () => this.#down(this.#lastError));
-    this.#client.on('end', () => this.#down(this.#lastError));
+    this.#client.on('ready', () => {
+      this.#connectionError = undefined;
+      this.#up();
+    });
+    this.#client.on('error', (err: unknown) => {
+      this.#connectionError = redactError(err, this.#secrets).message;
+      this.#down(this.#connectionError);
+    });
+    const lost = (): void => {
+      this.#connectionError ??= 'the connection to Redis closed';
+      this.#down(this.#connectionError);
+    };
+    this.#client.on('close', lost);
+    this.#client.on('end', lost);
     const startTimeoutMs = options.redis.connectTimeoutMs + options.redis.commandTimeoutMs;
     this.#starting = firstOutcome(this.#client, startTimeoutMs).then(() => { this.#starting = undefined; });
     this.#subscriber = new RedisSubscriber({
@@ -183,8 +195,18 @@ export class RedisStore implements StateStore {
     return value as T;
   }
 
+  /** Rejects with a message that says why (for /readyz): the target and the connection error or Redis's refusal. */
   async ping(): Promise<void> {
-    await this.#run('ping', (c) => c.ping());
+    try {
+      await this.#run('ping', (c) => c.ping());
+    } catch (err) {
+      if (this.#closed || !(err instanceof GatewayError)) throw err;
+      const cause = err.cause instanceof Error ? err.cause : undefined;
+      const why = cause?.name === 'ReplyError'
+        ? `refused PING: ${cause.message}`
+        : `is unreachable: ${this.#connectionError ?? cause?.message ?? this.#lastError}`;
+      throw new GatewayError('ERR_STORE_UNAVAILABLE', `Redis ${this.target} ${why}`, { cause, detail: { store: 'redis' } });
+    }
   }
 
   isAvailable(): boolean {

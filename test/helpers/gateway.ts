@@ -1,5 +1,6 @@
 // Test helper: a real gateway (in-process, createGateway) in a temp directory in front of a real Orthanc.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -7,13 +8,16 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { createLogger } from '../../src/audit/logger.js';
+import { openRedisUserDirectory } from '../../src/cli/redis-users.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { FileUserDirectory } from '../../src/identity/file-user-directory.js';
 import { hashPassword } from '../../src/identity/password.js';
 import { generateTotpSecret } from '../../src/identity/totp.js';
+import type { UserDirectory } from '../../src/identity/user-directory.js';
 import type { OrthancServer } from './orthanc.js';
+import type { RedisServer } from './redis.js';
 import { oathtool } from './tools.js';
 
 /** A clock the test moves by hand (TOTP windows, lockouts, session expiry) instead of sleeping. */
@@ -66,16 +70,54 @@ export interface TestGatewayOptions {
   /** Start the DICOM listener too (default: false, port 0 when true). */
   readonly dicom?: boolean;
   /**
+   * Keep state and users in this redis-server instead of memory and a users file:
+   * `state.store: redis` with a fresh key prefix, `users.backend: redis`, a random
+   * `session.signingKey`. addUser() then writes to Redis, as the CLI does.
+   */
+  readonly redis?: RedisServer;
+  /**
    * Runs after the config file is written and before the gateway starts, in its directory
    * (e.g. `pacs-gateway certs init` + `issue-server` instead of tls.autoGenerate).
    */
   readonly prepare?: (dir: string, configFile: string) => Promise<void>;
 }
 
+/** The config a gateway needs to keep its state and users in `server` under a key prefix of its own. */
+export function redisStateConfig(server: RedisServer, keyPrefix = `pgw-test-${randomBytes(6).toString('hex')}:`): Record<string, unknown> {
+  return {
+    state: { store: 'redis', keyPrefix, redis: server.options({ commandTimeoutMs: 2000, connectTimeoutMs: 2000 }) },
+    users: { backend: 'redis' },
+    session: { signingKey: randomBytes(32).toString('base64url') },
+  };
+}
+
 function merge(a: Record<string, any>, b: Record<string, any>): Record<string, any> {
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? merge(a[k], v) : v;
   return out;
+}
+
+/** A request function for a gateway's HTTPS port that trusts `caPem` (SNI localhost) and sends the path as given. */
+export function httpsClient(port: number, caPem: string): TestGateway['request'] {
+  return (method, path, ro = {}) => new Promise((resolve, reject) => {
+    // host/port/path, not a URL string: a URL would normalise %2e%2e, // and \ before sending.
+    const req = httpsRequest({
+      host: '127.0.0.1', port, path, servername: 'localhost',
+      method, ca: caPem, headers: ro.headers, agent: false,
+      ...(ro.cert === undefined ? {} : { cert: ro.cert.cert, key: ro.cert.key }),
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const text = body.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(ro.body);
+  });
 }
 
 /** Starts a gateway on free loopback ports with generated dev certificates and an empty users file. */
@@ -101,7 +143,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
       admin: ['echo', 'search', 'retrieve', 'store', 'delete'],
     },
     log: { level: 'debug' },
-  }, options.config ?? {});
+  }, merge(options.redis === undefined ? {} : redisStateConfig(options.redis), options.config ?? {}));
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify(raw));
   await options.prepare?.(dir, configFile);
@@ -124,25 +166,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
   const caPem = readFileSync(join(dir, 'certs/ca.crt'), 'utf8');
   const url = `https://127.0.0.1:${addresses.https.port}`;
 
-  const request: TestGateway['request'] = (method, path, ro = {}) => new Promise((resolve, reject) => {
-    // host/port/path, not a URL string: a URL would normalise %2e%2e, // and \ before sending.
-    const req = httpsRequest({
-      host: '127.0.0.1', port: addresses.https.port, path, servername: 'localhost',
-      method, ca: caPem, headers: ro.headers, agent: false,
-      ...(ro.cert === undefined ? {} : { cert: ro.cert.cert, key: ro.cert.key }),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(ro.body);
-  });
+  const request = httpsClient(addresses.https.port, caPem);
 
   const tg: TestGateway = {
     gateway, config, dir, configFile, url, clock, logs, rawLogs, caPem,
@@ -150,7 +174,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
     dicomPort: addresses.dicom.port,
     auditEvents: (event) => logs.filter((l) => l['audit'] !== undefined && (event === undefined || l['audit'].event === event)).map((l) => l['audit']),
     async addUser(username, role, password = `pw-${username}-Xq7!long`) {
-      const users = new FileUserDirectory(join(dir, 'config/users.yaml'));
+      const users: UserDirectory = config.users.backend === 'redis' ? await openRedisUserDirectory(config) : new FileUserDirectory(join(dir, 'config/users.yaml'));
       const totpSecret = generateTotpSecret();
       const now = new Date().toISOString();
       await users.add({ username, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now });

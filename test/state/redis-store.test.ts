@@ -151,6 +151,8 @@ t.test('fails closed while redis-server is down, alerts once, recovers by itself
   t.ok(first?.status === 'rejected' && (first.reason as Error).cause instanceof Error, 'the cause is kept');
   t.equal(c.alerts('store.unavailable'), 1, 'exactly one alert for the outage');
   t.equal(c.alerts('store.recovered'), 0);
+  await t.rejects(s.ping(), { message: new RegExp(`^Redis redis://127\\.0\\.0\\.1:${own.port}/0 is unreachable: (the connection to Redis closed|connect ECONNREFUSED)`) },
+    'ping (and so /readyz) names the target and why');
 
   await own.restart();
   t.ok(await eventually(() => s.isAvailable(), 5000), 'back without recreating the store');
@@ -279,6 +281,8 @@ t.test('ACL user with a password: works, and the password never shows', async (t
     t.equal(s.isAvailable(), false);
   }
   await new Promise((r) => setTimeout(r, 400)); // a few reconnect attempts, each refused
+  for (const s of [bad, badUrl]) errors.push(await s.ping().catch((err: unknown) => err));
+  t.match((errors.at(-1) as Error).message, /is unreachable: WRONGPASS/, 'ping (and so /readyz) says why');
   t.ok(errors.every((e) => isGatewayError(e, 'ERR_STORE_UNAVAILABLE')), 'a wrong password fails closed');
   t.ok(c.lines.some((l) => l.includes('WRONGPASS')), 'the refusal is logged');
   const everything = [
