@@ -1,7 +1,7 @@
 // Device certificates: issue, renew, revoke and list, keeping the files, the CRL and the devices registry in step.
 
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { DeviceRecord, DeviceRegistry } from '../identity/device-registry.js';
@@ -77,6 +77,8 @@ function issueFiles(paths: TlsFilePaths, ca: LoadedCa, name: string, o: BundleOp
   const password = o.password ?? generateBundlePassword();
   const profile = o.profile ?? 'modern';
   const p12 = buildPkcs12({ keyPem: certificate.keyPem, certPem: certificate.certPem, caPem: ca.certPem, password, friendlyName: name, profile });
+  // The gateway never reads this directory (only devices.yaml): it holds keys waiting to be installed.
+  mkdirSync(paths.devicesDir, { recursive: true, mode: 0o700 });
   atomicWrite(files.key, certificate.keyPem, 0o600);
   atomicWrite(files.p12, p12, 0o600);
   atomicWrite(files.cert, certificate.certPem, 0o644);

@@ -90,6 +90,7 @@ t.test('issue-client, list, revoke, renew', async (t) => {
   t.equal(mode(ct.files.key), 0o600);
   t.equal(mode(ct.files.p12), 0o600);
   t.equal(mode(ct.files.cert), 0o644);
+  t.equal(mode(join(dir, 'certs/devices')), 0o700, 'the directory of device keys is private');
   const x = new X509Certificate(readFileSync(ct.files.cert));
   t.equal(x.fingerprint256, ct.fingerprint);
   t.equal(x.subject, 'CN=ct-scanner-1\nO=pacs-gateway');
