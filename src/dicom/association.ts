@@ -181,7 +181,7 @@ export class Association {
 
   #openUpstream(rq: AssociateRq): void {
     const { config } = this.#d;
-    const up = connect({ host: config.upstream.dicom.host, port: config.upstream.dicom.port });
+    const up = connect({ host: config.upstream.dicom.host, port: config.upstream.dicom.port, noDelay: true });
     this.#upstream = up;
     this.#state = 'awaiting-ac';
     up.setNoDelay(true);

@@ -52,6 +52,8 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
     // presented but fails verification is refused by the association guard (see admission.ts).
     requestCert: true,
     rejectUnauthorized: false,
+    // Nagle off on the accepted TCP socket itself: a TLSSocket's setNoDelay does not reach it.
+    noDelay: true,
     handshakeTimeout: config.dicom.artimSeconds * 1000,
   });
   // A hard ceiling on sockets (pre-association ones included) above the association limit, so that
@@ -59,6 +61,7 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
   server.maxConnections = config.dicom.maxAssociations * 2 + 16;
   const sockets = new Set<Socket>();
   server.on('connection', (raw: Socket) => {
+    raw.setNoDelay(true);
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
   });
