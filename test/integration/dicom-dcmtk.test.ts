@@ -56,6 +56,9 @@ t.test('dcmtk through the DIMSE guard', async (t) => {
     const anonymous = await run('echoscu', [...env.tls(), '-aet', 'CT01', '-aec', 'GATEWAY', ...peer]);
     t.not(anonymous.code, 0, 'TLS without a certificate and without user identity');
     t.match(anonymous.stderr + anonymous.stdout, /Association Rejected[\s\S]*Rejected Permanent/);
+    const disabled = await env.addDevice('ct-scanner-old', { role: 'modality', aeTitles: ['CT02'], disabled: true });
+    const off = await run('echoscu', [...env.tls(disabled), '-aet', 'CT02', '-aec', 'GATEWAY', ...peer]);
+    t.not(off.code, 0, 'a disabled device');
     const plain = await run('echoscu', ['-aet', 'CT01', '-aec', 'GATEWAY', '-ta', '5', ...peer]);
     t.not(plain.code, 0, 'plain TCP to the TLS port');
     const wrongCode = await run('storescu', [...env.tls(), '--user', 'theo', '--password', `${theo.password}000000`, '-aet', 'WS1', '-aec', 'GATEWAY', ...peer, await writeInstance(env.dir, makeInstance())]);
@@ -66,7 +69,7 @@ t.test('dcmtk through the DIMSE guard', async (t) => {
     t.equal(after.dicomConnections, before.dicomConnections, 'Orthanc saw no connection');
     t.same(after.dicomCommands, before.dicomCommands);
     const denied = gw.auditEvents('dicom.association').filter((e) => e.decision === 'deny').map((e) => e.reason);
-    t.match(denied, ['calling-ae-not-allowed', 'no-identity', 'bad-credentials']);
+    t.match(denied, ['calling-ae-not-allowed', 'no-identity', 'device-disabled', 'bad-credentials']);
   });
 
   await t.test('user identity type 2: --user/--password (password + oathtool code) with a positive response', async (t) => {

@@ -31,7 +31,7 @@ export interface DicomEnv {
   readonly caFile: string;
   readonly caPem: string;
   /** Issues a device certificate and registers it in the devices file; the gateway picks it up. */
-  addDevice(name: string, o: { role: string; aeTitles: string[]; moveDestinations?: string[] }): Promise<TestDevice>;
+  addDevice(name: string, o: { role: string; aeTitles: string[]; moveDestinations?: string[]; disabled?: boolean }): Promise<TestDevice>;
   /** dcmtk TLS arguments: mutual TLS with a device, or anonymous TLS (`+tla`). */
   tls(device?: TestDevice): string[];
   /** The current user identity passcode for dcmtk --password: password followed by an oathtool code. */
@@ -89,7 +89,7 @@ export async function startDicomEnv(options: DicomEnvOptions = {}): Promise<Dico
       const keyFile = join(dir, `${name}.key`);
       writeFileSync(certFile, issued.certPem);
       writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
-      devices[name] = { role: o.role, aeTitles: o.aeTitles, moveDestinations: o.moveDestinations ?? [], fingerprint: issued.fingerprint256 };
+      devices[name] = { role: o.role, aeTitles: o.aeTitles, moveDestinations: o.moveDestinations ?? [], fingerprint: issued.fingerprint256, disabled: o.disabled === true };
       mkdirSync(join(gw.dir, 'config'), { recursive: true });
       writeFileSync(join(gw.dir, 'config/devices.yaml'), stringify({ devices }));
       await gw.gateway.reload();
