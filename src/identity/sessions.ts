@@ -1,6 +1,6 @@
 // Sessions: jose-signed JWTs backed by a state-store record (revocation, idle timeout, absolute lifetime).
 
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { GatewayError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
@@ -74,8 +74,9 @@ export class SessionService {
 
   async #verifyJwt(token: string, audience: string): Promise<{ sid: string; sub: string; exp: number; aud: string }> {
     const now = this.#o.clock();
-    const cacheKey = createHash('sha256').update(token).digest('base64url');
-    const hit = this.#verified.get(cacheKey);
+    // Keyed by the token itself (only verified tokens are stored): a SHA-256 of it per request cost
+    // ~2 % of a QIDO-RS request's CPU (docs/benchmarks.md).
+    const hit = this.#verified.get(token);
     if (hit !== undefined && hit.until > now && hit.payload.aud === audience && hit.payload.exp * 1000 > now) return hit.payload;
     try {
       const { payload } = await jwtVerify(token, this.#o.signingKey, {
@@ -87,7 +88,7 @@ export class SessionService {
       }
       const p = { sid: claim, sub: payload.sub, exp: payload.exp, aud: audience };
       if (this.#verified.size >= VERIFY_CACHE_MAX) this.#verified.clear();
-      this.#verified.set(cacheKey, { payload: p, until: now + VERIFY_CACHE_MS });
+      this.#verified.set(token, { payload: p, until: now + VERIFY_CACHE_MS });
       return p;
     } catch (err) {
       if (err instanceof GatewayError) throw err;
