@@ -58,7 +58,7 @@ export class Association {
   #audited = false;
   #pipe: GuardedPipe | undefined;
   readonly #clientReader: PduReader;
-  readonly #timers = new Timers();
+  readonly #timers = new Timers((err) => this.#internalError(err));
   #lastActivity = Date.now();
   #resolveClosed!: () => void;
 
@@ -78,9 +78,9 @@ export class Association {
       { maxAssociateBytes: dicom.maxAssociateRqBytes, maxPDataBytes: dicom.maxPduBytes },
     );
     client.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
-    client.on('error', (err) => this.#log.debug({ err }, 'client socket error'));
-    client.on('close', () => this.#onClientClose());
+    client.on('data', (chunk: Buffer) => this.#safely(() => this.#onClientData(chunk)));
+    client.on('error', (err) => this.#log.debug({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'client socket error'));
+    client.on('close', () => this.#safely(() => this.#onClientClose()));
     // ARTIM (PS3.8 §9.1.5): the A-ASSOCIATE-RQ must arrive in time, or the connection is closed.
     this.#timers.after(dicom.artimSeconds * 1000, () => {
       if (this.#state !== 'awaiting-rq') return;
@@ -91,6 +91,25 @@ export class Association {
   }
 
   get state(): AssociationState { return this.#state; }
+
+  /** Runs an event handler; a bug in the gateway ends this association, never the process. */
+  #safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#internalError(err);
+    }
+  }
+
+  #internalError(err: unknown): void {
+    this.#log.error({ err }, 'internal error in the DIMSE guard; closing the association');
+    try {
+      this.#audit({ decision: 'deny', reason: 'internal-error', principal: this.#principal });
+      this.#destroy();
+    } catch {
+      // already torn down
+    }
+  }
 
   /** Ends the association from the gateway's side (shutdown): A-ABORT to both peers. */
   shutdown(): void {
@@ -130,7 +149,7 @@ export class Association {
     }
     if (s === 'awaiting-rq' && type === PduType.AssociateRq) {
       this.#state = 'admitting';
-      void this.#admit(raw);
+      this.#admit(raw).catch((err: unknown) => this.#internalError(err));
       return;
     }
     const forwardable = type === PduType.ReleaseRq || type === PduType.ReleaseRp;
@@ -190,10 +209,10 @@ export class Association {
       { maxAssociateBytes: config.dicom.maxAssociateRqBytes, maxPDataBytes: config.dicom.maxPduBytes },
     );
     const toPacs = requestForPacs(rq, config.upstream.dicom.aeTitle, config.dicom.maxPduBytes);
-    up.once('connect', () => writeAll(up, [toPacs]));
-    up.on('data', (chunk: Buffer) => this.#onUpstreamData(chunk));
+    up.once('connect', () => this.#safely(() => writeAll(up, [toPacs])));
+    up.on('data', (chunk: Buffer) => this.#safely(() => this.#onUpstreamData(chunk)));
     up.on('error', (err) => this.#log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'upstream socket error'));
-    up.on('close', () => this.#onUpstreamClose());
+    up.on('close', () => this.#safely(() => this.#onUpstreamClose()));
     this.#timers.after(config.upstream.timeoutMs, () => {
       if (this.#state === 'awaiting-ac') this.#reject(Refusal.temporaryCongestion, 'upstream-timeout');
     });
@@ -265,7 +284,7 @@ export class Association {
       this.#log.info({ idleSeconds: dicom.idleSeconds }, 'association idle; aborting');
       this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
     });
-    this.#timers.every(this.#d.revalidateMs, () => void this.#revalidate());
+    this.#timers.every(this.#d.revalidateMs, () => void this.#revalidate().catch((err: unknown) => this.#internalError(err)));
   }
 
   #onUpstreamClose(): void {

@@ -62,6 +62,7 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
   const sockets = new Set<Socket>();
   server.on('connection', (raw: Socket) => {
     raw.setNoDelay(true);
+    raw.on('error', () => undefined); // reported by the TLS socket or tlsClientError
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
   });

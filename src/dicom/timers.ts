@@ -3,12 +3,26 @@
 /** A set of timers that never keep the process alive and are cleared at once. */
 export class Timers {
   readonly #all = new Set<NodeJS.Timeout>();
+  readonly #onError: (err: unknown) => void;
+
+  /** `onError` receives anything a callback throws (so that it never reaches the event loop). */
+  constructor(onError: (err: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  #run(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#onError(err);
+    }
+  }
 
   /** Runs `fn` once after `ms`. */
   after(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       this.#all.delete(t);
-      fn();
+      this.#run(fn);
     }, ms);
     t.unref();
     this.#all.add(t);
@@ -16,7 +30,7 @@ export class Timers {
 
   /** Runs `fn` every `ms`. */
   every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
+    const t = setInterval(() => this.#run(fn), ms);
     t.unref();
     this.#all.add(t);
   }
