@@ -76,14 +76,29 @@ export class LoginService {
       await this.#fail(a, username, reason ?? 'unknown-user', now);
       throw new GatewayError('ERR_LOGIN_FAILED');
     }
-    await this.#store.deleteRecord(this.#failKey('user', username, now));
+    await this.#clearFailures('user', username, now);
     this.#record(a, username, 'allow', 'password-and-totp-valid');
     return user;
   }
 
-  #failKey(scope: 'user' | 'addr', id: string, now: number): string {
+  /** Failures are counted in fixed buckets of windowMinutes; a count spans this bucket and the one before. */
+  #failKey(scope: 'user' | 'addr', id: string, now: number, bucketsBack = 0): string {
     const windowMs = this.#policy.windowMinutes * MIN;
-    return `fail:${scope}:${id}:${Math.floor(now / windowMs)}`;
+    return `fail:${scope}:${id}:${Math.floor(now / windowMs) - bucketsBack}`;
+  }
+
+  /** Counts one failure; returns the failures in this bucket and the previous one, so a window boundary does not reset the count. */
+  async #countFailure(scope: 'user' | 'addr', id: string, now: number): Promise<number> {
+    const windowMs = this.#policy.windowMinutes * MIN;
+    const [current, previous] = await Promise.all([
+      this.#store.increment(this.#failKey(scope, id, now), windowMs * 2),
+      this.#store.getNumber(this.#failKey(scope, id, now, 1)),
+    ]);
+    return current + previous;
+  }
+
+  async #clearFailures(scope: 'user' | 'addr', id: string, now: number): Promise<void> {
+    await Promise.all([this.#store.deleteRecord(this.#failKey(scope, id, now)), this.#store.deleteRecord(this.#failKey(scope, id, now, 1))]);
   }
 
   async #lockedUntil(username: string, source: string, now: number): Promise<{ scope: 'user' | 'address'; until: number } | null> {
@@ -95,20 +110,16 @@ export class LoginService {
 
   async #fail(a: LoginAttempt, username: string, reason: FailureReason, now: number): Promise<void> {
     this.#record(a, username, 'deny', reason);
-    const windowMs = this.#policy.windowMinutes * MIN;
     const lockMs = this.#policy.lockMinutes * MIN;
-    const [byUser, byAddr] = await Promise.all([
-      this.#store.increment(this.#failKey('user', username, now), windowMs * 2),
-      this.#store.increment(this.#failKey('addr', a.source, now), windowMs * 2),
-    ]);
+    const [byUser, byAddr] = await Promise.all([this.#countFailure('user', username, now), this.#countFailure('addr', a.source, now)]);
     if (byUser >= this.#policy.userMaxFailures) {
       await this.#store.setNumber(`lock:user:${username}`, now + lockMs, lockMs * 2);
-      await this.#store.deleteRecord(this.#failKey('user', username, now));
+      await this.#clearFailures('user', username, now);
       this.#audit.alert('lockout.user', { username, source: a.source, failures: byUser, lockedUntil: new Date(now + lockMs).toISOString() });
     }
     if (byAddr >= this.#policy.addressMaxFailures) {
       await this.#store.setNumber(`lock:addr:${a.source}`, now + lockMs, lockMs * 2);
-      await this.#store.deleteRecord(this.#failKey('addr', a.source, now));
+      await this.#clearFailures('addr', a.source, now);
       this.#audit.alert('lockout.address', { source: a.source, failures: byAddr, lockedUntil: new Date(now + lockMs).toISOString() });
     }
   }

@@ -94,7 +94,17 @@ function suite(t: Test, base: { redis?: RedisServer }): void {
       t.equal((await attempt('nobody', 'whatever-pass', '123456')).status, 429);
     });
 
-    await t.test('malformed login bodies get 400', async (t) => {
+    await t.test('failures on both sides of a counting-window boundary add up', async (t) => {
+    gw.clock.advance(31 * MIN); // clear of earlier buckets
+    const window = 15 * MIN;
+    gw.clock.advance(window - (gw.clock() % window) - 60_000); // one minute before a boundary
+    for (let i = 0; i < 3; i++) await attempt('frank', 'wrong-password-y', '123456');
+    gw.clock.advance(2 * 60_000); // one minute after it
+    for (let i = 0; i < 2; i++) await attempt('frank', 'wrong-password-y', '123456');
+    t.equal((await attempt('frank', 'wrong-password-y', '123456')).status, 429, '3 + 2 failures reach the limit of 5');
+  });
+
+  await t.test('malformed login bodies get 400', async (t) => {
       t.equal((await gw.request('POST', '/auth/login', { headers: json, body: '{"username":"alice"}' })).status, 400);
       t.equal((await gw.request('POST', '/auth/login', { headers: json, body: 'not json' })).status, 400);
       t.equal((await gw.request('POST', '/auth/login', { headers: json, body: JSON.stringify({ username: 'a'.repeat(5000), password: 'x', totp: '1' }) })).status, 400);
