@@ -79,6 +79,7 @@ export async function admit(rq: AssociateRq, tls: TlsPeer, source: string, ident
       return {
         ok: false, rejection: Refusal.notAuthenticated, reason: 'certificate-not-verified', detail: error,
         ...(error === 'CERT_REVOKED' ? { alert: 'cert.revoked-presented' as const } : {}),
+        ...(error === 'CERT_HAS_EXPIRED' ? { alert: 'cert.expired-presented' as const } : {}),
       };
     }
     via = 'certificate';

@@ -260,7 +260,7 @@ export class Association {
   #accepted(raw: Buffer): void {
     const rq = this.#rq as AssociateRq;
     const principal = this.#principal as Principal;
-    const { dicom, roles } = this.#d.config;
+    const { dicom } = this.#d.config;
     const identity = rq.userIdentity;
     // PS3.7 D.3.3.7: answer only when asked, and only for the identity that admitted the caller.
     const viaIdentity = this.#via === 'user-identity';
@@ -269,7 +269,8 @@ export class Association {
       maxCommandBytes: dicom.maxCommandBytes, contexts,
       clientMaxFragment: capPdu(rq.maxPduLength, dicom.maxPduBytes) - PDV_HEADER_BYTES,
       decide: (cmd, abstractSyntax) => {
-        const d = decideCommand(cmd, { roles, principal, principalValid: this.#principalValid, abstractSyntax });
+        // Roles are read per command: a reloaded role table applies to open associations too.
+        const d = decideCommand(cmd, { roles: this.#d.config.roles, principal, principalValid: this.#principalValid, abstractSyntax });
         if (d.kind !== 'pass' || d.reason === 'cancel') auditCommand(this.#d.audit, this.#facts, principal, cmd, d);
         else this.#log.debug({ command: d.name }, 'response from client passed');
         return d;
@@ -306,12 +307,13 @@ export class Association {
     try {
       valid = await this.#d.identity.stillValid(p);
     } catch (err) {
-      this.#log.warn({ err: { message: (err as Error).message } }, 'could not re-check the principal; keeping the association');
-      return;
+      // Fail closed: a principal that cannot be re-checked (state store down) keeps no access.
+      this.#log.warn({ err: { message: (err as Error).message } }, 'could not re-check the principal; aborting the association');
+      valid = false;
     }
     if (valid || (this.#state as AssociationState) === 'closed') return;
     this.#principalValid = false;
-    this.#log.warn({ principal: p.id }, 'principal disabled or revoked; aborting association');
+    this.#log.warn({ principal: p.id }, 'principal disabled, revoked or unverifiable; aborting association');
     auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'principal-no-longer-valid', principal: p, phase: 'revalidation' });
     this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
   }

@@ -234,6 +234,15 @@ t.test('a principal disabled mid-association is aborted at the next re-check', a
   t.ok(h.audit('dicom.association').some((e) => e.reason === 'principal-no-longer-valid' && e.phase === 'revalidation'));
 });
 
+t.test('a principal that cannot be re-checked (store down) is aborted: fail closed', async (t) => {
+  const h = await harness(t, { revalidateMs: 100 });
+  const { c, answer } = await associate(h, rq({ userIdentity: pw('alice') }));
+  h.identity.validityError = new Error('The state store is unavailable');
+  const all = await c.ended;
+  t.same([...all.subarray(answer.length)], [...buildAbort(AbortReason.NotSpecified)]);
+  t.ok(h.audit('dicom.association').some((e) => e.reason === 'principal-no-longer-valid' && e.phase === 'revalidation'));
+});
+
 t.test('an idle association is aborted after idleSeconds', async (t) => {
   const h = await harness(t, { dicom: { idleSeconds: 1 } });
   const { c, answer } = await associate(h, rq({ userIdentity: pw('alice') }));

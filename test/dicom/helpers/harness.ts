@@ -84,6 +84,8 @@ export class StubResolver implements IdentityResolver {
   devices = new Map<string, Principal>();
   users = new Map<string, Principal>();
   valid = true;
+  /** When set, stillValid rejects with it (e.g. the state store is down). */
+  validityError: Error | undefined;
   calls: string[] = [];
   async fromCertificate(cert: { fingerprint256: string }): Promise<IdentityResult> {
     this.calls.push(`cert:${cert.fingerprint256}`);
@@ -97,7 +99,10 @@ export class StubResolver implements IdentityResolver {
     if (primary.toString() === 'throws') throw new Error('store exploded');
     return p === undefined ? { ok: false, refusal: 'bad-credentials' } : { ok: true, principal: p };
   }
-  async stillValid(): Promise<boolean> { return this.valid; }
+  async stillValid(): Promise<boolean> {
+    if (this.validityError !== undefined) throw this.validityError;
+    return this.valid;
+  }
 }
 
 export interface Harness {
