@@ -1,8 +1,8 @@
 // The devices registry: client certificates bound to named principals (role, calling AE titles).
 
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { GatewayError } from '../errors.js';
+import { readYamlSection } from '../util/read-yaml-section.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { watchFile } from '../util/watch-file.js';
 
@@ -64,20 +64,7 @@ function parseDevice(name: string, raw: unknown, file: string): DeviceRecord {
 
 /** Reads a devices file; a missing file is an empty registry. Throws ERR_CONFIG_INVALID naming the entry. */
 export function readDevicesFile(file: string): Map<string, DeviceRecord> {
-  const out = new Map<string, DeviceRecord>();
-  if (!existsSync(file)) return out;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true });
-  } catch (err) {
-    throw new GatewayError('ERR_CONFIG_INVALID', `${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
-  }
-  const devices = (raw as { devices?: unknown } | null)?.devices ?? {};
-  if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) {
-    throw new GatewayError('ERR_CONFIG_INVALID', `${file}: expected "devices:" with one mapping per device name`);
-  }
-  for (const [name, entry] of Object.entries(devices)) out.set(name, parseDevice(name, entry, file));
-  return out;
+  return new Map(readYamlSection(file, 'devices', 'ERR_CONFIG_INVALID').map(([name, entry]) => [name, parseDevice(name, entry, file)]));
 }
 
 /** In-memory view of the devices file, reloaded on change; an invalid new file leaves the old one in force. */

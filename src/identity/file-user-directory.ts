@@ -1,8 +1,8 @@
 // User directory kept in a YAML file (mode 0600), reloaded when the file changes.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { GatewayError } from '../errors.js';
+import { readYamlSection } from '../util/read-yaml-section.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { watchFile } from '../util/watch-file.js';
 import type { UserDirectory } from './user-directory.js';
@@ -13,19 +13,7 @@ const HEADER = '# pacs-gateway users: managed by "pacs-gateway users …"; holds
 /** Reads and validates a users file; throws ERR_USERS_FILE naming the bad entry. A missing file is an empty directory. */
 export function readUsersFile(file: string): Map<string, UserRecord> {
   const users = new Map<string, UserRecord>();
-  if (!existsSync(file)) return users;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true });
-  } catch (err) {
-    throw new GatewayError('ERR_USERS_FILE', `${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
-  }
-  if (raw === null || raw === undefined) return users;
-  const list = (raw as { users?: unknown }).users;
-  if (typeof raw !== 'object' || (list !== undefined && list !== null && (typeof list !== 'object' || Array.isArray(list)))) {
-    throw new GatewayError('ERR_USERS_FILE', `${file}: expected "users:" with one mapping per username`);
-  }
-  for (const [name, entry] of Object.entries((list ?? {}) as Record<string, unknown>)) {
+  for (const [name, entry] of readYamlSection(file, 'users', 'ERR_USERS_FILE')) {
     const parsed = parseUserRecord(name, entry);
     if (typeof parsed === 'string') throw new GatewayError('ERR_USERS_FILE', `${file}: ${parsed}`);
     users.set(name, parsed);
