@@ -1,0 +1,98 @@
+// Runs the gateway as its own process (`node bin/pacs-gateway.js run --config FILE`), so its CPU and memory can be read from /proc.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { waitForPort } from '../../test/helpers/tools.js';
+import { BENCH_ACTIONS, BENCH_ROLE, type BenchIdentities } from './identities.js';
+import { GATEWAY_BIN } from './paths.js';
+
+export interface GatewayProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly httpsPort: number;
+  readonly dicomPort: number;
+  /** `https://127.0.0.1:<httpsPort>` */
+  readonly url: string;
+  readonly logFile: string;
+  /** SIGTERM (the gateway stops gracefully and writes its CPU profile), SIGKILL after 15 s. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface GatewayProcessOptions {
+  readonly name: string;
+  readonly dir: string;
+  readonly httpsPort: number;
+  readonly dicomPort: number;
+  readonly identities: BenchIdentities;
+  /** Upstream DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
+  readonly dicomweb: string;
+  readonly wadoUri: string;
+  readonly dicom: { readonly host: string; readonly port: number; readonly aeTitle: string };
+  /** Directory for `node --cpu-prof` output; no profiling when undefined. */
+  readonly profileDir?: string;
+  /** The launcher to run (default: this checkout's bin/pacs-gateway.js); another build for A/B comparisons. */
+  readonly bin?: string;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Writes the gateway's config and starts it; resolves once both listeners accept connections. */
+export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
+  const id = o.identities;
+  const configFile = join(o.dir, `${o.name}.yaml`);
+  writeFileSync(configFile, stringify({
+    listen: { https: { host: '127.0.0.1', port: o.httpsPort }, dicom: { host: '127.0.0.1', port: o.dicomPort } },
+    tls: { cert: id.server.cert, key: id.server.key, clientCa: id.caFile, autoGenerate: false },
+    upstream: { dicomweb: o.dicomweb, wadoUri: o.wadoUri, dicom: o.dicom, timeoutMs: 30_000 },
+    users: { backend: 'file', file: id.usersFile },
+    devices: { file: id.devicesFile },
+    roles: { [BENCH_ROLE]: [...BENCH_ACTIONS] },
+    session: { signingKey: randomBytes(32).toString('base64url') },
+    // The memory scenario holds hundreds of associations from one device; the default per-principal cap is 50.
+    dicom: { maxAssociations: 1000, maxAssociationsPerPrincipal: 500 },
+    log: { level: 'info' },
+  }));
+  const logFile = join(o.dir, `${o.name}.log`);
+  const fd = openSync(logFile, 'a');
+  const nodeArgs = o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.name}-${Date.now()}.cpuprofile`];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, o.bin ?? GATEWAY_BIN, 'run', '--config', configFile], {
+    cwd: o.dir, stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => { exited = true; resolve(); });
+    child.once('error', () => { exited = true; resolve(); });
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exit;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+  try {
+    await Promise.race([
+      Promise.all([waitForPort(o.httpsPort, '127.0.0.1', 30_000), waitForPort(o.dicomPort, '127.0.0.1', 30_000)]),
+      exit.then(() => { throw new Error('exited during start-up'); }),
+    ]);
+  } catch (err) {
+    await stop();
+    throw new Error(`gateway ${o.name} did not start: ${(err as Error).message}\n--- ${logFile} ---\n${tail(logFile)}`, { cause: err });
+  }
+  if (child.pid === undefined) throw new Error(`gateway ${o.name} has no pid`);
+  return { name: o.name, pid: child.pid, httpsPort: o.httpsPort, dicomPort: o.dicomPort, url: `https://127.0.0.1:${o.httpsPort}`, logFile, stop };
+}
