@@ -54,7 +54,7 @@ const FULL: Workload = Object.freeze({
 const QUICK: Workload = Object.freeze({
   rounds: 1, warmup: false,
   storeCount: 5, storeBytes: 512 * 1024, bigBytes: 4 * 1024 * 1024,
-  echoCount: 3, findCount: 5,
+  echoCount: 3, findCount: 40,
   wrkSeconds: 1, latencySeconds: 1, connections: 32,
   idleAssociations: 10, httpSessions: 10,
   logins: 2, loginConcurrency: 2, settleMs: 200,
