@@ -14,7 +14,7 @@ import { fetchUrl, login } from './http-client.js';
 import { createIdentities, type BenchIdentities } from './identities.js';
 import { startNginxProxy, startStaticUpstream, type Nginx } from './nginx.js';
 import type { BenchOptions } from './options.js';
-import { ROOT } from './paths.js';
+import { FLOOR_PROXY, ROOT } from './paths.js';
 import type { Components } from './rounds.js';
 import { startStunnel, type Stunnel } from './stunnel.js';
 
@@ -43,6 +43,8 @@ export interface BenchEnv {
   readonly gateway: GatewayProcess;
   /** Gateway in front of the fast upstreams (static DICOMweb, fast SCP). */
   readonly gatewayFast: GatewayProcess;
+  /** Reference proxies without gateway logic in front of the static upstream (see bench/floor-proxy.ts). */
+  readonly floorPorts: { readonly node: number; readonly fastify: number };
   /** Bearer tokens of the viewer's session on each gateway. */
   readonly tokens: { readonly gateway: string; readonly gatewayFast: string };
   readonly components: Components;
@@ -164,6 +166,19 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
   ]);
   cleanup.add('nginx TLS proxy', () => nginx.stop());
 
+  log('  reference proxies (bare node, bare fastify)');
+  const floorPorts = { node: await freePort(), fastify: await freePort() };
+  const floors: Record<string, StartedProcess> = {};
+  for (const mode of ['node', 'fastify'] as const) {
+    const p = await startProcess(process.execPath, [FLOOR_PROXY, mode, String(floorPorts[mode]), `http://127.0.0.1:${staticPort}`, id.server.cert, id.server.key]);
+    cleanup.add(`${mode} reference proxy`, async () => { await p.stop(); });
+    await Promise.race([
+      waitForPort(floorPorts[mode], '127.0.0.1', 30_000),
+      p.exited.then((r) => { throw new Error(`${mode} reference proxy exited (${String(r.code)}): ${r.stderr}`); }),
+    ]);
+    floors[mode] = p;
+  }
+
   log('  gateways (separate processes)');
   const profileDir = options.profile ? join(options.outDir, 'profiles') : undefined;
   const gateway = await startGatewayProcess({
@@ -194,6 +209,8 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     'static-upstream': () => staticUpstream.pids(),
     orthanc: () => orthancPids,
     'fast-scp': () => [fastScpPid],
+    'floor-node': () => [floors['node']?.child.pid ?? 0],
+    'floor-fastify': () => [floors['fastify']?.child.pid ?? 0],
   };
   const system = await fetchUrl(`${orthanc.httpUrl}/system`);
   const versions: Record<string, string> = {
@@ -205,10 +222,10 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     nginx: versionOf('nginx', ['-V'], /nginx\/[\d.]+/),
     'nginx OpenSSL': versionOf('nginx', ['-V'], /running with OpenSSL [\w.]+/),
     wrk: versionOf('wrk', ['--version'], /wrk [^\s]+/),
-    'node OpenSSL': `bundled OpenSSL ${process.versions.openssl}`,
+    'node OpenSSL': `OpenSSL ${process.versions.openssl}`,
   };
   return {
-    dir, id, caPem, data, orthanc, fastScpPort, stunnel, stunnelPorts, nginx, nginxPorts, staticUpstream, staticPort,
+    dir, id, caPem, data, orthanc, fastScpPort, stunnel, stunnelPorts, nginx, nginxPorts, staticUpstream, staticPort, floorPorts,
     gateway, gatewayFast, tokens, components, versions,
   };
 }

@@ -10,3 +10,6 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
  * bin/pacs-gateway.js, compiled with the bench (see bench/gateway-main.ts).
  */
 export const GATEWAY_BIN = fileURLToPath(new URL('../gateway-main.js', import.meta.url));
+
+/** The reference proxies without gateway logic (see bench/floor-proxy.ts). */
+export const FLOOR_PROXY = fileURLToPath(new URL('../floor-proxy.js', import.meta.url));

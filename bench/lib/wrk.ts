@@ -59,6 +59,7 @@ export async function runWrk(script: string, o: WrkOptions): Promise<WrkResult> 
   const j = JSON.parse(line.slice('WRK_JSON '.length)) as Record<string, number>;
   const n = (k: string): number => j[k] ?? Number.NaN;
   const errors = n('connect') + n('read') + n('write') + n('status');
+  if (!(n('requests') > 0)) throw new Error(`wrk ${o.url}: no request completed in ${o.seconds} s`);
   if (errors > 0) {
     throw new Error(`wrk ${o.url}: ${errors} errors (connect ${n('connect')}, read ${n('read')}, write ${n('write')}, non-2xx ${n('status')}) in ${n('requests')} requests`);
   }

@@ -24,9 +24,15 @@ function variantsFor(ctx: BenchContext, upstream: Upstream): HttpVariant[] {
   const directBase = fast ? `http://127.0.0.1:${env.staticPort}` : env.orthanc.httpUrl;
   const gateway = fast ? env.gatewayFast : env.gateway;
   const token = fast ? env.tokens.gatewayFast : env.tokens.gateway;
+  // In front of the static upstream also two proxies with none of the gateway's logic: what node itself costs.
+  const floors: HttpVariant[] = fast ? [
+    { id: 'node-proxy', label: 'bare node proxy', component: 'floor-node', base: `https://127.0.0.1:${env.floorPorts.node}`, headers: {} },
+    { id: 'fastify-proxy', label: 'bare fastify proxy', component: 'floor-fastify', base: `https://127.0.0.1:${env.floorPorts.fastify}`, headers: {} },
+  ] : [];
   return [
     { id: 'direct', label: 'direct', base: directBase, headers: {} },
     { id: 'nginx', label: 'nginx TLS', component: 'nginx', base: `https://127.0.0.1:${fast ? env.nginxPorts.static : env.nginxPorts.orthanc}`, headers: {} },
+    ...floors,
     { id: 'gateway', label: 'gateway bearer', component: fast ? 'gateway-fast' : 'gateway', base: gateway.url, headers: { authorization: `Bearer ${token}` } },
   ];
 }
@@ -49,18 +55,25 @@ export async function throughput(ctx: BenchContext, kind: 'qido' | 'wado', upstr
     },
     describe: (v) => `${(v['rps'] ?? 0).toFixed(0)} req/s, p50 ${(v['p50'] ?? 0).toFixed(2)} ms, p99 ${(v['p99'] ?? 0).toFixed(2)} ms`,
   });
+  const withCpu = variants.map((v) => ({
+    ...v,
+    samples: v.samples.map((x) => ({
+      ...x, values: { ...x.values, cpuMsPerReq: v.component === undefined ? Number.NaN : ((x.cpu[v.component] ?? Number.NaN) / (x.values['requests'] ?? Number.NaN)) * 1000 },
+    })),
+  }));
   const name = kind === 'qido' ? 'QIDO-RS study search' : `WADO-RS instance (${(ctx.env.data.seriesBytes / ctx.env.data.seriesCount / MB).toFixed(2)} MB multipart)`;
   return {
     id: `${kind}-${upstream}`, title: `${name}, ${w.connections} keep-alive connections (wrk) → ${UPSTREAM_NAME[upstream]}`,
-    note: `wrk -t${ctx.options.wrkThreads} -c${w.connections} -d${w.wrkSeconds}s; latency percentiles from wrk (under full load, so they include queueing).`,
+    note: `wrk -t${ctx.options.wrkThreads} -c${w.connections} -d${w.wrkSeconds}s; latency percentiles from wrk (under full load, so they include queueing). "proxy CPU ms/req": CPU time of the proxy process(es) per request.${upstream === 'static' ? ' "bare node proxy" and "bare fastify proxy" are reference proxies without any gateway logic (bench/floor-proxy.ts).' : ''}`,
     metrics: [
       { key: 'rps', label: 'req/s', higherIsBetter: true, digits: 0 },
       { key: 'p50', label: 'p50 ms', higherIsBetter: false, digits: 2 },
       { key: 'p99', label: 'p99 ms', higherIsBetter: false, digits: 2 },
       { key: 'mbps', label: 'MB/s', higherIsBetter: true, digits: 1 },
+      { key: 'cpuMsPerReq', label: 'proxy CPU ms/req', higherIsBetter: false, digits: 3 },
       { key: 'timeouts', label: 'timeouts', higherIsBetter: false, digits: 0 },
     ],
-    variants,
+    variants: withCpu,
   };
 }
 
