@@ -7,6 +7,7 @@ import type { UserRecord } from '../../src/identity/user-record.js';
 import { RedisStore } from '../../src/state/redis-store.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { eventually } from '../state/store-contract.js';
+import { waitFor } from '../helpers/tools.js';
 
 const server = await startRedis();
 t.teardown(() => server.destroy());
@@ -85,7 +86,9 @@ t.test('update is atomic: concurrent updates of different fields are all kept', 
     a.update('dave', { totpSecret: 'KRSXG5CTMVRXEZLUKN2XAZLSKNSXI3DF' }),
     b.update('dave', { passwordHash: 'scrypt$16384$8$1$bmV3$bmV3' }),
   ]);
-  const d = await b.get('dave');
+  // Every write is in Redis when its update() resolves; b's copy catches up on the change notices.
+  const complete = (u: UserRecord | undefined) => u?.role === 'radiologist' && u.disabled && u.totpSecret === 'KRSXG5CTMVRXEZLUKN2XAZLSKNSXI3DF' && u.passwordHash === 'scrypt$16384$8$1$bmV3$bmV3';
+  const d = await waitFor(async () => { const u = await b.get('dave'); return complete(u) ? u : undefined; }, 5_000).catch(() => b.get('dave'));
   t.equal(d?.role, 'radiologist');
   t.equal(d?.disabled, true);
   t.equal(d?.totpSecret, 'KRSXG5CTMVRXEZLUKN2XAZLSKNSXI3DF');
