@@ -100,7 +100,11 @@ export class RawAssociation {
     const parts: Buffer[] = [];
     for (;;) {
       const pdu = await this.next(timeoutMs);
-      if (pdu.type !== PduType.PData) throw new Error(`expected P-DATA-TF, got PDU type ${pdu.type}`);
+      if (pdu.type !== PduType.PData) {
+        // A-ABORT (PS3.8 §9.3.8): source at byte 8, reason at byte 9, so a failure says who aborted and why.
+        const detail = pdu.type === 0x07 && pdu.raw.length >= 10 ? ` (A-ABORT source ${pdu.raw[8]} reason ${pdu.raw[9]})` : '';
+        throw new Error(`expected P-DATA-TF, got PDU type ${pdu.type}${detail}`);
+      }
       for (let off = 6; off < pdu.raw.length;) {
         const len = pdu.raw.readUInt32BE(off);
         const control = pdu.raw[off + 5] as number;

@@ -99,7 +99,11 @@ t.test('hot reload of certificates, CRL, devices and roles', async (t) => {
     t.match(gw.auditEvents('config.reload').at(-1), { reason: 'tls-material-replaced', changed: ['server-certificate'], serial: after });
 
     a.sendData(1, data.subarray(half), true);
-    const rsp = await a.readCommand();
+    const rsp = await a.readCommand().catch((err: Error) => {
+      // Say what the gateway saw, so a failure here can be diagnosed from the CI log alone.
+      t.comment(JSON.stringify(gw.logs.filter((l) => l['level'] !== 'debug' && l['level'] !== 'info').slice(-10)));
+      throw err;
+    });
     t.equal(rsp.status, 0, 'the C-STORE begun before the swap completes with Success');
     t.equal(await a.echo(3, 8), 0, 'and the association goes on (C-ECHO)');
     await a.release();
