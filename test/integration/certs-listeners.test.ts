@@ -38,7 +38,8 @@ t.test('certificates from "pacs-gateway certs" on the DICOM and HTTPS listeners'
   const mr = await issueClient(gw.dir, 'mr-1', 'modality', ['MR1']);
   const reader = await issueClient(gw.dir, 'reading-ws', 'viewer', []);
   // No SIGHUP: the gateway sees the devices file change by itself.
-  await waitFor(async () => (await echo(mr, 'MR1')).code === 0, 15_000);
+  // Wait until the registry in force has the last device written (reading-ws) as well.
+  await waitFor(async () => (await echo(mr, 'MR1')).code === 0 && (await curl(reader, '/dicom-web/studies')).stdout === '200', 15_000);
 
   await t.test('dcmtk with a CLI-issued device certificate: echoscu and storescu, BCP 195 profiles +py and +px', async (t) => {
     const py = await echo(ct, 'CT1', ['+py']);
