@@ -61,6 +61,11 @@ t.test('hot reload of certificates, CRL, devices and roles', async (t) => {
   const reader = await issueClient(gw.dir, 'reader', 'viewer', []);
   const device = (c: typeof ct) => ({ key: readFileSync(c.files.key, 'utf8'), cert: readFileSync(c.files.cert, 'utf8'), ca: caPem });
   await waitFor(async () => (await run('echoscu', ['+tls', ct.files.key, ct.files.cert, '+cf', caFile, '-aet', 'CT1', '127.0.0.1', String(gw.dicomPort)])).code === 0, 15_000);
+  // …and until the last device written (reader) is in force too: the file watch may have caught only the first write.
+  await waitFor(async () => {
+    const probe = new Agent(device(reader));
+    try { return (await get(gw, probe, '/dicom-web/studies')).status === 200; } finally { probe.destroy(); }
+  }, 15_000);
 
   await t.test('expiry warnings at start: a device certificate within tls.expiryWarningDays', async (t) => {
     const w = alerts(gw, 'cert.expiring');
