@@ -25,18 +25,6 @@ export async function healthRoutes(app: FastifyInstance, checks: readonly Readin
   });
 }
 
-/** Checks an HTTP upstream answers at all (any status): a TCP + HTTP round trip with a timeout. */
-export async function probeHttp(url: string, timeoutMs: number): Promise<void> {
-  const ctl = AbortSignal.timeout(timeoutMs);
-  try {
-    const res = await fetch(url, { method: 'GET', signal: ctl, redirect: 'manual' });
-    await res.body?.cancel();
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    throw new Error(`${url} unreachable: ${e.cause?.code ?? e.name}`);
-  }
-}
-
 /** Checks a TCP upstream accepts connections. */
 export async function probeTcp(host: string, port: number, timeoutMs: number): Promise<void> {
   const { connect } = await import('node:net');
