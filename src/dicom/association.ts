@@ -24,6 +24,7 @@ import { GuardedPipe } from './guarded-pipe.js';
 import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
+import { readChunks } from './socket-read.js';
 import { Timers } from './timers.js';
 
 export interface AssociationDeps {
@@ -78,7 +79,8 @@ export class Association {
       { maxAssociateBytes: dicom.maxAssociateRqBytes, maxPDataBytes: dicom.maxPduBytes },
     );
     client.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.#safely(() => this.#onClientData(chunk)));
+    // The client's chunks are views of a shared buffer: whatever outlives the call is copied (GuardedPipe).
+    readChunks(client, (chunk: Buffer) => this.#safely(() => this.#onClientData(chunk)));
     client.on('error', (err) => this.#log.debug({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'client socket error'));
     client.on('close', () => this.#safely(() => this.#onClientClose()));
     // ARTIM (PS3.8 §9.1.5): the A-ASSOCIATE-RQ must arrive in time, or the connection is closed.

@@ -4,9 +4,7 @@ import type { Socket } from 'node:net';
 import type { RequestFilter } from './request-filter.js';
 import type { ResponseRelay } from './response-relay.js';
 import { holdUntilDrained, writeAll } from './socket-io.js';
-
-/** Queued bytes towards the PACS that are written at once rather than at the end of the I/O phase. */
-const UPSTREAM_BATCH_BYTES = 65536;
+import { SLAB_BYTES, UpstreamBatch } from './upstream-batch.js';
 
 /**
  * Moves what the filter and the relay produced to the sockets, with backpressure both ways
@@ -18,6 +16,8 @@ export class GuardedPipe {
   readonly relay: ResponseRelay;
   readonly #client: Socket;
   readonly #upstream: Socket;
+  /** What the filter forwarded, copied out of the client's chunks, waiting to be written. */
+  readonly #batch: UpstreamBatch;
   /** Gateway responses waiting for a PACS message boundary. */
   readonly #pending: Buffer[] = [];
   /** A write of what is queued for the PACS is scheduled (see flush). */
@@ -26,42 +26,45 @@ export class GuardedPipe {
   constructor(client: Socket, upstream: Socket, filter: RequestFilter, relay: ResponseRelay) {
     this.#client = client;
     this.#upstream = upstream;
+    this.#batch = new UpstreamBatch(upstream);
     this.filter = filter;
     this.relay = relay;
   }
 
   /**
-   * Writes everything produced so far. Towards the PACS, small amounts wait for the end of the
-   * current I/O phase (setImmediate), up to {@link UPSTREAM_BATCH_BYTES}: one TLS read yields several
+   * Writes everything produced so far; called after every chunk read from either side. What the
+   * filter forwarded is copied into the batch first (the client's chunks are views of a shared
+   * read buffer, valid only until this returns; see socket-read.ts). Towards the PACS, less than
+   * a slab waits for the end of the current I/O phase (setImmediate): one TLS read yields several
    * records, and dcmtk sends each PDU's 12 header bytes as a record of their own, so writing per
-   * record cost two syscalls per PDU, a third of the gateway's CPU on C-STORE (docs/benchmarks.md).
-   * Batched, they leave in one writev. Control PDUs written directly (release, abort) take the
-   * queue first (drainToUpstream), so the order on the wire holds.
+   * record cost two syscalls per PDU, a third of the gateway's CPU on C-STORE
+   * (docs/benchmarks.md). Batched, they leave in one write. Control PDUs written directly
+   * (release, abort) take the queue first (drainToUpstream), so the order on the wire holds.
    */
   flush(): void {
-    const queued = this.filter.toUpstream;
-    if (queued.length > 0) {
-      let bytes = 0;
-      for (const b of queued) bytes += b.length;
-      if (bytes >= UPSTREAM_BATCH_BYTES) this.#writeUpstream();
-      else if (!this.#upstreamScheduled) {
-        this.#upstreamScheduled = true;
-        setImmediate(() => {
-          this.#upstreamScheduled = false;
-          this.#writeUpstream();
-        });
-      }
+    const batch = this.#batch;
+    if (this.filter.toUpstream.length > 0) batch.append(this.filter.toUpstream);
+    if (batch.queued >= SLAB_BYTES) this.#writeUpstream();
+    else if (batch.queued > 0 && !this.#upstreamScheduled) {
+      this.#upstreamScheduled = true;
+      setImmediate(this.#scheduledWrite);
     }
     if (!writeAll(this.#client, this.drainToClient())) holdUntilDrained(this.#upstream, this.#client);
   }
 
+  readonly #scheduledWrite = (): void => {
+    this.#upstreamScheduled = false;
+    this.#writeUpstream();
+  };
+
   #writeUpstream(): void {
-    if (!writeAll(this.#upstream, this.filter.toUpstream)) holdUntilDrained(this.#client, this.#upstream);
+    if (!this.#batch.write()) holdUntilDrained(this.#client, this.#upstream);
   }
 
-  /** Takes what is queued for the PACS (to send ahead of a PDU the caller forwards itself). */
+  /** Takes what is queued for the PACS, as copies (to send ahead of a PDU the caller forwards itself). */
   drainToUpstream(): Buffer[] {
-    return this.filter.toUpstream.splice(0);
+    this.#batch.append(this.filter.toUpstream);
+    return this.#batch.take();
   }
 
   /** Takes what is queued for the client: PACS bytes first, then gateway responses if at a boundary. */
