@@ -2,7 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Audit } from './audit/audit.js';
 import { createLogger } from './audit/logger.js';
@@ -10,7 +9,7 @@ import { ConfigReloader } from './config/config-reloader.js';
 import { configPath } from './config/load.js';
 import type { GatewayConfig, RoleRules } from './config/types.js';
 import { createDimseServer, type DimseServer } from './dicom/server.js';
-import { buildHttpServer } from './http/server.js';
+import { buildHttpServer, type HttpServer } from './http/server.js';
 import { probeTcp } from './http/health-routes.js';
 import { DeviceRegistry } from './identity/device-registry.js';
 import { FileUserDirectory } from './identity/file-user-directory.js';
@@ -58,7 +57,7 @@ export interface Gateway {
 }
 
 interface Started {
-  http: FastifyInstance;
+  http: HttpServer;
   dimse: DimseServer;
   tls: TlsReloader;
   users: UserDirectory;
@@ -127,7 +126,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
       // again; new handshakes use the new context, open connections keep theirs.
-      (http.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m) });
+      http.edge.setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m) });
       dimse.setSecureContext(m);
     }, watch);
     const checkExpiry = (): void => {
@@ -143,8 +142,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       },
     });
     started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry) };
-    await http.listen({ host: config.listen.https.host, port: config.listen.https.port });
-    const https = http.server.address() as AddressInfo;
+    const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
     logger.info({ https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind }, 'pacs-gateway listening');
     return { https, dicom };
@@ -158,7 +156,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     s.devices.close();
     s.configReloader?.close();
     s.stopExpiryChecks();
-    await Promise.allSettled([s.http.close(), s.dimse.close(), s.users.close()]);
+    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.users.close()]);
+    await s.http.app.close();
     if (options.store === undefined) await s.store.close();
   }
 

@@ -5,7 +5,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { Audit } from '../audit/audit.js';
 import type { LoginService } from '../identity/login.js';
 import type { SessionService } from '../identity/sessions.js';
-import { authenticate, type HttpAuthDeps } from './authenticate.js';
+import { authenticate, authInputOf, type HttpAuthDeps } from './authenticate.js';
 import { clearedSessionCookie, sessionCookie } from './cookies.js';
 import { homePage, loginPage } from './login-page.js';
 import { replyError } from './reply-error.js';
@@ -48,7 +48,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
 
   app.get('/', async (req, reply) => {
     try {
-      const { principal, session } = await authenticate(req, deps);
+      const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session === undefined) return security(reply).type('text/plain').send(`Authenticated as device ${principal.id}.\n`);
       return security(reply).type('text/html; charset=utf-8').send(homePage({ username: principal.id, role: principal.role, expiresAt: session.expiresAt, idleMinutes: deps.idleMinutes }));
     } catch {
@@ -84,7 +84,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
 
   app.get('/auth/session', async (req, reply) => {
     try {
-      const { principal, session } = await authenticate(req, deps);
+      const { principal, session } = await authenticate(authInputOf(req), deps);
       return security(reply).send({
         principal: principal.id, kind: principal.kind, role: principal.role, method: principal.method,
         ...(session === undefined ? {} : { expiresAt: new Date(session.expiresAt).toISOString(), idleTimeoutMinutes: deps.idleMinutes }),
@@ -97,7 +97,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.post('/auth/logout', async (req, reply) => {
     security(reply).header('set-cookie', clearedSessionCookie(deps.cookieName));
     try {
-      const { principal, session } = await authenticate(req, deps);
+      const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session !== undefined) await deps.sessions.revoke(session.sid);
       deps.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'logout', principal: principal.id, method: principal.method, source: req.ip });
       return wantsHtml(req) ? reply.redirect('/login', 303) : reply.send({ loggedOut: true });
@@ -109,7 +109,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.post('/auth/dimse-token', async (req, reply) => {
     security(reply);
     try {
-      const { principal, session } = await authenticate(req, deps);
+      const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'a DIMSE token needs a password + TOTP session');
       const issued = await deps.sessions.issueDimseToken(session);
       deps.audit.record({ event: 'auth.token', decision: 'allow', reason: 'dimse-token-issued', principal: principal.id, method: principal.method, source: req.ip, tokenId: issued.id });
@@ -122,7 +122,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.delete<{ Params: { id: string } }>('/auth/dimse-token/:id', async (req, reply) => {
     security(reply);
     try {
-      const { principal, session } = await authenticate(req, deps);
+      const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'revoking a DIMSE token needs a session');
       const id = req.params.id;
       const revoked = /^[A-Za-z0-9_-]{10,64}$/.test(id) && (await deps.sessions.revokeDimseTokenOf(principal.id, id));

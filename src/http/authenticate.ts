@@ -1,6 +1,6 @@
 // Authenticates an HTTP request: bearer token, session cookie, or a verified mTLS client certificate.
 
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import type { AlertName, Audit } from '../audit/audit.js';
 import { GatewayError } from '../errors.js';
@@ -32,15 +32,40 @@ function verifyCode(e: unknown): string {
 
 export interface Authenticated { readonly principal: Principal; readonly session?: SessionRecord }
 
+/** The TLS facts of the client's connection that authentication reads. */
+export interface ClientTls {
+  readonly authorized: boolean;
+  readonly authorizationError: unknown;
+  getPeerCertificate(): PeerCertificate | Record<string, never> | null;
+}
+
+/** What authentication needs of a request, whichever server parsed it. */
+export interface AuthInput {
+  readonly authorization: string | undefined;
+  readonly cookie: string | undefined;
+  /** The client's address (after trustProxy). */
+  readonly ip: string;
+  readonly tls: ClientTls | undefined;
+}
+
+/** The AuthInput of a fastify request. */
+export function authInputOf(req: FastifyRequest): AuthInput {
+  const socket = req.raw.socket as Partial<ClientTls>;
+  return {
+    authorization: req.headers.authorization, cookie: req.headers.cookie, ip: req.ip,
+    tls: typeof socket.getPeerCertificate === 'function' ? socket as ClientTls : undefined,
+  };
+}
+
 /** The session token a request carries, and how. Bearer wins; a malformed Authorization header is an error. */
-export function sessionTokenOf(req: FastifyRequest, cookieName: string): { token: string; method: 'bearer-token' | 'session-cookie' } | undefined {
-  const auth = req.headers.authorization;
+export function sessionTokenOf(req: AuthInput, cookieName: string): { token: string; method: 'bearer-token' | 'session-cookie' } | undefined {
+  const auth = req.authorization;
   if (auth !== undefined) {
     const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(auth);
     if (m === null || m[1] === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
     return { token: m[1], method: 'bearer-token' };
   }
-  const cookie = readCookie(req.headers.cookie, cookieName);
+  const cookie = readCookie(req.cookie, cookieName);
   return cookie === undefined || cookie === '' ? undefined : { token: cookie, method: 'session-cookie' };
 }
 
@@ -49,7 +74,7 @@ export function sessionTokenOf(req: FastifyRequest, cookieName: string): { token
  * state store is down). A token that is present but bad is refused outright, never
  * passed over in favour of a certificate.
  */
-export async function authenticate(req: FastifyRequest, deps: HttpAuthDeps): Promise<Authenticated> {
+export async function authenticate(req: AuthInput, deps: HttpAuthDeps): Promise<Authenticated> {
   const carried = sessionTokenOf(req, deps.cookieName);
   if (carried !== undefined) {
     const session = await deps.sessions.verify(carried.token);
@@ -60,9 +85,10 @@ export async function authenticate(req: FastifyRequest, deps: HttpAuthDeps): Pro
     }
     return { principal: { id: user.username, kind: 'user', role: user.role, method: carried.method, sessionId: session.sid }, session };
   }
-  const socket = req.raw.socket as TLSSocket;
-  const cert = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
-  if (cert !== undefined && cert !== null && Object.keys(cert).length > 0) {
+  const socket = req.tls;
+  const got = socket?.getPeerCertificate();
+  const cert = got !== undefined && got !== null && 'fingerprint256' in got ? got as PeerCertificate : undefined;
+  if (socket !== undefined && cert !== undefined) {
     const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subject?.CN };
     if (!socket.authorized) {
       const code = verifyCode(socket.authorizationError);

@@ -1,5 +1,7 @@
-// Builds the HTTPS fastify server: TLS profile, security headers, auth routes, health, DICOMweb proxy.
+// Builds the HTTPS side: the TLS edge (DICOMweb guard and forwarder) and behind it the fastify
+// control plane (security headers, auth routes, login page, health).
 
+import { createServer as createHttpServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig, RoleRules } from '../config/types.js';
@@ -12,7 +14,8 @@ import { TLS_SERVER_PROFILE } from '../tls/profile.js';
 import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
 import { GatewayError } from '../errors.js';
 import { authRoutes } from './auth-routes.js';
-import { dicomwebProxy } from './dicomweb-proxy.js';
+import { dicomwebMounts } from './dicomweb-guard.js';
+import { createEdgeServer, type EdgeServer } from './edge/edge-server.js';
 import { healthRoutes, type ReadinessCheck } from './health-routes.js';
 import { replyError } from './reply-error.js';
 
@@ -35,16 +38,22 @@ function wadoUriOf(config: GatewayConfig): string {
   return config.upstream.wadoUri ?? `${new URL(config.upstream.dicomweb).origin}/wado`;
 }
 
-export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+export interface HttpServer {
+  /** The control plane (login, logout, health), reached only through the edge. */
+  readonly app: FastifyInstance;
+  /** The HTTPS listener. */
+  readonly edge: EdgeServer;
+}
+
+/** Keep-alive connections (client side and to the PACS) idle longer than this are closed. */
+const KEEP_ALIVE_MS = 30_000;
+
+export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger.child({ channel: 'http' }),
-    https: {
-      ...TLS_SERVER_PROFILE,
-      ...secureContextOptions(deps.tls),
-      requestCert: true,
-      rejectUnauthorized: false, // browsers log in without a certificate; presented ones are checked in authenticate()
-    },
+    // Plain HTTP over in-process connections from the edge, which terminates TLS (./edge/).
+    serverFactory: (handler) => createHttpServer(handler),
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimitBytes,
     requestIdHeader: false,
@@ -52,7 +61,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     connectionTimeout: 0,
-    keepAliveTimeout: 30_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
     routerOptions: { maxParamLength: 1024 },
   });
 
@@ -73,9 +82,22 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   const authDeps = { sessions: deps.sessions, users: deps.users, identity: deps.identity, cookieName: config.session.cookieName };
   await app.register(async (scope) => authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock }));
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
-  await app.register(async (scope) => dicomwebProxy(scope, {
-    ...authDeps, audit: deps.audit, roles: deps.roles, timeoutMs: config.upstream.timeoutMs,
-    dicomwebUrl: config.upstream.dicomweb, wadoUriUrl: wadoUriOf(config),
-  }));
-  return app as unknown as FastifyInstance;
+  await app.ready();
+  const edge = createEdgeServer({
+    tls: {
+      ...TLS_SERVER_PROFILE,
+      ...secureContextOptions(deps.tls),
+      requestCert: true,
+      rejectUnauthorized: false, // browsers log in without a certificate; presented ones are checked in authenticate()
+    },
+    mounts: dicomwebMounts(config.upstream.dicomweb, wadoUriOf(config)),
+    guard: { ...authDeps, audit: deps.audit, roles: deps.roles },
+    trustProxy: config.http.trustProxy,
+    controlPlane: (socket) => { app.server.emit('connection', socket); },
+    logger: deps.logger.child({ channel: 'http' }),
+    upstreamTimeoutMs: config.upstream.timeoutMs,
+    keepAliveMs: KEEP_ALIVE_MS,
+    upstreamConnections: 128,
+  });
+  return { app: app as unknown as FastifyInstance, edge };
 }

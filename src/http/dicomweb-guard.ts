@@ -1,0 +1,98 @@
+// The DICOMweb and WADO-URI guard: classify, authenticate, authorize and audit one request, and say
+// where it may go. Nothing here touches a socket: the HTTPS edge forwards or refuses.
+
+import { GatewayError } from '../errors.js';
+import type { Audit } from '../audit/audit.js';
+import type { RoleRules } from '../config/types.js';
+import { authorize } from '../policy/authorize.js';
+import { authenticate, type AuthInput, type HttpAuthDeps } from './authenticate.js';
+import { classifyDicomweb, classifyWadoUri, type Classification, type DicomwebRoute } from './classify-dicomweb.js';
+
+export interface GuardDeps extends HttpAuthDeps {
+  readonly audit: Audit;
+  readonly roles: () => Readonly<Record<string, RoleRules>>;
+}
+
+export interface Mount {
+  /** Path prefix on the gateway, e.g. /dicom-web. */
+  readonly prefix: string;
+  /** Upstream base URL for that prefix, e.g. http://127.0.0.1:8042/dicom-web. */
+  readonly upstream: URL;
+  readonly classify: (method: string, rest: string, query: string) => Classification;
+}
+
+/** The gateway's two forwarded prefixes and where they go. */
+export function dicomwebMounts(dicomwebUrl: string, wadoUriUrl: string): readonly Mount[] {
+  return [
+    { prefix: '/dicom-web', upstream: new URL(dicomwebUrl), classify: classifyDicomweb },
+    { prefix: '/wado', upstream: new URL(wadoUriUrl), classify: classifyWadoUri },
+  ];
+}
+
+/** A request under a mount: the raw path after the prefix and the raw query. */
+export interface Mounted { readonly mount: Mount; readonly rest: string; readonly query: string }
+
+/** Which mount, if any, the raw request target is under. */
+export function mountOf(mounts: readonly Mount[], target: string): Mounted | undefined {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? '' : target.slice(q + 1);
+  for (const mount of mounts) {
+    if (path === mount.prefix) return { mount, rest: '', query };
+    if (path.startsWith(mount.prefix) && path.charCodeAt(mount.prefix.length) === 0x2f) return { mount, rest: path.slice(mount.prefix.length + 1), query };
+  }
+  return undefined;
+}
+
+/** The upstream request target for a mounted request: the raw path and query, byte for byte. */
+export function upstreamTarget(m: Mounted): string {
+  const base = m.mount.upstream.pathname.replace(/\/$/, '');
+  const path = `${base}/${m.rest}`.replace(/\/$/, '') || '/';
+  return m.query === '' ? path : `${path}?${m.query}`;
+}
+
+export type GuardVerdict =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly error: GatewayError; readonly status?: number; readonly headers?: Readonly<Record<string, string>> };
+
+function uidsOf(route: DicomwebRoute): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (route.studyUid !== undefined) out['studyUid'] = route.studyUid;
+  if (route.seriesUid !== undefined) out['seriesUid'] = route.seriesUid;
+  if (route.instanceUid !== undefined) out['instanceUid'] = route.instanceUid;
+  return out;
+}
+
+/** Decides one request and writes its authz.http audit event. Never throws. */
+export async function guardRequest(method: string, target: string, m: Mounted, auth: AuthInput, deps: GuardDeps): Promise<GuardVerdict> {
+  const base = { event: 'authz.http' as const, source: auth.ip, httpMethod: method, path: target.slice(0, 512) };
+  const c = m.mount.classify(method, m.rest, m.query);
+  if (!c.ok) {
+    deps.audit.record({ ...base, decision: 'deny', reason: c.reason });
+    const code = c.status === 400 ? 'ERR_PATH_REFUSED' : 'ERR_ROUTE_REFUSED';
+    return {
+      allowed: false, status: c.status, headers: { allow: 'GET, HEAD, POST' },
+      error: new GatewayError(code, c.status === 405 ? `method ${method} is not allowed on this DICOMweb route` : undefined),
+    };
+  }
+  let principal;
+  try {
+    ({ principal } = await authenticate(auth, deps));
+  } catch (err) {
+    deps.audit.record({
+      ...base, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error', action: c.action, ...uidsOf(c),
+      ...(err instanceof GatewayError && err.detail !== undefined ? { detail: err.detail } : {}),
+    });
+    if (err instanceof GatewayError) return { allowed: false, error: err };
+    return { allowed: false, status: 500, error: new GatewayError('ERR_BAD_REQUEST', 'internal error', { cause: err }) };
+  }
+  const d = authorize(deps.roles(), principal, { action: c.action });
+  deps.audit.record({
+    ...base, decision: d.allowed ? 'allow' : 'deny', reason: d.reason, principal: principal.id, role: principal.role,
+    method: principal.method, action: c.action, service: c.service, ...uidsOf(c),
+  });
+  if (!d.allowed) {
+    return { allowed: false, error: new GatewayError('ERR_FORBIDDEN', `your role "${principal.role}" does not allow the "${c.action}" action`, { detail: { action: c.action, role: principal.role } }) };
+  }
+  return { allowed: true };
+}

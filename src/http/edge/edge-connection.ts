@@ -1,0 +1,321 @@
+// One client connection on the HTTPS edge: reads request heads, guards DICOMweb requests and forwards
+// them to the PACS, hands every other request to the control plane (login, health), one at a time.
+
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { GatewayError } from '../../errors.js';
+import type { AuthInput } from '../authenticate.js';
+import { guardRequest, mountOf, upstreamTarget, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
+import { errorResponse, SECURITY_HEADERS } from './error-response.js';
+import { Exchange, type ExchangeOutcome } from './exchange.js';
+import { internalConnection } from './internal-socket.js';
+import { headerValue, isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './request-head.js';
+import type { ResponseHead } from './response-head.js';
+import type { Lease, UpstreamPool } from './upstream-pool.js';
+
+export interface EdgeContext {
+  readonly mounts: readonly Mount[];
+  readonly pools: ReadonlyMap<Mount, UpstreamPool>;
+  readonly guard: GuardDeps;
+  readonly trustProxy: boolean;
+  /** Gives a new internal connection to the control-plane HTTP server. */
+  readonly controlPlane: (server: Duplex) => void;
+  readonly logger: Logger;
+  readonly upstreamTimeoutMs: number;
+  /** An idle connection, or a request head not complete, is closed after this long. */
+  readonly keepAliveMs: number;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LFLF = Buffer.from('\n\n');
+const EMPTY = Buffer.alloc(0);
+
+/** Client headers the gateway owns or that concern only one hop: never passed to the PACS. */
+const NOT_FORWARDED = new Set([
+  'authorization', 'cookie', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip',
+  'proxy-authorization', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'expect', 'host', 'trailer',
+]);
+/** PACS response headers that are not the client's business (RFC 9110 §7.6.1), or that the gateway sets itself. */
+const NOT_RETURNED = new Set([
+  'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'trailer', 'strict-transport-security', 'x-content-type-options',
+]);
+
+/** Fields that frame a message: never dropped because Connection names them (the request parser refuses that outright). */
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
+
+/** The header fields named in Connection (hop-by-hop by nomination), framing fields excepted. */
+function nominated(head: { readonly headers: readonly (readonly [string, string])[] }): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  for (const [k, v] of head.headers) {
+    if (k !== 'connection') continue;
+    for (const t of v.split(',')) {
+      const name = t.trim().toLowerCase();
+      if (!FRAMING.has(name)) (out ??= new Set()).add(name);
+    }
+  }
+  return out;
+}
+
+/** The PACS's response head as the client gets it. */
+function pacsResponseHead(res: ResponseHead, close: boolean): string {
+  const drop = nominated(res);
+  let out = `HTTP/1.1 ${String(res.status)} ${res.reason}\r\n`;
+  for (const [k, v] of res.headers) {
+    if (NOT_RETURNED.has(k) || drop?.has(k) === true || (k === 'content-length' && res.body.kind === 'chunked')) continue;
+    out += `${k}: ${v}\r\n`;
+  }
+  return `${out}${SECURITY_HEADERS}${close ? 'connection: close\r\n' : ''}\r\n`;
+}
+
+export class EdgeConnection {
+  readonly #socket: TLSSocket;
+  readonly #ctx: EdgeContext;
+  #buf: Buffer = EMPTY;
+  #busy = false;
+  #closed = false;
+  #exchange: Exchange | undefined;
+  #control: Duplex | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #paused = false;
+
+  constructor(socket: TLSSocket, ctx: EdgeContext) {
+    this.#socket = socket;
+    this.#ctx = ctx;
+    socket.setNoDelay(true);
+    socket.on('data', (c: Buffer) => { this.#onData(c); });
+    socket.on('error', () => { this.#onClose(); });
+    socket.on('close', () => { this.#onClose(); });
+    this.#armTimer();
+  }
+
+  /** Ends the connection now (gateway stopping). */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** (Re)starts the keep-alive / request-head timer; it only acts while no exchange is running. */
+  #armTimer(): void {
+    if (this.#timer !== undefined) { this.#timer.refresh(); return; }
+    this.#timer = setTimeout(() => {
+      if (this.#busy || this.#closed) return;
+      if (this.#buf.length === 0) this.#socket.destroy();
+      else this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'the request head did not arrive in time'), 408, true);
+    }, this.#ctx.keepAliveMs);
+    this.#timer.unref();
+  }
+
+  #pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#exchange?.abort();
+    this.#control?.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    const ex = this.#exchange;
+    if (ex !== undefined && ex.wantsBody) {
+      const rest = ex.clientData(chunk);
+      if (rest === undefined) return;
+      chunk = rest;
+    }
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#busy) {
+      // A pipelined request: keep it until the current exchange is over.
+      if (this.#buf.length > MAX_HEAD_BYTES) this.#pause();
+      return;
+    }
+    this.#next();
+  }
+
+  /** Starts on the next request head in the buffer, if it is complete. */
+  #next(): void {
+    if (this.#busy || this.#closed) return;
+    const end = this.#buf.indexOf(CRLFCRLF);
+    if (end < 0) {
+      if (this.#buf.includes(LFLF)) { this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'malformed HTTP request: bare LF in the request head'), 400, true); return; }
+      if (this.#buf.length > MAX_HEAD_BYTES) this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'the request head is too large'), 431, true);
+      return;
+    }
+    if (end + 4 > MAX_HEAD_BYTES) { this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'the request head is too large'), 431, true); return; }
+    const buf = this.#buf;
+    const head = parseRequestHead(buf, end);
+    if (isRefusal(head)) {
+      this.#ctx.logger.info({ source: this.#socket.remoteAddress, reason: head.reason, status: head.status }, 'malformed HTTP request refused');
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${head.reason}`), head.status, true);
+      return;
+    }
+    this.#busy = true;
+    const raw = buf.subarray(0, end + 4);
+    this.#buf = buf.subarray(end + 4);
+    const mounted = mountOf(this.#ctx.mounts, head.target);
+    if (mounted === undefined) this.#toControlPlane(head, raw, false);
+    else void this.#toPacs(head, mounted);
+  }
+
+  /** Answers with an error; `close` ends the connection after it. */
+  #refuse(err: GatewayError, status?: number, close = false, headers?: Readonly<Record<string, string>>, headOnly = false): void {
+    if (this.#closed) return;
+    this.#socket.write(errorResponse(err, { ...(status === undefined ? {} : { status }), close, ...(headers === undefined ? {} : { headers }), head: headOnly }));
+    if (close) {
+      this.#closed = true;
+      clearTimeout(this.#timer);
+      this.#socket.end();
+      // A client that keeps sending is cut off rather than read forever.
+      setTimeout(() => this.#socket.destroy(), 5000).unref();
+    }
+  }
+
+  #authInput(head: RequestHead): AuthInput {
+    const s = this.#socket;
+    let ip = s.remoteAddress ?? '';
+    if (this.#ctx.trustProxy) {
+      const xff = headerValue(head, 'x-forwarded-for');
+      const first = xff?.split(',')[0]?.trim();
+      if (first !== undefined && first !== '') ip = first;
+    }
+    let authorization: string | undefined;
+    let cookie: string | undefined;
+    for (const [k, v] of head.headers) {
+      if (k === 'authorization') authorization = authorization === undefined ? v : '';
+      else if (k === 'cookie') cookie = cookie === undefined ? v : `${cookie}; ${v}`;
+    }
+    return { authorization, cookie, ip, tls: s };
+  }
+
+  async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
+    if (head.version !== '1.1') {
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true);
+      return;
+    }
+    const auth = this.#authInput(head);
+    const verdict = await guardRequest(head.method, head.target, m, auth, this.#ctx.guard);
+    if (this.#closed) return;
+    if (!verdict.allowed) {
+      // A refused request's body is never read: the connection ends after the answer.
+      this.#refuse(verdict.error, verdict.status, head.body.kind !== 'none' || !head.keepAlive, verdict.headers, head.method === 'HEAD');
+      if (!this.#closed) this.#ready();
+      return;
+    }
+    if (head.expectContinue && head.body.kind !== 'none') this.#socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const u = m.mount.upstream;
+    const drop = nominated(head);
+    let out = `${head.method} ${upstreamTarget(m)} HTTP/1.1\r\nhost: ${u.host}\r\n`;
+    for (const [k, v] of head.headers) if (!NOT_FORWARDED.has(k) && drop?.has(k) !== true) out += `${k}: ${v}\r\n`;
+    const host = headerValue(head, 'host');
+    out += `x-forwarded-for: ${auth.ip}\r\nx-forwarded-proto: https\r\n${host === undefined ? '' : `x-forwarded-host: ${host}\r\n`}\r\n`;
+    const pool = this.#ctx.pools.get(m.mount);
+    if (pool === undefined) throw new TypeError(`no upstream pool for ${m.mount.prefix}`);
+    // Requests with a body get a new connection: a reused one may have been closed by the PACS, and a body cannot be sent twice.
+    const fresh = head.body.kind !== 'none';
+    const attempt = (retry: boolean): void => {
+      pool.acquire(fresh || retry, (err, lease) => {
+        if (this.#closed) { if (lease !== undefined) pool.release(lease.socket, true); return; }
+        if (err !== undefined || lease === undefined) { this.#upstreamFailed(head, err ?? new Error('no upstream connection'), false); return; }
+        this.#start(lease.socket, head, out, (res, _raw, close) => pacsResponseHead(res, close), (o) => {
+          pool.release(lease.socket, o.kind === 'done' && o.upstreamReusable);
+          if (o.kind === 'no-response' && !o.timeout && !o.badRequest && lease.reused && !fresh && !retry) { attempt(true); return; }
+          this.#ended(o, head, lease);
+        });
+      });
+    };
+    attempt(false);
+  }
+
+  #toControlPlane(head: RequestHead, raw: Buffer, retry: boolean): void {
+    let c = this.#control;
+    if (c === undefined || c.destroyed || c.writableEnded || c.readableEnded) {
+      c?.destroy();
+      const s = this.#socket;
+      const pair = internalConnection({
+        remoteAddress: s.remoteAddress, remotePort: s.remotePort, authorized: s.authorized, authorizationError: s.authorizationError,
+        getPeerCertificate: () => s.getPeerCertificate(),
+      });
+      this.#ctx.controlPlane(pair.server);
+      c = pair.edge;
+      c.on('error', () => undefined);
+      this.#control = c;
+    }
+    const conn = c;
+    this.#start(conn, head, raw, (_res, rawHead) => rawHead, (o) => {
+      if (o.kind !== 'done' || !o.upstreamReusable) conn.destroy();
+      if (o.kind === 'no-response' && !o.badRequest && !retry && head.body.kind === 'none') { this.#toControlPlane(head, raw, true); return; }
+      this.#ended(o, head, undefined);
+    });
+  }
+
+  #start(upstream: Duplex, head: RequestHead, out: Buffer | string, responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string, onEnd: (o: ExchangeOutcome) => void): void {
+    const ex = new Exchange({
+      client: this.#socket, upstream, head: out, method: head.method, body: head.body, clientKeepAlive: head.keepAlive,
+      timeoutMs: this.#ctx.upstreamTimeoutMs, responseHead, onEnd: (o) => { this.#exchange = undefined; onEnd(o); },
+    });
+    this.#exchange = ex;
+    const pending = this.#buf;
+    this.#buf = EMPTY;
+    if (pending.length > 0) this.#onData(pending);
+    // Body bytes that came during the guard may have filled the buffer and paused the socket.
+    if (ex.wantsBody) this.#resume();
+  }
+
+  #upstreamFailed(head: RequestHead, err: Error, timeout: boolean): void {
+    this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream DICOMweb request failed');
+    const e = timeout || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
+      ? new GatewayError('ERR_UPSTREAM_TIMEOUT', 'The PACS did not answer in time (upstream timeout)', { cause: err })
+      : new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS is unreachable (upstream connection failed)', { cause: err });
+    const close = head.body.kind !== 'none' || !head.keepAlive;
+    this.#refuse(e, undefined, close, undefined, head.method === 'HEAD');
+    if (!this.#closed) this.#ready();
+  }
+
+  #ended(o: ExchangeOutcome, head: RequestHead, lease: Lease | undefined): void {
+    if (this.#closed) return;
+    if (o.kind === 'no-response') {
+      if (o.badRequest) {
+        this.#ctx.logger.info({ source: this.#socket.remoteAddress, reason: o.error.message }, 'malformed HTTP request refused');
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', o.error.message), 400, true);
+        return;
+      }
+      if (lease === undefined) {
+        this.#ctx.logger.error({ err: { message: o.error.message } }, 'control-plane request failed');
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
+        return;
+      }
+      this.#upstreamFailed(head, o.error, o.timeout);
+      return;
+    }
+    if (o.kind === 'broken') {
+      if (lease !== undefined) this.#ctx.logger.warn({ err: { message: o.error.message } }, 'DICOMweb response cut off');
+      this.#closed = true;
+      this.#socket.destroy();
+      return;
+    }
+    if (!o.clientReusable) {
+      this.#closed = true;
+      this.#socket.end();
+      return;
+    }
+    this.#ready();
+  }
+
+  /** Back to reading the next request. */
+  #ready(): void {
+    this.#busy = false;
+    this.#armTimer();
+    this.#resume();
+    if (this.#buf.length > 0) this.#next();
+  }
+}

@@ -1,0 +1,81 @@
+// The HTTPS listener: TLS termination in front of a streaming DICOMweb forwarder and the control plane.
+//
+// node's HTTP server costs 3–7 × nginx's CPU per proxied request (docs/benchmarks.md), so DICOMweb
+// requests never enter it: the edge parses request heads itself, guards them and pipes bytes to a
+// keep-alive pool of PACS connections. Everything else (login, logout, health, the login page) goes,
+// over an in-process connection, to the fastify control plane.
+
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer, type SecureContextOptions, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import type { GuardDeps, Mount } from '../dicomweb-guard.js';
+import { EdgeConnection } from './edge-connection.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export interface EdgeOptions {
+  readonly tls: TlsOptions;
+  readonly mounts: readonly Mount[];
+  readonly guard: GuardDeps;
+  readonly trustProxy: boolean;
+  readonly controlPlane: (server: Duplex) => void;
+  readonly logger: Logger;
+  readonly upstreamTimeoutMs: number;
+  readonly keepAliveMs: number;
+  /** Most open connections to each upstream. */
+  readonly upstreamConnections: number;
+}
+
+export interface EdgeServer {
+  listen(host: string, port: number): Promise<AddressInfo>;
+  setSecureContext(options: SecureContextOptions): void;
+  close(): Promise<void>;
+}
+
+function portOf(u: URL): number {
+  if (u.port !== '') return Number(u.port);
+  if (u.protocol === 'http:') return 80;
+  throw new TypeError(`upstream ${u.origin}: only plain http:// upstreams are supported`);
+}
+
+export function createEdgeServer(o: EdgeOptions): EdgeServer {
+  const pools = new Map<Mount, UpstreamPool>();
+  const byOrigin = new Map<string, UpstreamPool>();
+  for (const m of o.mounts) {
+    let pool = byOrigin.get(m.upstream.origin);
+    if (pool === undefined) {
+      pool = new UpstreamPool({ host: m.upstream.hostname.replace(/^\[|\]$/g, ''), port: portOf(m.upstream), maxConnections: o.upstreamConnections, idleMs: o.keepAliveMs, connectTimeoutMs: o.upstreamTimeoutMs });
+      byOrigin.set(m.upstream.origin, pool);
+    }
+    pools.set(m, pool);
+  }
+  const ctx = {
+    mounts: o.mounts, pools, guard: o.guard, trustProxy: o.trustProxy, controlPlane: o.controlPlane,
+    logger: o.logger, upstreamTimeoutMs: o.upstreamTimeoutMs, keepAliveMs: o.keepAliveMs,
+  };
+  const open = new Set<EdgeConnection>();
+  const server: Server = createServer(o.tls, (socket: TLSSocket) => {
+    const c = new EdgeConnection(socket, ctx);
+    open.add(c);
+    socket.once('close', () => open.delete(c));
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
+    o.logger.debug({ source: socket.remoteAddress, err: { message: err.message, code: err.code } }, 'TLS handshake failed');
+  });
+
+  return {
+    listen: (host, port) => new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    }),
+    setSecureContext: (options) => { server.setSecureContext(options); },
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      for (const c of open) c.destroy();
+      for (const p of byOrigin.values()) p.close();
+    }),
+  };
+}

@@ -1,0 +1,220 @@
+// One request/response exchange between a client connection and an upstream connection.
+//
+// The request head (already rewritten) goes up, the request body streams up as it arrives, the
+// response head is parsed and rewritten, and the response body streams down. Body bytes are never
+// copied or buffered beyond socket backpressure: only heads and chunk-size lines are read.
+
+import type { Duplex } from 'node:stream';
+import { ChunkedFramer, LengthFramer, type BodyFramer } from './body-framer.js';
+import type { RequestHead } from './request-head.js';
+import { parseResponseHead, type ResponseHead } from './response-head.js';
+
+/** Largest upstream response head accepted. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+export type ExchangeOutcome =
+  /** The response went to the client in full. */
+  | { readonly kind: 'done'; readonly upstreamReusable: boolean; readonly clientReusable: boolean }
+  /** Nothing was sent to the client yet; the caller answers (502/504) or retries. */
+  | { readonly kind: 'no-response'; readonly error: Error; readonly timeout: boolean; readonly badRequest: boolean }
+  /** The exchange broke after the client got part of the response; the client connection must be closed. */
+  | { readonly kind: 'broken'; readonly error: Error };
+
+export interface ExchangeSpec {
+  readonly client: Duplex;
+  readonly upstream: Duplex;
+  /** The request head to send upstream (CRLFCRLF included). */
+  readonly head: Buffer | string;
+  readonly method: string;
+  readonly body: RequestHead['body'];
+  /** The client wants to keep the connection. */
+  readonly clientKeepAlive: boolean;
+  /** No response head, or a pause in the response body, longer than this fails the exchange. */
+  readonly timeoutMs: number;
+  /** The response head for the client; `close` says the client connection ends after this response. */
+  readonly responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string;
+  readonly onEnd: (outcome: ExchangeOutcome) => void;
+}
+
+/** net.Socket#setTimeout without a callback (adding one per call would pile up 'timeout' listeners); undefined for in-process streams. */
+function timeoutOf(d: Duplex): ((ms: number) => void) | undefined {
+  const f = (d as Partial<{ setTimeout(ms: number): unknown }>).setTimeout;
+  return typeof f === 'function' ? f : undefined;
+}
+
+function framerFor(body: RequestHead['body'] | ResponseHead['body']): BodyFramer | undefined {
+  if (body.kind === 'length') return new LengthFramer(body.length);
+  if (body.kind === 'chunked') return new ChunkedFramer();
+  return undefined;
+}
+
+export class Exchange {
+  readonly #s: ExchangeSpec;
+  /** Request body framer; undefined once the request body is complete (or when there is none). */
+  #reqFramer: BodyFramer | undefined;
+  #requestBroken = false;
+  #resFramer: BodyFramer | undefined;
+  #resHead: ResponseHead | undefined;
+  #headBuf: Buffer | undefined;
+  #sentToClient = false;
+  #ended = false;
+  #closeClient = false;
+  readonly #onUpData = (c: Buffer): void => { this.#upData(c); };
+  readonly #onUpEnd = (): void => { this.#upClosed(new Error('the upstream closed the connection')); };
+  readonly #onUpError = (e: Error): void => { this.#upClosed(e); };
+  readonly #onUpTimeout = (): void => { this.#fail(new Error('upstream timeout'), true); };
+  #upPaused = false;
+  readonly #onClientDrain = (): void => { this.#upPaused = false; this.#s.upstream.resume(); };
+  #clientPaused = false;
+  readonly #onUpDrain = (): void => { this.#clientPaused = false; this.#s.client.resume(); };
+
+  constructor(spec: ExchangeSpec) {
+    this.#s = spec;
+    this.#reqFramer = framerFor(spec.body);
+    const up = spec.upstream;
+    up.on('data', this.#onUpData);
+    up.on('end', this.#onUpEnd);
+    up.on('error', this.#onUpError);
+    up.on('timeout', this.#onUpTimeout);
+    timeoutOf(up)?.call(up, spec.timeoutMs);
+    up.write(spec.head);
+  }
+
+  /** The request body is still arriving. */
+  get wantsBody(): boolean {
+    return this.#reqFramer !== undefined;
+  }
+
+  /** Client bytes while the request body is incomplete; returns the bytes after the body (the next request), if any. */
+  clientData(chunk: Buffer): Buffer | undefined {
+    const f = this.#reqFramer;
+    if (f === undefined || this.#ended) return chunk;
+    const r = f.feed(chunk);
+    if (r.error !== undefined) {
+      this.#requestBroken = true;
+      this.#reqFramer = undefined;
+      this.#fail(new Error(`malformed request body: ${r.error}`), false, true);
+      return undefined;
+    }
+    if (r.used > 0 && !this.#s.upstream.write(r.used === chunk.length ? chunk : chunk.subarray(0, r.used)) && !this.#clientPaused) {
+      this.#clientPaused = true;
+      this.#s.client.pause();
+      this.#s.upstream.once('drain', this.#onUpDrain);
+    }
+    if (r.done) this.#reqFramer = undefined;
+    return r.used < chunk.length ? chunk.subarray(r.used) : undefined;
+  }
+
+  /** True when the request body was malformed (the client connection must be closed). */
+  get requestBroken(): boolean {
+    return this.#requestBroken;
+  }
+
+  /** The client went away: drop the upstream connection (its response cannot be read to the end). */
+  abort(): void {
+    if (this.#ended) return;
+    this.#finish({ kind: 'broken', error: new Error('the client closed the connection') });
+  }
+
+  #upData(chunk: Buffer): void {
+    if (this.#ended) return;
+    if (this.#resHead === undefined) {
+      const buf = this.#headBuf === undefined ? chunk : Buffer.concat([this.#headBuf, chunk]);
+      const end = buf.indexOf(CRLFCRLF);
+      if (end < 0) {
+        if (buf.length > MAX_RESPONSE_HEAD) this.#fail(new Error('upstream response head too large'), false);
+        else this.#headBuf = buf;
+        return;
+      }
+      this.#headBuf = undefined;
+      const parsed = parseResponseHead(buf, end, this.#s.method);
+      if (typeof parsed === 'string') { this.#fail(new Error(`malformed upstream response: ${parsed}`), false); return; }
+      if (parsed.status === 101) { this.#fail(new Error('the upstream switched protocols'), false); return; }
+      const interim = parsed.status < 200;
+      // The client connection ends after this response when either side wants it, or the request body is unfinished.
+      this.#closeClient = !this.#s.clientKeepAlive || parsed.body.kind === 'close' || this.#reqFramer !== undefined || this.#requestBroken;
+      const headOut = this.#s.responseHead(parsed, buf.subarray(0, end + 4), this.#closeClient && !interim);
+      this.#sentToClient = true;
+      const rest = buf.subarray(end + 4);
+      const client = this.#s.client;
+      // Head and the body bytes that came with it leave in one TLS write.
+      client.cork();
+      this.#writeClient(typeof headOut === 'string' ? Buffer.from(headOut, 'latin1') : headOut);
+      if (interim) {
+        // 1xx: relay it and wait for the final response.
+        client.uncork();
+        if (rest.length > 0) this.#upData(rest);
+        return;
+      }
+      this.#resHead = parsed;
+      this.#resFramer = framerFor(parsed.body);
+      if (parsed.body.kind === 'none') { client.uncork(); this.#complete(rest.length > 0); return; }
+      if (rest.length > 0) this.#bodyData(rest);
+      client.uncork();
+      return;
+    }
+    this.#bodyData(chunk);
+  }
+
+  #bodyData(chunk: Buffer): void {
+    const head = this.#resHead;
+    if (head === undefined) return;
+    if (head.body.kind === 'close') { this.#writeClient(chunk); return; }
+    const f = this.#resFramer;
+    if (f === undefined) return;
+    const r = f.feed(chunk);
+    if (r.error !== undefined) { this.#finish({ kind: 'broken', error: new Error(`malformed upstream body: ${r.error}`) }); return; }
+    if (r.used > 0) this.#writeClient(r.used === chunk.length ? chunk : chunk.subarray(0, r.used));
+    if (r.done) this.#complete(r.used < chunk.length);
+  }
+
+  #writeClient(b: Buffer): void {
+    if (!this.#s.client.write(b) && !this.#upPaused) {
+      this.#upPaused = true;
+      this.#s.upstream.pause();
+      this.#s.client.once('drain', this.#onClientDrain);
+    }
+  }
+
+  /** The response is complete. `extra`: the upstream sent bytes after it (its connection is not reusable). */
+  #complete(extra: boolean): void {
+    const head = this.#resHead;
+    const bodyDone = this.#reqFramer === undefined && !this.#requestBroken;
+    const upstreamReusable = !extra && bodyDone && head !== undefined && head.keepAlive;
+    const clientReusable = !this.#closeClient && bodyDone;
+    this.#finish({ kind: 'done', upstreamReusable, clientReusable });
+  }
+
+  #upClosed(err: Error): void {
+    if (this.#ended) return;
+    if (this.#resHead?.body.kind === 'close') {
+      // The body was delimited by the upstream closing: it is complete.
+      this.#closeClient = true;
+      this.#finish({ kind: 'done', upstreamReusable: false, clientReusable: false });
+      return;
+    }
+    this.#fail(err, false);
+  }
+
+  #fail(error: Error, timeout: boolean, badRequest = false): void {
+    if (this.#ended) return;
+    if (this.#sentToClient) this.#finish({ kind: 'broken', error });
+    else this.#finish({ kind: 'no-response', error, timeout, badRequest });
+  }
+
+  #finish(outcome: ExchangeOutcome): void {
+    this.#ended = true;
+    const up = this.#s.upstream;
+    up.off('data', this.#onUpData);
+    up.off('end', this.#onUpEnd);
+    up.off('error', this.#onUpError);
+    up.off('drain', this.#onUpDrain);
+    up.off('timeout', this.#onUpTimeout);
+    this.#s.client.off('drain', this.#onClientDrain);
+    timeoutOf(up)?.call(up, 0);
+    if (this.#upPaused) up.resume();
+    if (this.#clientPaused) this.#s.client.resume();
+    this.#s.onEnd(outcome);
+  }
+}

@@ -1,0 +1,128 @@
+// Keep-alive TCP connections to one plain-HTTP upstream (the PACS's DICOMweb port), bounded in number.
+
+import { connect, type Socket } from 'node:net';
+
+export interface UpstreamPoolOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Most connections open at once; further requests wait for one. */
+  readonly maxConnections: number;
+  /** Idle connections are closed after this long. */
+  readonly idleMs: number;
+  /** A connection attempt that takes longer fails. */
+  readonly connectTimeoutMs: number;
+}
+
+export interface Lease {
+  readonly socket: Socket;
+  /** The connection has served an earlier request (it may have been closed by the upstream meanwhile). */
+  readonly reused: boolean;
+}
+
+type Waiter = (err: Error | undefined, lease?: Lease) => void;
+
+export class UpstreamPool {
+  readonly #o: UpstreamPoolOptions;
+  readonly #idle: Socket[] = [];
+  readonly #waiting: { fresh: boolean; cb: Waiter }[] = [];
+  #open = 0;
+  #closed = false;
+
+  constructor(options: UpstreamPoolOptions) {
+    this.#o = options;
+  }
+
+  /** A connection for one exchange: an idle one unless `fresh` is asked for. Calls back once. */
+  acquire(fresh: boolean, cb: Waiter): void {
+    if (this.#closed) { cb(new Error('upstream pool closed')); return; }
+    if (!fresh) {
+      const s = this.#idle.pop();
+      if (s !== undefined) {
+        this.#unwatchIdle(s);
+        cb(undefined, { socket: s, reused: true });
+        return;
+      }
+    }
+    if (this.#open >= this.#o.maxConnections) {
+      // A fresh connection at the limit: close an idle one to make room, else wait.
+      const victim = this.#idle.shift();
+      if (victim === undefined) { this.#waiting.push({ fresh, cb }); return; }
+      this.#unwatchIdle(victim);
+      victim.destroy();
+      this.#open--;
+    }
+    this.#connect(cb);
+  }
+
+  /** Gives a connection back: kept for the next exchange when `reusable`, else closed. */
+  release(socket: Socket, reusable: boolean): void {
+    if (!reusable || this.#closed || socket.destroyed || socket.readableEnded) {
+      if (!socket.destroyed) socket.destroy();
+      this.#open--;
+      this.#serveWaiter();
+      return;
+    }
+    const w = this.#waiting.shift();
+    if (w !== undefined) { w.cb(undefined, { socket, reused: true }); return; }
+    this.#idle.push(socket);
+    this.#watchIdle(socket);
+  }
+
+  /** Closes every idle connection and refuses new acquisitions; connections in use close on release. */
+  close(): void {
+    this.#closed = true;
+    for (const s of this.#idle.splice(0)) { this.#unwatchIdle(s); s.destroy(); this.#open--; }
+    for (const w of this.#waiting.splice(0)) w.cb(new Error('upstream pool closed'));
+  }
+
+  #connect(cb: Waiter): void {
+    this.#open++;
+    const s = connect({ host: this.#o.host, port: this.#o.port, noDelay: true });
+    const timer = setTimeout(() => s.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      this.#open--;
+      this.#serveWaiter();
+      cb(err);
+    };
+    s.once('error', onError);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      cb(undefined, { socket: s, reused: false });
+    });
+  }
+
+  #serveWaiter(): void {
+    const w = this.#waiting.shift();
+    if (w !== undefined) this.acquire(w.fresh, w.cb);
+  }
+
+  #watchIdle(s: Socket): void {
+    const drop = (): void => {
+      const i = this.#idle.indexOf(s);
+      if (i >= 0) { this.#idle.splice(i, 1); this.#open--; this.#unwatchIdle(s); }
+      s.destroy();
+    };
+    // An idle connection that talks, ends or errs is no longer usable.
+    s.on('data', drop);
+    s.on('end', drop);
+    s.on('error', drop);
+    s.on('timeout', drop);
+    s.setTimeout(this.#o.idleMs);
+    (s as Socket & { [kDrop]?: () => void })[kDrop] = drop;
+  }
+
+  #unwatchIdle(s: Socket): void {
+    const drop = (s as Socket & { [kDrop]?: () => void })[kDrop];
+    if (drop === undefined) return;
+    s.off('data', drop);
+    s.off('end', drop);
+    s.off('error', drop);
+    s.off('timeout', drop);
+    s.setTimeout(0);
+    (s as Socket & { [kDrop]?: () => void })[kDrop] = undefined;
+  }
+}
+
+const kDrop = Symbol('idle-drop');
