@@ -628,16 +628,14 @@ t.test('PACS response headers the client never sees', async (t) => {
 });
 
 t.test('an upstream connection reused many times does not collect listeners', async (t) => {
-  // Exchange and UpstreamPool call socket.setTimeout(ms, callback) on every use of a kept-alive PACS
-  // connection; node adds callback as a 'timeout' listener each time and setTimeout(0) without the
-  // callback does not remove it. Each stale listener keeps its Exchange (and that exchange's client
-  // socket) alive for as long as the PACS connection lives, and a stale pool `drop` fires on the next
-  // timeout of the connection whoever uses it then. This is the behaviour we must have: at most the
-  // current exchange's or the idle watch's listener.
+  // Each use of a kept-alive PACS connection adds a 'timeout' listener (the exchange's, or the pool's
+  // idle watch) and must remove it again. A stale listener would keep its Exchange (and that exchange's
+  // client socket) alive for as long as the PACS connection lives, and a stale pool `drop` would fire on
+  // the next timeout of the connection whoever uses it then. At most one listener may be left.
   const pacs = createHttpServer((_req, res) => { res.end('ok'); });
   await new Promise<void>((r) => pacs.listen(0, '127.0.0.1', r));
   t.teardown(() => { pacs.closeAllConnections(); pacs.close(); });
-  const pool = new UpstreamPool({ host: '127.0.0.1', port: (pacs.address() as AddressInfo).port, maxConnections: 1, idleMs: 10_000, connectTimeoutMs: 2000 });
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: (pacs.address() as AddressInfo).port, maxConnections: 1, timeoutMs: 10_000 });
   t.teardown(() => pool.close());
   const sockets = new Set<unknown>();
   let lease: Lease | undefined;
@@ -650,7 +648,7 @@ t.test('an upstream connection reused many times does not collect listeners', as
     const outcome = await new Promise<ExchangeOutcome>((resolve) => {
       new Exchange({
         client, upstream, head: 'GET / HTTP/1.1\r\nhost: pacs\r\n\r\n', method: 'GET', body: { kind: 'none' }, clientKeepAlive: true,
-        timeoutMs: 5000, responseHead: (_res, raw) => raw, onEnd: resolve,
+        responseHead: (_res, raw) => raw, onEnd: resolve,
       });
     });
     t.equal(outcome.kind, 'done');

@@ -22,7 +22,6 @@ export interface EdgeContext {
   /** Gives a new internal connection to the control-plane HTTP server. */
   readonly controlPlane: (server: Duplex) => void;
   readonly logger: Logger;
-  readonly upstreamTimeoutMs: number;
   /** An idle connection, or a request head not complete, is closed after this long. */
   readonly keepAliveMs: number;
 }
@@ -261,7 +260,7 @@ export class EdgeConnection {
   #start(upstream: Duplex, head: RequestHead, out: Buffer | string, responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string, onEnd: (o: ExchangeOutcome) => void): void {
     const ex = new Exchange({
       client: this.#socket, upstream, head: out, method: head.method, body: head.body, clientKeepAlive: head.keepAlive,
-      timeoutMs: this.#ctx.upstreamTimeoutMs, responseHead, onEnd: (o) => { this.#exchange = undefined; onEnd(o); },
+      responseHead, onEnd: (o) => { this.#exchange = undefined; onEnd(o); },
     });
     this.#exchange = ex;
     const pending = this.#buf;

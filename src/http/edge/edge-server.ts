@@ -44,14 +44,14 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
   for (const m of o.mounts) {
     let pool = byOrigin.get(m.upstream.origin);
     if (pool === undefined) {
-      pool = new UpstreamPool({ host: m.upstream.hostname.replace(/^\[|\]$/g, ''), port: portOf(m.upstream), maxConnections: o.upstreamConnections, idleMs: o.keepAliveMs, connectTimeoutMs: o.upstreamTimeoutMs });
+      pool = new UpstreamPool({ host: m.upstream.hostname.replace(/^\[|\]$/g, ''), port: portOf(m.upstream), maxConnections: o.upstreamConnections, timeoutMs: o.upstreamTimeoutMs });
       byOrigin.set(m.upstream.origin, pool);
     }
     pools.set(m, pool);
   }
   const ctx = {
     mounts: o.mounts, pools, guard: o.guard, trustProxy: o.trustProxy, controlPlane: o.controlPlane,
-    logger: o.logger, upstreamTimeoutMs: o.upstreamTimeoutMs, keepAliveMs: o.keepAliveMs,
+    logger: o.logger, keepAliveMs: o.keepAliveMs,
   };
   const open = new Set<EdgeConnection>();
   const server: Server = createServer(o.tls, (socket: TLSSocket) => {

@@ -30,17 +30,9 @@ export interface ExchangeSpec {
   readonly body: RequestHead['body'];
   /** The client wants to keep the connection. */
   readonly clientKeepAlive: boolean;
-  /** No response head, or a pause in the response body, longer than this fails the exchange. */
-  readonly timeoutMs: number;
   /** The response head for the client; `close` says the client connection ends after this response. */
   readonly responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string;
   readonly onEnd: (outcome: ExchangeOutcome) => void;
-}
-
-/** net.Socket#setTimeout without a callback (adding one per call would pile up 'timeout' listeners); undefined for in-process streams. */
-function timeoutOf(d: Duplex): ((ms: number) => void) | undefined {
-  const f = (d as Partial<{ setTimeout(ms: number): unknown }>).setTimeout;
-  return typeof f === 'function' ? f : undefined;
 }
 
 function framerFor(body: RequestHead['body'] | ResponseHead['body']): BodyFramer | undefined {
@@ -76,8 +68,8 @@ export class Exchange {
     up.on('data', this.#onUpData);
     up.on('end', this.#onUpEnd);
     up.on('error', this.#onUpError);
+    // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
     up.on('timeout', this.#onUpTimeout);
-    timeoutOf(up)?.call(up, spec.timeoutMs);
     up.write(spec.head);
   }
 
@@ -212,7 +204,6 @@ export class Exchange {
     up.off('drain', this.#onUpDrain);
     up.off('timeout', this.#onUpTimeout);
     this.#s.client.off('drain', this.#onClientDrain);
-    timeoutOf(up)?.call(up, 0);
     if (this.#upPaused) up.resume();
     if (this.#clientPaused) this.#s.client.resume();
     this.#s.onEnd(outcome);

@@ -7,10 +7,12 @@ export interface UpstreamPoolOptions {
   readonly port: number;
   /** Most connections open at once; further requests wait for one. */
   readonly maxConnections: number;
-  /** Idle connections are closed after this long. */
-  readonly idleMs: number;
-  /** A connection attempt that takes longer fails. */
-  readonly connectTimeoutMs: number;
+  /**
+   * A connection attempt that takes longer fails; an open connection silent for this long emits
+   * 'timeout' (an exchange in progress fails with 504, an idle connection is closed). Set once per
+   * connection: node allocates a new timer on every setTimeout call.
+   */
+  readonly timeoutMs: number;
 }
 
 export interface Lease {
@@ -78,7 +80,7 @@ export class UpstreamPool {
   #connect(cb: Waiter): void {
     this.#open++;
     const s = connect({ host: this.#o.host, port: this.#o.port, noDelay: true });
-    const timer = setTimeout(() => s.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
+    const timer = setTimeout(() => s.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
       this.#open--;
@@ -89,6 +91,7 @@ export class UpstreamPool {
     s.once('connect', () => {
       clearTimeout(timer);
       s.off('error', onError);
+      s.setTimeout(this.#o.timeoutMs);
       cb(undefined, { socket: s, reused: false });
     });
   }
@@ -109,7 +112,6 @@ export class UpstreamPool {
     s.on('end', drop);
     s.on('error', drop);
     s.on('timeout', drop);
-    s.setTimeout(this.#o.idleMs);
     (s as Socket & { [kDrop]?: () => void })[kDrop] = drop;
   }
 
@@ -120,7 +122,6 @@ export class UpstreamPool {
     s.off('end', drop);
     s.off('error', drop);
     s.off('timeout', drop);
-    s.setTimeout(0);
     (s as Socket & { [kDrop]?: () => void })[kDrop] = undefined;
   }
 }
