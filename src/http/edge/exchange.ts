@@ -70,7 +70,8 @@ export class Exchange {
     up.on('error', this.#onUpError);
     // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
     up.on('timeout', this.#onUpTimeout);
-    up.write(spec.head);
+    // latin1: header bytes go out exactly as they came in (obs-text included).
+    if (typeof spec.head === 'string') up.write(spec.head, 'latin1'); else up.write(spec.head);
   }
 
   /** The request body is still arriving. */
