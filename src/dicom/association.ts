@@ -80,7 +80,7 @@ export class Association {
     );
     client.setNoDelay(true);
     // The client's chunks are views of a shared buffer: whatever outlives the call is copied (GuardedPipe).
-    readChunks(client, (chunk: Buffer) => this.#safely(() => this.#onClientData(chunk)));
+    readChunks(client, this.#onClientChunk);
     client.on('error', (err) => this.#log.debug({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'client socket error'));
     client.on('close', () => this.#safely(() => this.#onClientClose()));
     // ARTIM (PS3.8 §9.1.5): the A-ASSOCIATE-RQ must arrive in time, or the connection is closed.
@@ -128,11 +128,20 @@ export class Association {
 
   // ---- client side -------------------------------------------------------------------------
 
-  #onClientData(chunk: Buffer): void {
+  /** The client's bytes: `chunk`'s first `length` bytes (see readChunks); like #safely, without a closure per chunk. */
+  readonly #onClientChunk = (chunk: Buffer, length: number): void => {
+    try {
+      this.#onClientData(chunk, length);
+    } catch (err) {
+      this.#internalError(err);
+    }
+  };
+
+  #onClientData(chunk: Buffer, length: number): void {
     if (this.#state === 'closed') return;
     this.#lastActivity = Date.now();
     try {
-      this.#clientReader.push(chunk);
+      this.#clientReader.push(chunk, length);
     } catch (err) {
       this.#violation(err, 'client');
       return;

@@ -49,7 +49,11 @@ export class GuardedPipe {
       this.#upstreamScheduled = true;
       setImmediate(this.#scheduledWrite);
     }
-    if (!writeAll(this.#client, this.drainToClient())) holdUntilDrained(this.#upstream, this.#client);
+    if (this.relay.toClient.length > 0 || this.filter.toClient.length > 0 || this.#pending.length > 0) {
+      if (!writeAll(this.#client, this.drainToClient())) holdUntilDrained(this.#upstream, this.#client);
+    } else if (this.#client.writableNeedDrain) {
+      holdUntilDrained(this.#upstream, this.#client);
+    }
   }
 
   readonly #scheduledWrite = (): void => {

@@ -68,6 +68,10 @@ export class PduReader {
   #pdv: PdvHeader | undefined;
   #fragmentRemaining = 0;
   #bytesIn = 0;
+  /** End of the valid bytes of the chunk being consumed. */
+  #end = 0;
+  /** The header that the last successful #collect completed. */
+  #raw: Buffer | undefined;
 
   constructor(handler: PduHandler, limits: PduReaderLimits) {
     this.#handler = handler;
@@ -79,13 +83,18 @@ export class PduReader {
   /** Total bytes pushed so far. */
   get bytesIn(): number { return this.#bytesIn; }
 
-  /** Consumes one chunk. Throws PduError on a protocol violation; the reader then refuses further input. */
-  push(chunk: Buffer): void {
+  /**
+   * Consumes one chunk (its first `length` bytes). Throws PduError on a protocol violation; the
+   * reader then refuses further input.
+   */
+  push(chunk: Buffer, length = chunk.length): void {
     if (this.#state === 'failed') throw new PduError('PDU stream already failed', AbortReason.NotSpecified);
-    this.#bytesIn += chunk.length;
+    const end = Math.min(length, chunk.length);
+    this.#bytesIn += end;
+    this.#end = end;
     try {
       let off = 0;
-      while (off < chunk.length) off = this.#step(chunk, off);
+      while (off < end) off = this.#step(chunk, off);
       // A PDV or PDU that ends exactly at a chunk end is closed here (zero-length tails included).
       this.#settle();
     } catch (err) {
@@ -104,18 +113,28 @@ export class PduReader {
     }
   }
 
-  /** Collects `size` header bytes; returns [raw header or undefined if incomplete, new offset]. */
-  #collect(chunk: Buffer, off: number, size: number): [Buffer | undefined, number] {
-    if (this.#hdrFill === 0 && chunk.length - off >= size) return [chunk.subarray(off, off + size), off + size];
-    const n = Math.min(size - this.#hdrFill, chunk.length - off);
+  /**
+   * Collects `size` header bytes; returns the new offset, and leaves the complete header in
+   * `#raw` (undefined while incomplete).
+   */
+  #collect(chunk: Buffer, off: number, size: number): number {
+    const end = this.#end;
+    if (this.#hdrFill === 0 && end - off >= size) {
+      this.#raw = chunk.subarray(off, off + size);
+      return off + size;
+    }
+    const n = Math.min(size - this.#hdrFill, end - off);
     chunk.copy(this.#hdr, this.#hdrFill, off, off + n);
     this.#hdrFill += n;
-    if (this.#hdrFill < size) return [undefined, off + n];
-    const raw = this.#hdr;
+    if (this.#hdrFill < size) {
+      this.#raw = undefined;
+      return off + n;
+    }
+    this.#raw = this.#hdr;
     // A fresh buffer for the next header: handlers may keep `raw` (e.g. queued for a socket write).
     this.#hdr = Buffer.alloc(PDU_HEADER_BYTES);
     this.#hdrFill = 0;
-    return [raw, off + n];
+    return off + n;
   }
 
   #readPduHeader(chunk: Buffer, off: number): number {
@@ -126,7 +145,8 @@ export class PduReader {
         throw new PduError(`unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}`, AbortReason.UnrecognizedPdu);
       }
     }
-    const [raw, next] = this.#collect(chunk, off, PDU_HEADER_BYTES);
+    const next = this.#collect(chunk, off, PDU_HEADER_BYTES);
+    const raw = this.#raw;
     if (raw === undefined) return next;
     const type = raw.readUInt8(0) as PduTypeValue;
     const length = raw.readUInt32BE(2);
@@ -163,7 +183,7 @@ export class PduReader {
 
   #readBody(chunk: Buffer, off: number): number {
     const body = this.#body as Buffer;
-    const n = Math.min(body.length - this.#bodyFill, chunk.length - off);
+    const n = Math.min(body.length - this.#bodyFill, this.#end - off);
     chunk.copy(body, this.#bodyFill, off, off + n);
     this.#bodyFill += n;
     if (this.#bodyFill === body.length) this.#finishBody();
@@ -179,7 +199,8 @@ export class PduReader {
   }
 
   #readPdvHeader(chunk: Buffer, off: number): number {
-    const [raw, next] = this.#collect(chunk, off, PDV_HEADER_BYTES);
+    const next = this.#collect(chunk, off, PDV_HEADER_BYTES);
+    const raw = this.#raw;
     if (raw === undefined) return next;
     this.#pduRemaining -= PDV_HEADER_BYTES;
     const itemLength = raw.readUInt32BE(0);
@@ -205,7 +226,7 @@ export class PduReader {
   }
 
   #readFragment(chunk: Buffer, off: number): number {
-    const n = Math.min(this.#fragmentRemaining, chunk.length - off);
+    const n = Math.min(this.#fragmentRemaining, this.#end - off);
     if (n > 0) {
       this.#fragmentRemaining -= n;
       this.#pduRemaining -= n;

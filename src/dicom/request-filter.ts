@@ -47,7 +47,8 @@ export class RequestFilter {
   #command: PendingCommand | undefined;
   /** The message whose data set is expected next. */
   #message: Message | undefined;
-  #pdv: { header: PdvHeader; mode: 'collect' | 'forward' | 'drop' } | undefined;
+  /** What is done with the current PDV's fragment (undefined between PDVs). */
+  #mode: 'collect' | 'forward' | 'drop' | undefined;
 
   constructor(options: RequestFilterOptions) {
     this.#o = options;
@@ -71,7 +72,7 @@ export class RequestFilter {
         throw new PduError(`command set exceeds the limit of ${this.#o.maxCommandBytes} bytes`);
       }
       this.#command = c;
-      this.#pdv = { header: h, mode: 'collect' };
+      this.#mode = 'collect';
       return;
     }
     if (this.#command !== undefined) throw new PduError('a data PDV arrived before the command set ended', AbortReason.UnexpectedPduParameter);
@@ -79,24 +80,23 @@ export class RequestFilter {
     if (m === undefined) throw new PduError('a data PDV arrived without a command that announced a data set', AbortReason.UnexpectedPduParameter);
     // PS3.7 §6.3.1 / PS3.8 Annex E: a message's command and data set share one presentation context.
     if (m.pcId !== h.pcId) throw new PduError('data set PDV on a different presentation context than its command', AbortReason.UnexpectedPduParameter);
-    this.#pdv = { header: h, mode: m.forward ? 'forward' : 'drop' };
+    this.#mode = m.forward ? 'forward' : 'drop';
     if (m.forward) this.toUpstream.push(pDataHeader(h.pcId, h.control, h.fragmentLength));
   }
 
   onFragment(data: Buffer): void {
-    const pdv = this.#pdv;
-    if (pdv === undefined) return;
-    if (pdv.mode === 'forward') this.toUpstream.push(data);
-    else if (pdv.mode === 'collect' && this.#command !== undefined) {
+    const mode = this.#mode;
+    if (mode === 'forward') this.toUpstream.push(data);
+    else if (mode === 'collect' && this.#command !== undefined) {
       this.#command.current.push(Buffer.from(data));
       this.#command.size += data.length;
     }
   }
 
   onPdvEnd(h: PdvHeader): void {
-    const pdv = this.#pdv;
-    this.#pdv = undefined;
-    if (pdv?.mode === 'collect' && this.#command !== undefined) {
+    const mode = this.#mode;
+    this.#mode = undefined;
+    if (mode === 'collect' && this.#command !== undefined) {
       const c = this.#command;
       c.fragments.push(Buffer.concat(c.current));
       c.current = [];

@@ -44,14 +44,14 @@ let clobbered = false;
 interface UserBufferHandle { useUserBuffer?: (buf: Uint8Array) => void }
 
 /**
- * Delivers the socket's data to `onChunk`. Returns true when chunks are views of the shared
- * buffer, valid only during the call (copy what must outlive it); false when they are node's own
- * buffers ('data' events, the fallback).
+ * Delivers the socket's data to `onChunk` as (buffer, number of valid bytes at its start). Returns
+ * true when that buffer is the shared one, valid only during the call (copy what must outlive it);
+ * false when chunks are node's own buffers ('data' events, the fallback).
  */
-export function readChunks(socket: Socket, onChunk: (chunk: Buffer) => void): boolean {
+export function readChunks(socket: Socket, onChunk: (chunk: Buffer, length: number) => void): boolean {
   const handle = (socket as unknown as { _handle?: UserBufferHandle | null })._handle;
   if (KEYS === undefined || handle == null || typeof handle.useUserBuffer !== 'function' || socket.readableLength > 0) {
-    socket.on('data', onChunk);
+    socket.on('data', (chunk: Buffer) => onChunk(chunk, chunk.length));
     return false;
   }
   shared ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
@@ -66,7 +66,7 @@ export function readChunks(socket: Socket, onChunk: (chunk: Buffer) => void): bo
     }
     reading = socket;
     try {
-      onChunk(b.subarray(0, n));
+      onChunk(b, n);
     } finally {
       reading = undefined;
     }

@@ -59,6 +59,23 @@ t.test('the same bytes give the same events however they are split', async (t) =
   }
 });
 
+t.test('push(chunk, length) reads only the first length bytes of a reused buffer', async (t) => {
+  const bytes = stream();
+  const whole = feed(bytes, []);
+  const { handler, events } = recorder();
+  const r = new PduReader(handler, limits);
+  // One buffer, refilled for every piece, with stale bytes after the valid part (as socket-read.ts delivers them).
+  const shared = Buffer.alloc(97);
+  for (let off = 0; off < bytes.length; off += 61) {
+    shared.fill(0xa5);
+    const n = bytes.copy(shared, 0, off, Math.min(off + 61, bytes.length));
+    r.push(shared, n);
+  }
+  t.ok(r.atPduBoundary);
+  t.same(events, whole);
+  t.equal(r.bytesIn, bytes.length);
+});
+
 t.test('fragments are views of the input, not copies', async (t) => {
   const pdu = buildPData(1, false, Buffer.alloc(1000, 1));
   const seen: Buffer[] = [];
