@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
@@ -549,6 +549,49 @@ t.test('the HTTPS edge on the wire', async (t) => {
     t.equal((await gw.request('GET', '/healthz')).status, 200);
   });
 
+  await t.test('a slow and a fast reader at once get the PACS answer byte for byte (real TLS, shared upstream read buffer)', async (t) => {
+    // The edge reads PACS connections into one shared buffer and writes views of it to the client
+    // when the client's socket takes them at once, copies otherwise. Loopback socket buffers are
+    // large, so the queueing case itself is forced in the Exchange test further down.
+    const large = makeInstance({ pixelBytes: 6 * 1024 * 1024 });
+    await uploadInstance(orthanc, large.buffer);
+    const path = instancePath(large);
+    const accept = { Accept: 'multipart/related; type="application/dicom"' };
+    const direct = await fetch(`${orthanc.dicomwebUrl}${path.slice('/dicom-web'.length)}`, { headers: accept });
+    const expected = Buffer.from(await direct.arrayBuffer());
+    t.equal(direct.status, 200);
+    const c = await open();
+    // Two at once on the same answer path: one slow reader, one fast (they share the read buffer).
+    const fast = await open();
+    c.socket.pause();
+    await c.write(request('GET', path, as('rita', accept)));
+    await fast.write(request('GET', path, as('rita', accept)));
+    const quick = await fast.response({ timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    // Read in small sips so that the gateway keeps meeting a full socket.
+    const sipper = setInterval(() => { c.socket.resume(); setTimeout(() => c.socket.pause(), 2); }, 10);
+    let slow;
+    try {
+      slow = await c.response({ timeoutMs: 60_000 });
+    } finally {
+      clearInterval(sipper);
+      c.socket.resume();
+    }
+    t.equal(slow.status, 200);
+    t.equal(quick.status, 200);
+    // Orthanc picks a new multipart boundary per answer: compare the DICOM part inside.
+    const part = (body: Buffer, contentType: string | undefined | null): Buffer => {
+      const boundary = /boundary="?([^";]+)"?/.exec(contentType ?? '')?.[1];
+      if (boundary === undefined) throw new Error(`no boundary in ${String(contentType)}`);
+      const start = body.indexOf(CRLFCRLF) + 4;
+      return body.subarray(start, body.indexOf(Buffer.from(`\r\n--${boundary}--`), start));
+    };
+    const want = part(expected, direct.headers.get('content-type'));
+    t.ok(want.length > 6 * 1024 * 1024, 'the DICOM part is found in the direct answer');
+    t.ok(part(slow.body, slow.get('content-type')).equals(want), 'the slow reader\'s DICOM part is the PACS\'s, byte for byte');
+    t.ok(part(quick.body, quick.get('content-type')).equals(want), 'so is the fast reader\'s');
+  });
+
   await t.test('security headers on forwarded, refused and control-plane answers', async (t) => {
     const c = await open();
     const cases: [string, Buffer, number][] = [
@@ -656,6 +699,43 @@ t.test('an upstream connection reused many times does not collect listeners', as
   }
   t.equal(sockets.size, 1, 'one PACS connection served all twenty exchanges');
   t.ok((lease?.socket.listenerCount('timeout') ?? 0) <= 1, `'timeout' listeners on the PACS connection after 20 exchanges: ${String(lease?.socket.listenerCount('timeout'))}`);
+});
+
+t.test('a client that takes its time gets every byte: queued chunks are copies of the shared read buffer', async (t) => {
+  // Two PACS answers of distinct, position-dependent bytes stream at once through two pooled
+  // connections (which share one read buffer) to two clients. Like a TLS socket, each client takes
+  // a chunk at once (copies it) but completes writes later, so node queues the next chunks: those
+  // must not be views of the shared buffer, which the other connection's reads overwrite.
+  const size = 3 * 1024 * 1024;
+  const body = (seed: number): Buffer => { const b = Buffer.alloc(size); for (let i = 0; i < size; i++) b[i] = (i * 7 + seed * 13 + (i >> 12)) & 0xff; return b; };
+  const bodies = [body(1), body(2)];
+  let served = 0;
+  const pacs = createHttpServer((_req, res) => { const b = bodies[served++ % 2] as Buffer; res.writeHead(200, { 'content-length': String(b.length) }); res.end(b); });
+  await new Promise<void>((r) => pacs.listen(0, '127.0.0.1', r));
+  t.teardown(() => { pacs.closeAllConnections(); pacs.close(); });
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: (pacs.address() as AddressInfo).port, maxConnections: 4, timeoutMs: 10_000 });
+  t.teardown(() => pool.close());
+  const exchange = async (): Promise<Buffer> => {
+    const lease = await new Promise<Lease>((resolve, reject) => pool.acquire(true, (err, l) => (l === undefined ? reject(err) : resolve(l))));
+    const got: Buffer[] = [];
+    const client = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _enc, cb) { got.push(Buffer.from(chunk)); setTimeout(cb, 1); },
+    });
+    const outcome = await new Promise<ExchangeOutcome>((resolve) => {
+      new Exchange({
+        client: client as unknown as Duplex, upstream: lease.socket, head: 'GET / HTTP/1.1\r\nhost: pacs\r\n\r\n', method: 'GET',
+        body: { kind: 'none' }, clientKeepAlive: true, responseHead: (_res, raw) => raw, onEnd: resolve,
+      });
+    });
+    pool.release(lease.socket, false);
+    t.equal(outcome.kind, 'done');
+    const all = Buffer.concat(got);
+    return all.subarray(all.indexOf(CRLFCRLF) + 4);
+  };
+  const [one, two] = await Promise.all([exchange(), exchange()]);
+  const matches = (b: Buffer | undefined): boolean => b !== undefined && (b.equals(bodies[0] as Buffer) || b.equals(bodies[1] as Buffer));
+  t.ok(matches(one) && matches(two) && !(one as Buffer).equals(two as Buffer), 'both clients got their answer byte for byte');
 });
 
 t.test('a head that never completes → 408, an idle connection is closed (edge with a short keep-alive)', async (t) => {

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { ChunkedFramer, LengthFramer, type BodyFramer } from './body-framer.js';
 import type { RequestHead } from './request-head.js';
 import { parseResponseHead, type ResponseHead } from './response-head.js';
+import { isPooled, onChunks } from './upstream-pool.js';
 
 /** Largest upstream response head accepted. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -65,13 +66,14 @@ export class Exchange {
     this.#s = spec;
     this.#reqFramer = framerFor(spec.body);
     const up = spec.upstream;
-    up.on('data', this.#onUpData);
+    if (isPooled(up)) onChunks(up, this.#onUpData);
+    else up.on('data', this.#onUpData);
     up.on('end', this.#onUpEnd);
     up.on('error', this.#onUpError);
     // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
     up.on('timeout', this.#onUpTimeout);
     // latin1: header bytes go out exactly as they came in (obs-text included).
-    if (typeof spec.head === 'string') up.write(spec.head, 'latin1'); else up.write(spec.head);
+    up.write(typeof spec.head === 'string' ? Buffer.from(spec.head, 'latin1') : spec.head);
   }
 
   /** The request body is still arriving. */
@@ -117,7 +119,7 @@ export class Exchange {
       const end = buf.indexOf(CRLFCRLF);
       if (end < 0) {
         if (buf.length > MAX_RESPONSE_HEAD) this.#fail(new Error('upstream response head too large'), false);
-        else this.#headBuf = buf;
+        else this.#headBuf = buf === chunk ? Buffer.from(chunk) : buf;
         return;
       }
       this.#headBuf = undefined;
@@ -162,8 +164,15 @@ export class Exchange {
     if (r.done) this.#complete(r.used < chunk.length);
   }
 
+  /**
+   * Upstream chunks may be views of a shared read buffer (UpstreamPool): a TLS socket encrypts what
+   * it is given at once, so a view is safe to write, unless the socket queues it (a write still in
+   * flight, or corked): then it gets a copy.
+   */
   #writeClient(b: Buffer): void {
-    if (!this.#s.client.write(b) && !this.#upPaused) {
+    const client = this.#s.client;
+    const out = client.writableLength > 0 || client.writableCorked > 0 ? Buffer.from(b) : b;
+    if (!client.write(out) && !this.#upPaused) {
       this.#upPaused = true;
       this.#s.upstream.pause();
       this.#s.client.once('drain', this.#onClientDrain);
@@ -199,7 +208,8 @@ export class Exchange {
   #finish(outcome: ExchangeOutcome): void {
     this.#ended = true;
     const up = this.#s.upstream;
-    up.off('data', this.#onUpData);
+    if (isPooled(up)) onChunks(up, undefined);
+    else up.off('data', this.#onUpData);
     up.off('end', this.#onUpEnd);
     up.off('error', this.#onUpError);
     up.off('drain', this.#onUpDrain);

@@ -1,6 +1,6 @@
 // Keep-alive TCP connections to one plain-HTTP upstream (the PACS's DICOMweb port), bounded in number.
 
-import { connect, type Socket } from 'node:net';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
 
 export interface UpstreamPoolOptions {
   readonly host: string;
@@ -79,7 +79,13 @@ export class UpstreamPool {
 
   #connect(cb: Waiter): void {
     this.#open++;
-    const s = connect({ host: this.#o.host, port: this.#o.port, noDelay: true });
+    // Reads land in one shared buffer (see onChunks) instead of a new 64 KB buffer per read, whose
+    // external memory drove V8's mark-compacts under WADO-RS load (docs/benchmarks.md).
+    const s: Socket = connect({
+      host: this.#o.host, port: this.#o.port, noDelay: true,
+      onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => { deliver(s, n, buf); return true; } },
+    } as NetConnectOpts);
+    onChunks(s, undefined);
     const timer = setTimeout(() => s.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
@@ -108,7 +114,7 @@ export class UpstreamPool {
       s.destroy();
     };
     // An idle connection that talks, ends or errs is no longer usable.
-    s.on('data', drop);
+    onChunks(s, drop);
     s.on('end', drop);
     s.on('error', drop);
     s.on('timeout', drop);
@@ -118,7 +124,7 @@ export class UpstreamPool {
   #unwatchIdle(s: Socket): void {
     const drop = (s as Socket & { [kDrop]?: () => void })[kDrop];
     if (drop === undefined) return;
-    s.off('data', drop);
+    onChunks(s, undefined);
     s.off('end', drop);
     s.off('error', drop);
     s.off('timeout', drop);
@@ -127,3 +133,28 @@ export class UpstreamPool {
 }
 
 const kDrop = Symbol('idle-drop');
+const kSink = Symbol('upstream-sink');
+
+/** One read buffer for every pooled connection: node fills it and calls back synchronously, one read at a time. */
+const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
+
+type Sink = (chunk: Buffer) => void;
+
+function deliver(s: Socket, n: number, buf: Uint8Array): void {
+  const sink = (s as Socket & { [kSink]?: Sink })[kSink];
+  if (sink === undefined) { s.destroy(); return; }
+  sink(Buffer.from(buf.buffer, buf.byteOffset, n));
+}
+
+/** True for a connection made by an UpstreamPool (its data comes through onChunks, not 'data' events). */
+export function isPooled(s: object): s is Socket {
+  return kSink in s;
+}
+
+/**
+ * Where a pooled connection's data goes. The chunk lives in a buffer shared by every pooled
+ * connection and is valid only during the call: a sink copies whatever it keeps or queues.
+ */
+export function onChunks(s: Socket, sink: Sink | undefined): void {
+  (s as Socket & { [kSink]?: Sink })[kSink] = sink;
+}
