@@ -35,7 +35,8 @@ export class GuardedPipe {
    * Writes everything produced so far; called after every chunk read from either side. What the
    * filter forwarded is copied into the batch first (the client's chunks are views of a shared
    * read buffer, valid only until this returns; see socket-read.ts). Towards the PACS, less than
-   * a slab waits for the end of the current I/O phase (setImmediate): one TLS read yields several
+   * a slab waits for the end of the current I/O phase (setImmediate), unless it completes a
+   * command or a data set (RequestFilter.partEnded): one TLS read yields several
    * records, and dcmtk sends each PDU's 12 header bytes as a record of their own, so writing per
    * record cost two syscalls per PDU, a third of the gateway's CPU on C-STORE
    * (docs/benchmarks.md). Batched, they leave in one write. Control PDUs written directly
@@ -44,7 +45,10 @@ export class GuardedPipe {
   flush(): void {
     const batch = this.#batch;
     if (this.filter.toUpstream.length > 0) batch.append(this.filter.toUpstream);
-    if (batch.queued >= SLAB_BYTES) this.#writeUpstream();
+    // A whole command or the end of a data set goes at once: the PACS answers only once it has it.
+    const partEnded = this.filter.partEnded;
+    this.filter.partEnded = false;
+    if (batch.queued >= SLAB_BYTES || (partEnded && batch.queued > 0)) this.#writeUpstream();
     else if (batch.queued > 0 && !this.#upstreamScheduled) {
       this.#upstreamScheduled = true;
       setImmediate(this.#scheduledWrite);

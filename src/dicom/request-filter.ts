@@ -42,6 +42,12 @@ interface Message {
 export class RequestFilter {
   readonly toUpstream: Buffer[] = [];
   readonly toClient: Buffer[] = [];
+  /**
+   * Set when a message part (an allowed command, or the last fragment of a forwarded data set)
+   * has been queued whole: the caller writes it at once rather than at the end of the I/O phase,
+   * since the PACS cannot answer before it has it. The caller resets it.
+   */
+  partEnded = false;
   readonly #o: RequestFilterOptions;
   /** The command being reassembled: complete PDV fragments, the current one's pieces (copies). */
   #command: PendingCommand | undefined;
@@ -104,6 +110,7 @@ export class RequestFilter {
       return;
     }
     if (h.isLast) {
+      if (mode === 'forward') this.partEnded = true;
       const response = this.#message?.response;
       this.#message = undefined;
       if (response !== undefined) this.toClient.push(response);
@@ -127,5 +134,6 @@ export class RequestFilter {
       this.toUpstream.push(pDataHeader(c.pcId, control, fragment.length), fragment);
     });
     if (hasData) this.#message = { pcId: c.pcId, forward: true, response: undefined };
+    this.partEnded = true;
   }
 }
