@@ -6,10 +6,11 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { AuthInput } from '../authenticate.js';
-import { guardRequest, mountOf, upstreamTarget, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
-import { errorResponse, SECURITY_HEADERS } from './error-response.js';
+import { guardRequest, mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
+import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
 import { internalConnection } from './internal-socket.js';
+import { pacsRequestHead, pacsResponseHead } from './pacs-headers.js';
 import { headerValue, isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
 import type { Lease, UpstreamPool } from './upstream-pool.js';
@@ -29,43 +30,6 @@ export interface EdgeContext {
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const LFLF = Buffer.from('\n\n');
 const EMPTY = Buffer.alloc(0);
-
-/** Client headers the gateway owns or that concern only one hop: never passed to the PACS. */
-const NOT_FORWARDED = new Set([
-  'authorization', 'cookie', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip',
-  'proxy-authorization', 'connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'expect', 'host', 'trailer',
-]);
-/** PACS response headers that are not the client's business (RFC 9110 §7.6.1), or that the gateway sets itself. */
-const NOT_RETURNED = new Set([
-  'set-cookie', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'trailer', 'strict-transport-security', 'x-content-type-options',
-]);
-
-/** Fields that frame a message: never dropped because Connection names them (the request parser refuses that outright). */
-const FRAMING = new Set(['content-length', 'transfer-encoding']);
-
-/** The header fields named in Connection (hop-by-hop by nomination), framing fields excepted. */
-function nominated(head: { readonly headers: readonly (readonly [string, string])[] }): Set<string> | undefined {
-  let out: Set<string> | undefined;
-  for (const [k, v] of head.headers) {
-    if (k !== 'connection') continue;
-    for (const t of v.split(',')) {
-      const name = t.trim().toLowerCase();
-      if (!FRAMING.has(name)) (out ??= new Set()).add(name);
-    }
-  }
-  return out;
-}
-
-/** The PACS's response head as the client gets it. */
-function pacsResponseHead(res: ResponseHead, close: boolean): string {
-  const drop = nominated(res);
-  let out = `HTTP/1.1 ${String(res.status)} ${res.reason}\r\n`;
-  for (const [k, v] of res.headers) {
-    if (NOT_RETURNED.has(k) || drop?.has(k) === true || (k === 'content-length' && res.body.kind === 'chunked')) continue;
-    out += `${k}: ${v}\r\n`;
-  }
-  return `${out}${SECURITY_HEADERS}${close ? 'connection: close\r\n' : ''}\r\n`;
-}
 
 export class EdgeConnection {
   readonly #socket: TLSSocket;
@@ -211,12 +175,7 @@ export class EdgeConnection {
       return;
     }
     if (head.expectContinue && head.body.kind !== 'none') this.#socket.write('HTTP/1.1 100 Continue\r\n\r\n');
-    const u = m.mount.upstream;
-    const drop = nominated(head);
-    let out = `${head.method} ${upstreamTarget(m)} HTTP/1.1\r\nhost: ${u.host}\r\n`;
-    for (const [k, v] of head.headers) if (!NOT_FORWARDED.has(k) && drop?.has(k) !== true) out += `${k}: ${v}\r\n`;
-    const host = headerValue(head, 'host');
-    out += `x-forwarded-for: ${auth.ip}\r\nx-forwarded-proto: https\r\n${host === undefined ? '' : `x-forwarded-host: ${host}\r\n`}\r\n`;
+    const out = pacsRequestHead(head, m, auth.ip);
     const pool = this.#ctx.pools.get(m.mount);
     if (pool === undefined) throw new TypeError(`no upstream pool for ${m.mount.prefix}`);
     // Requests with a body get a new connection: a reused one may have been closed by the PACS, and a body cannot be sent twice.
