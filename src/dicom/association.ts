@@ -143,6 +143,7 @@ export class Association {
     try {
       this.#clientReader.push(chunk, length);
     } catch (err) {
+      this.#pipe?.dropUncopied();
       this.#violation(err, 'client');
       return;
     }

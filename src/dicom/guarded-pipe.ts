@@ -69,6 +69,11 @@ export class GuardedPipe {
     if (!this.#batch.write()) holdUntilDrained(this.#client, this.#upstream);
   }
 
+  /** Drops what the filter queued from a chunk that failed part-way (views of the shared read buffer, never written). */
+  dropUncopied(): void {
+    this.filter.toUpstream.length = 0;
+  }
+
   /** Takes what is queued for the PACS, as copies (to send ahead of a PDU the caller forwards itself). */
   drainToUpstream(): Buffer[] {
     this.#batch.append(this.filter.toUpstream);

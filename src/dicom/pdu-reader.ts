@@ -100,6 +100,9 @@ export class PduReader {
     } catch (err) {
       this.#state = 'failed';
       throw err;
+    } finally {
+      // No view of the chunk outlives the call (it may be a reused buffer, see socket-read.ts).
+      this.#raw = undefined;
     }
   }
 
