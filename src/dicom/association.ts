@@ -77,6 +77,8 @@ export class Association {
     this.#clientReader = new PduReader(
       sideHandler('client', () => this.#state, (t, raw) => this.#onClientPdu(t, raw), () => this.#pipe?.filter),
       { maxAssociateBytes: dicom.maxAssociateRqBytes, maxPDataBytes: dicom.maxPduBytes },
+      // The request filter re-frames what it forwards and never uses the P-DATA/PDV header bytes.
+      { headerViews: false },
     );
     client.setNoDelay(true);
     // The client's chunks are views of a shared buffer: whatever outlives the call is copied (GuardedPipe).

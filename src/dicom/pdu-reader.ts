@@ -28,9 +28,9 @@ export interface PduHandler {
   onPduHeader?(type: PduTypeValue, length: number): void;
   /** A complete non-P-DATA PDU; `raw` includes the 6-byte header and is the handler's to keep. */
   onPdu(type: PduTypeValue, raw: Buffer): void;
-  /** A P-DATA-TF PDU begins; `length` is its PDU-length, `raw` its 6 header bytes. */
+  /** A P-DATA-TF PDU begins; `length` is its PDU-length, `raw` its 6 header bytes (empty without headerViews). */
   onPDataStart(length: number, raw: Buffer): void;
-  /** A PDV begins; `raw` is its 6 header bytes. */
+  /** A PDV begins; `raw` is its 6 header bytes (empty without headerViews). */
   onPdv(pdv: PdvHeader, raw: Buffer): void;
   /** Part of the current PDV's fragment (a view of the input; copy it to keep it beyond the call). */
   onFragment(data: Buffer): void;
@@ -46,6 +46,17 @@ export interface PduReaderLimits {
   /** Largest P-DATA-TF PDU-length accepted. */
   readonly maxPDataBytes: number;
 }
+
+export interface PduReaderOptions {
+  /**
+   * False: onPDataStart and onPdv get an empty buffer instead of their 6 header bytes, which
+   * saves a view object per header for a handler that does not use them (the request filter
+   * re-frames what it forwards). Default true.
+   */
+  readonly headerViews?: boolean;
+}
+
+const NO_HEADER = Buffer.alloc(0);
 
 const KNOWN_TYPES = new Set<number>(Object.values(PduType));
 
@@ -70,12 +81,16 @@ export class PduReader {
   #bytesIn = 0;
   /** End of the valid bytes of the chunk being consumed. */
   #end = 0;
-  /** The header that the last successful #collect completed. */
-  #raw: Buffer | undefined;
+  /** Where the header that the last #collect completed is: a buffer and an offset (undefined while incomplete). */
+  #rawSrc: Buffer | undefined;
+  #rawAt = 0;
+  /** Whether handlers get P-DATA-TF and PDV headers as buffers (see PduReaderOptions). */
+  readonly #headerViews: boolean;
 
-  constructor(handler: PduHandler, limits: PduReaderLimits) {
+  constructor(handler: PduHandler, limits: PduReaderLimits, options: PduReaderOptions = {}) {
     this.#handler = handler;
     this.#limits = limits;
+    this.#headerViews = options.headerViews ?? true;
   }
 
   /** True between PDUs (nothing partial buffered). */
@@ -102,7 +117,7 @@ export class PduReader {
       throw err;
     } finally {
       // No view of the chunk outlives the call (it may be a reused buffer, see socket-read.ts).
-      this.#raw = undefined;
+      this.#rawSrc = undefined;
     }
   }
 
@@ -117,27 +132,35 @@ export class PduReader {
   }
 
   /**
-   * Collects `size` header bytes; returns the new offset, and leaves the complete header in
-   * `#raw` (undefined while incomplete).
+   * Collects `size` header bytes; returns the new offset, and leaves where the complete header
+   * is in `#rawSrc` / `#rawAt` (`#rawSrc` undefined while incomplete).
    */
   #collect(chunk: Buffer, off: number, size: number): number {
     const end = this.#end;
     if (this.#hdrFill === 0 && end - off >= size) {
-      this.#raw = chunk.subarray(off, off + size);
+      this.#rawSrc = chunk;
+      this.#rawAt = off;
       return off + size;
     }
     const n = Math.min(size - this.#hdrFill, end - off);
     chunk.copy(this.#hdr, this.#hdrFill, off, off + n);
     this.#hdrFill += n;
     if (this.#hdrFill < size) {
-      this.#raw = undefined;
+      this.#rawSrc = undefined;
       return off + n;
     }
-    this.#raw = this.#hdr;
+    this.#rawSrc = this.#hdr;
+    this.#rawAt = 0;
     // A fresh buffer for the next header: handlers may keep `raw` (e.g. queued for a socket write).
-    this.#hdr = Buffer.alloc(PDU_HEADER_BYTES);
+    if (this.#headerViews) this.#hdr = Buffer.alloc(PDU_HEADER_BYTES);
     this.#hdrFill = 0;
     return off + n;
+  }
+
+  /** The collected header as a buffer for a handler (a view, or the header buffer itself). */
+  #raw(src: Buffer, size: number): Buffer {
+    if (src === this.#hdr || (this.#rawAt === 0 && src.length === size)) return src;
+    return src.subarray(this.#rawAt, this.#rawAt + size);
   }
 
   #readPduHeader(chunk: Buffer, off: number): number {
@@ -149,10 +172,11 @@ export class PduReader {
       }
     }
     const next = this.#collect(chunk, off, PDU_HEADER_BYTES);
-    const raw = this.#raw;
-    if (raw === undefined) return next;
-    const type = raw.readUInt8(0) as PduTypeValue;
-    const length = raw.readUInt32BE(2);
+    const src = this.#rawSrc;
+    if (src === undefined) return next;
+    const at = this.#rawAt;
+    const type = src.readUInt8(at) as PduTypeValue;
+    const length = src.readUInt32BE(at + 2);
     const name = PDU_NAMES[type] ?? 'PDU';
     this.#type = type;
     this.#handler.onPduHeader?.(type, length);
@@ -171,14 +195,14 @@ export class PduReader {
         if (length < PDV_HEADER_BYTES) throw new PduError(`P-DATA-TF PDU-length ${length} cannot hold a PDV item`);
         this.#pduRemaining = length;
         this.#state = 'pdv-header';
-        this.#handler.onPDataStart(length, raw);
+        this.#handler.onPDataStart(length, this.#headerViews ? this.#raw(src, PDU_HEADER_BYTES) : NO_HEADER);
         return next;
       default:
         // PS3.8 §9.3.4, §9.3.6–9.3.8: these PDUs have the fixed length 4.
         if (length !== FIXED_PDU_LENGTH) throw new PduError(`${name} PDU-length must be 4, got ${length}`);
     }
     this.#body = Buffer.allocUnsafe(PDU_HEADER_BYTES + length);
-    raw.copy(this.#body, 0, 0, PDU_HEADER_BYTES);
+    src.copy(this.#body, 0, at, at + PDU_HEADER_BYTES);
     this.#bodyFill = PDU_HEADER_BYTES;
     this.#state = 'pdu-body';
     return next;
@@ -203,19 +227,20 @@ export class PduReader {
 
   #readPdvHeader(chunk: Buffer, off: number): number {
     const next = this.#collect(chunk, off, PDV_HEADER_BYTES);
-    const raw = this.#raw;
-    if (raw === undefined) return next;
+    const src = this.#rawSrc;
+    if (src === undefined) return next;
+    const at = this.#rawAt;
     this.#pduRemaining -= PDV_HEADER_BYTES;
-    const itemLength = raw.readUInt32BE(0);
+    const itemLength = src.readUInt32BE(at);
     // PS3.8 §9.3.5.1: item length covers context ID + control header + fragment.
     if (itemLength < 2) throw new PduError(`PDV item-length ${itemLength} is shorter than its own header`);
     const fragmentLength = itemLength - 2;
     if (fragmentLength > this.#pduRemaining) {
       throw new PduError(`PDV item-length ${itemLength} runs past the end of its P-DATA-TF PDU (${this.#pduRemaining + 2} bytes left)`);
     }
-    const control = raw.readUInt8(5);
+    const control = src.readUInt8(at + 5);
     const pdv: PdvHeader = {
-      pcId: raw.readUInt8(4),
+      pcId: src.readUInt8(at + 4),
       control,
       isCommand: (control & MessageControl.Command) !== 0,
       isLast: (control & MessageControl.Last) !== 0,
@@ -224,7 +249,7 @@ export class PduReader {
     this.#pdv = pdv;
     this.#fragmentRemaining = fragmentLength;
     this.#state = 'fragment';
-    this.#handler.onPdv(pdv, raw);
+    this.#handler.onPdv(pdv, this.#headerViews ? this.#raw(src, PDV_HEADER_BYTES) : NO_HEADER);
     return next;
   }
 

@@ -76,6 +76,31 @@ t.test('push(chunk, length) reads only the first length bytes of a reused buffer
   t.equal(r.bytesIn, bytes.length);
 });
 
+t.test('without headerViews the events are the same and P-DATA/PDV headers come as empty buffers', async (t) => {
+  const bytes = stream();
+  const whole = feed(bytes, []);
+  let seed = 777;
+  const rand = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  for (let round = 0; round < 50; round++) {
+    const { handler, events } = recorder();
+    const headers: number[] = [];
+    const r = new PduReader({
+      ...handler,
+      onPDataStart: (n, raw) => { headers.push(raw.length); handler.onPDataStart(n, raw); },
+      onPdv: (h, raw) => { headers.push(raw.length); handler.onPdv(h, raw); },
+    }, limits, { headerViews: false });
+    const shared = Buffer.alloc(64);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = bytes.copy(shared, 0, off, Math.min(off + 1 + (rand() % 63), bytes.length));
+      r.push(shared, n);
+      off += n;
+    }
+    t.same(events, whole, `split ${round}`);
+    t.ok(headers.length > 0 && headers.every((n) => n === 0));
+  }
+});
+
 t.test('fragments are views of the input, not copies', async (t) => {
   const pdu = buildPData(1, false, Buffer.alloc(1000, 1));
   const seen: Buffer[] = [];
