@@ -300,6 +300,8 @@ export class Association {
       this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
     });
     this.#timers.every(this.#d.revalidateMs, () => void this.#revalidate().catch((err: unknown) => this.#internalError(err)));
+    // The parsed request (every proposed presentation context) is not needed once accepted.
+    this.#rq = undefined;
   }
 
   #onUpstreamClose(): void {
