@@ -4,6 +4,7 @@
 // and chunked bodies (stored byte for byte), Expect: 100-continue, HEAD, clients that go away
 // mid-download, and the headers on every answer.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,8 @@ import { dicomwebMounts, type GuardDeps } from '../../src/http/dicomweb-guard.js
 import { createEdgeServer } from '../../src/http/edge/edge-server.js';
 import { Exchange, type ExchangeOutcome } from '../../src/http/edge/exchange.js';
 import { UpstreamPool, type Lease } from '../../src/http/edge/upstream-pool.js';
+import { SessionService } from '../../src/identity/sessions.js';
+import { MemoryStore } from '../../src/state/memory-store.js';
 import { startGateway } from '../helpers/gateway.js';
 import { datasetAfterMeta, makeInstance, randomUid } from '../helpers/instances.js';
 import { getInstanceFile, orthancFetch, startOrthanc, uploadInstance } from '../helpers/orthanc.js';
@@ -172,8 +175,8 @@ function stowBody(parts: Buffer[], boundary = 'pgw-edge-boundary-4c2a'): { body:
 }
 
 /**
- * `body` as a chunked body in pieces of uneven sizes, ending with a trailer. No chunk extensions: the
- * edge forwards them verbatim and Orthanc 1.10 answers 400 to any (the framer's unit tests cover them).
+ * `body` as a chunked body in pieces of uneven sizes. No chunk extensions and no trailers: the edge
+ * refuses both in request bodies (a PACS that does not parse them could take their bytes for a request).
  */
 function chunked(body: Buffer): Buffer[] {
   const out: Buffer[] = [];
@@ -185,7 +188,7 @@ function chunked(body: Buffer): Buffer[] {
     i += size;
     n++;
   }
-  out.push(Buffer.from('0\r\nX-Trailer: done\r\n\r\n'));
+  out.push(Buffer.from('0\r\n\r\n'));
   return out;
 }
 
@@ -691,7 +694,7 @@ t.test('an upstream connection reused many times does not collect listeners', as
     const outcome = await new Promise<ExchangeOutcome>((resolve) => {
       new Exchange({
         client, upstream, head: 'GET / HTTP/1.1\r\nhost: pacs\r\n\r\n', method: 'GET', body: { kind: 'none' }, clientKeepAlive: true,
-        responseHead: (_res, raw) => raw, onEnd: resolve,
+        responseHead: (_res, raw) => raw, onEnd: resolve, holdClient: () => undefined,
       });
     });
     t.equal(outcome.kind, 'done');
@@ -725,7 +728,7 @@ t.test('a client that takes its time gets every byte: queued chunks are copies o
     const outcome = await new Promise<ExchangeOutcome>((resolve) => {
       new Exchange({
         client: client as unknown as Duplex, upstream: lease.socket, head: 'GET / HTTP/1.1\r\nhost: pacs\r\n\r\n', method: 'GET',
-        body: { kind: 'none' }, clientKeepAlive: true, responseHead: (_res, raw) => raw, onEnd: resolve,
+        body: { kind: 'none' }, clientKeepAlive: true, responseHead: (_res, raw) => raw, onEnd: resolve, holdClient: () => undefined,
       });
     });
     pool.release(lease.socket, false);
@@ -780,4 +783,90 @@ t.test('a head that never completes → 408, an idle connection is closed (edge 
   t.notOk(after.closed);
   await after.untilClosed(3000);
   t.equal(after.pending.length, 0);
+});
+
+t.test('stalled uploads, a busy PACS pool, bodies on GET, trailers (edge with short timeouts and one PACS connection)', async (t) => {
+  // A real guard (sessions in a memory store, one user allowed everything) in front of a stand-in
+  // PACS that records what it gets and takes 3 s to answer /slow.
+  const seen: string[] = [];
+  const pacs = createHttpServer((req, res) => {
+    seen.push(`${String(req.method)} ${String(req.url)}`);
+    req.resume();
+    req.on('end', () => {
+      if (!String(req.url).includes('slow')) { res.end('[]'); return; }
+      // A slow answer that keeps the connection busy (and active) for 3 s: a byte every 300 ms.
+      res.writeHead(200, { 'content-length': '10' });
+      let n = 0;
+      const tick = setInterval(() => { res.write('x'); if (++n === 10) { clearInterval(tick); res.end(); } }, 300);
+    });
+  });
+  await new Promise<void>((r) => pacs.listen(0, '127.0.0.1', r));
+  t.teardown(() => { pacs.closeAllConnections(); pacs.close(); });
+  const port = (pacs.address() as AddressInfo).port;
+  const store = new MemoryStore();
+  const sessions = new SessionService({ store, clock: Date.now, signingKey: randomBytes(32), idleMs: 600_000, maxMs: 3_600_000, dimseTokenMs: 60_000 });
+  t.teardown(() => store.close());
+  const { token } = await sessions.create('uma', '127.0.0.1');
+  const guard = {
+    sessions, users: { get: async () => ({ username: 'uma', role: 'all', disabled: false }) }, identity: {}, cookieName: 'pgw',
+    audit: { record: () => undefined, alert: () => undefined }, roles: () => ({ all: { actions: ['search', 'retrieve', 'store', 'delete'], moveDestinations: [], storeSopClasses: [] } }),
+  } as unknown as GuardDeps;
+  const gw = await startGateway();
+  t.teardown(() => gw.stop());
+  const edge = createEdgeServer({
+    tls: { cert: readFileSync(join(gw.dir, 'certs/server.crt')), key: readFileSync(join(gw.dir, 'certs/server.key')) },
+    mounts: dicomwebMounts(`http://127.0.0.1:${port}/dicom-web`, `http://127.0.0.1:${port}/wado`),
+    guard, trustProxy: false, controlPlane: (s) => { s.destroy(); }, logger: pino({ level: 'silent' }),
+    upstreamTimeoutMs: 1000, keepAliveMs: 400, upstreamConnections: 1,
+  });
+  const addr = await edge.listen('127.0.0.1', 0);
+  t.teardown(() => edge.close());
+  const auth = { Authorization: `Bearer ${token}` };
+  const open = async (): Promise<Raw> => { const c = await Raw.open(addr.port); t.teardown(() => c.destroy()); return c; };
+
+  const ok = await open();
+  await ok.write(request('GET', '/dicom-web/studies', auth));
+  t.equal((await ok.response()).status, 200, 'the guard allows and the stand-in PACS answers');
+
+  // An upload that stops after 10 of 1000 bytes: cut off after the keep-alive time, not held for ever.
+  const stalled = await open();
+  const started = Date.now();
+  await stalled.write(request('POST', '/dicom-web/studies', { ...auth, 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b', 'Content-Length': '1000' }, undefined).toString('latin1') + '0123456789');
+  await stalled.untilClosed(5000);
+  t.ok(Date.now() - started >= 350, `closed after the silence, not before (${Date.now() - started} ms)`);
+
+  // Bodies on GET are refused: a PACS that does not read them would take them for the next request.
+  const withBody = await open();
+  const before = seen.length;
+  await withBody.write(request('GET', '/dicom-web/studies', { ...auth, 'Content-Length': '37' }, 'GET /system HTTP/1.1\r\nHost: pacs\r\n\r\n'));
+  const r400 = await withBody.response();
+  t.equal(r400.status, 400, 'GET with a body → 400');
+  t.match(r400.text(), /must not carry a body/);
+
+  // Trailers (and chunk extensions) in a request body are refused; the PACS never gets a complete request.
+  const trailer = await open();
+  await trailer.write(request('POST', '/dicom-web/studies', { ...auth, 'Content-Type': 'application/dicom', 'Transfer-Encoding': 'chunked' }, '1\r\nA\r\n0\r\nX-Smuggled: GET /system HTTP/1.1\r\n\r\n'));
+  const rTrailer = await trailer.response();
+  t.equal(rTrailer.status, 400, 'a trailer → 400');
+  t.match(rTrailer.text(), /trailers are not accepted/);
+  const ext = await open();
+  await ext.write(request('POST', '/dicom-web/studies', { ...auth, 'Content-Type': 'application/dicom', 'Transfer-Encoding': 'chunked' }, '1;name=value\r\nA\r\n0\r\n\r\n'));
+  t.equal((await ext.response()).status, 400, 'a chunk extension → 400');
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(seen.slice(before).filter((x) => !x.startsWith('POST')), [], 'none of them reached the PACS as a request of its own');
+
+  // The only PACS connection is busy for 3 s with a slow answer; a second request waiting for a
+  // connection is answered 504 after the upstream timeout, not left waiting.
+  const slow = await open();
+  const queued = await open();
+  await slow.write(request('GET', '/dicom-web/studies?slow=1', auth));
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = Date.now();
+  await queued.write(request('GET', '/dicom-web/studies?queued=1', auth));
+  const rq = await queued.response({ timeoutMs: 5000 });
+  t.equal(rq.status, 504, 'a request that finds no free PACS connection in time → 504');
+  t.ok(Date.now() - t0 < 2500, 'answered before the busy connection freed up');
+  const rs = await slow.response({ timeoutMs: 6000 });
+  t.equal(rs.status, 200, 'the slow answer arrives in full');
+  t.equal(rs.text(), 'xxxxxxxxxx');
 });

@@ -342,3 +342,18 @@ t.test('parseResponseHead: keep-alive', async (t) => {
   t.equal(respOk(t, 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: Keep-Alive').keepAlive, true, 'HTTP/1.0 keep-alive');
   t.equal(respOk(t, 'HTTP/1.0 200 OK\r\nConnection: keep-alive').keepAlive, false, 'unless close-delimited');
 });
+
+t.test('review fixes: strict chunked requests, case-sensitive methods, only SP/HTAB trimmed, TE drops CL', async (t) => {
+  const strict = (s: string): FeedResult => new ChunkedFramer({ strict: true }).feed(Buffer.from(s));
+  t.same(strict('1\r\nA\r\n0\r\n\r\n'), { used: 11, done: true }, 'a plain chunked body passes the strict framer');
+  t.match(strict('1;a=b\r\nA\r\n0\r\n\r\n').error, /extensions are not accepted/, 'strict: no chunk extensions');
+  t.match(strict('1\r\nA\r\n0\r\nX: y\r\n\r\n').error, /trailers are not accepted/, 'strict: no trailers');
+  t.same(new ChunkedFramer().feed(Buffer.from('1;a=b\r\nA\r\n0\r\nX: y\r\n\r\n')).done, true, 'the lenient framer (PACS answers) still takes both');
+  const head = (s: string) => { const b = Buffer.from(s, 'latin1'); return parseRequestHead(b, b.indexOf('\r\n\r\n')); };
+  t.match(head('get /dicom-web/studies HTTP/1.1\r\nHost: x\r\n\r\n'), { status: 400 }, 'a lower-case method is refused');
+  t.match(head('M-SEARCH /x HTTP/1.1\r\nHost: x\r\n\r\n'), { method: 'M-SEARCH' }, 'an upper-case extension method is taken');
+  t.match(head('POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\x0b\r\n\r\n'), { status: 400 }, 'a vertical tab after Content-Length is not whitespace');
+  t.match(head('GET /x HTTP/1.1\r\nHost: x\r\nX-A: \xa0v\xa0\r\n\r\n'), { headers: [['host', 'x'], ['x-a', '\xa0v\xa0']] }, 'NBSP is kept as part of a value');
+  const res = (s: string) => { const b = Buffer.from(s, 'latin1'); return parseResponseHead(b, b.indexOf('\r\n\r\n'), 'GET'); };
+  t.match(res('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 10\r\n\r\n'), { transferEncoding: true, body: { kind: 'close' } }, 'TE without chunked: close-delimited, and flagged');
+});

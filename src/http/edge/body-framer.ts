@@ -51,11 +51,21 @@ function hexValue(c: number): number {
 
 /** Transfer-Encoding: chunked, with trailers. */
 export class ChunkedFramer implements BodyFramer {
+  /**
+   * Strict (request bodies on their way to the PACS): no chunk extensions and no trailers. A PACS
+   * that does not parse them could take their bytes for something else, e.g. a trailer line for
+   * the next request, which the guard never saw (Orthanc answers 400 to extensions anyway).
+   */
+  readonly #strict: boolean;
   #state = S.Size;
   #size = 0;
   #digits = 0;
   #line = 0;
   #left = 0;
+
+  constructor(options: { strict?: boolean } = {}) {
+    this.#strict = options.strict === true;
+  }
 
   feed(chunk: Buffer): FeedResult {
     let i = 0;
@@ -79,6 +89,7 @@ export class ChunkedFramer implements BodyFramer {
           } else if (this.#digits === 0) {
             return this.#fail(i, 'malformed chunk size');
           } else if (c === 0x3b) {
+            if (this.#strict) return this.#fail(i, 'chunk extensions are not accepted');
             this.#state = S.SizeExt;
             this.#line = 0;
           } else if (c === CR) {
@@ -115,6 +126,7 @@ export class ChunkedFramer implements BodyFramer {
         case S.Trailer:
           // Start of a trailer line, or of the final CRLF.
           if (c === CR && this.#line === 0) this.#state = S.LastLf;
+          else if (this.#strict) return this.#fail(i, 'trailers are not accepted');
           else if (c === CR) this.#state = S.TrailerLf;
           else if (c === LF || ++this.#line > MAX_LINE) return this.#fail(i, 'malformed trailer');
           break;

@@ -29,6 +29,12 @@ export interface EdgeContext {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const LFLF = Buffer.from('\n\n');
+const HOLD_PIPELINE = 1;
+const HOLD_UPSTREAM = 2;
+/** Bytes a client may have sent ahead of the current answer: one more head, and what TLS delivers at once. */
+const MAX_PENDING_BYTES = MAX_HEAD_BYTES + 64 * 1024;
+/** Methods whose request body a PACS may not read: a body on them could be taken for the next request. */
+const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 const EMPTY = Buffer.alloc(0);
 
 export class EdgeConnection {
@@ -40,7 +46,6 @@ export class EdgeConnection {
   #exchange: Exchange | undefined;
   #control: Duplex | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #paused = false;
 
   constructor(socket: TLSSocket, ctx: EdgeContext) {
     this.#socket = socket;
@@ -57,27 +62,33 @@ export class EdgeConnection {
     this.#socket.destroy();
   }
 
-  /** (Re)starts the keep-alive / request-head timer; it only acts while no exchange is running. */
+  /**
+   * (Re)starts the connection's one timer. Between requests it is the keep-alive and request-head
+   * deadline; while a request body is arriving, the longest silence allowed between its bytes (a
+   * client that trickles a body is cut off, whether or not it logged in).
+   */
   #armTimer(): void {
     if (this.#timer !== undefined) { this.#timer.refresh(); return; }
     this.#timer = setTimeout(() => {
-      if (this.#busy || this.#closed) return;
-      if (this.#buf.length === 0) this.#socket.destroy();
+      if (this.#closed) return;
+      if (this.#busy) {
+        if (this.#exchange?.wantsBody !== true) return;
+        this.#ctx.logger.info({ source: this.#socket.remoteAddress }, 'request body stalled: connection closed');
+        this.#socket.destroy();
+      } else if (this.#buf.length === 0) this.#socket.destroy();
       else this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'the request head did not arrive in time'), 408, true);
     }, this.#ctx.keepAliveMs);
     this.#timer.unref();
   }
 
-  #pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.#socket.pause();
-  }
+  /** Why the socket is not being read: pipelined bytes waiting, or the PACS not taking the body. */
+  #holds = 0;
 
-  #resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#socket.resume();
+  #hold(reason: number, on: boolean): void {
+    const before = this.#holds;
+    this.#holds = on ? before | reason : before & ~reason;
+    if (before === 0 && this.#holds !== 0) this.#socket.pause();
+    else if (before !== 0 && this.#holds === 0) this.#socket.resume();
   }
 
   #onClose(): void {
@@ -92,14 +103,19 @@ export class EdgeConnection {
     if (this.#closed) return;
     const ex = this.#exchange;
     if (ex !== undefined && ex.wantsBody) {
+      this.#timer?.refresh();
       const rest = ex.clientData(chunk);
       if (rest === undefined) return;
       chunk = rest;
     }
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     if (this.#busy) {
-      // A pipelined request: keep it until the current exchange is over.
-      if (this.#buf.length > MAX_HEAD_BYTES) this.#pause();
+      // A pipelined request (or body bytes that came during the guard): kept, within bounds.
+      if (this.#buf.length > MAX_HEAD_BYTES) this.#hold(HOLD_PIPELINE, true);
+      if (this.#buf.length > MAX_PENDING_BYTES) {
+        this.#ctx.logger.info({ source: this.#socket.remoteAddress }, 'too many bytes sent ahead of the answer: connection closed');
+        this.#socket.destroy();
+      }
       return;
     }
     this.#next();
@@ -127,20 +143,27 @@ export class EdgeConnection {
     this.#buf = buf.subarray(end + 4);
     const mounted = mountOf(this.#ctx.mounts, head.target);
     if (mounted === undefined) this.#toControlPlane(head, raw, false);
-    else void this.#toPacs(head, mounted);
+    else {
+      this.#toPacs(head, mounted).catch((err: unknown) => {
+        this.#ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
+      });
+    }
   }
 
   /** Answers with an error; `close` ends the connection after it. */
   #refuse(err: GatewayError, status?: number, close = false, headers?: Readonly<Record<string, string>>, headOnly = false): void {
     if (this.#closed) return;
     this.#socket.write(errorResponse(err, { ...(status === undefined ? {} : { status }), close, ...(headers === undefined ? {} : { headers }), head: headOnly }));
-    if (close) {
-      this.#closed = true;
-      clearTimeout(this.#timer);
-      this.#socket.end();
-      // A client that keeps sending is cut off rather than read forever.
-      setTimeout(() => this.#socket.destroy(), 5000).unref();
-    }
+    if (close) this.#close();
+  }
+
+  /** Ends the connection after what was written; a client that does not close its side is cut off. */
+  #close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 5000).unref();
   }
 
   #authInput(head: RequestHead): AuthInput {
@@ -163,6 +186,10 @@ export class EdgeConnection {
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
     if (head.version !== '1.1') {
       this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true);
+      return;
+    }
+    if (head.body.kind !== 'none' && BODILESS.has(head.method)) {
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true);
       return;
     }
     const auth = this.#authInput(head);
@@ -219,14 +246,18 @@ export class EdgeConnection {
   #start(upstream: Duplex, head: RequestHead, out: Buffer | string, responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string, onEnd: (o: ExchangeOutcome) => void): void {
     const ex = new Exchange({
       client: this.#socket, upstream, head: out, method: head.method, body: head.body, clientKeepAlive: head.keepAlive,
-      responseHead, onEnd: (o) => { this.#exchange = undefined; onEnd(o); },
+      responseHead, onEnd: (o) => { this.#exchange = undefined; this.#hold(HOLD_UPSTREAM, false); onEnd(o); },
+      holdClient: (hold) => { this.#hold(HOLD_UPSTREAM, hold); },
     });
     this.#exchange = ex;
     const pending = this.#buf;
     this.#buf = EMPTY;
     if (pending.length > 0) this.#onData(pending);
-    // Body bytes that came during the guard may have filled the buffer and paused the socket.
-    if (ex.wantsBody) this.#resume();
+    if (ex.wantsBody) {
+      // Body bytes that came during the guard may have filled the buffer and held the socket.
+      this.#armTimer();
+      this.#hold(HOLD_PIPELINE, false);
+    }
   }
 
   #upstreamFailed(head: RequestHead, err: Error, timeout: boolean): void {
@@ -262,8 +293,7 @@ export class EdgeConnection {
       return;
     }
     if (!o.clientReusable) {
-      this.#closed = true;
-      this.#socket.end();
+      this.#close();
       return;
     }
     this.#ready();
@@ -273,7 +303,7 @@ export class EdgeConnection {
   #ready(): void {
     this.#busy = false;
     this.#armTimer();
-    this.#resume();
+    this.#hold(HOLD_PIPELINE, false);
     if (this.#buf.length > 0) this.#next();
   }
 }

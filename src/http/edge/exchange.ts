@@ -34,11 +34,13 @@ export interface ExchangeSpec {
   /** The response head for the client; `close` says the client connection ends after this response. */
   readonly responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string;
   readonly onEnd: (outcome: ExchangeOutcome) => void;
+  /** Stops (true) or restarts (false) reading the client while the PACS takes the request body. */
+  readonly holdClient: (hold: boolean) => void;
 }
 
-function framerFor(body: RequestHead['body'] | ResponseHead['body']): BodyFramer | undefined {
+function framerFor(body: RequestHead['body'] | ResponseHead['body'], strict: boolean): BodyFramer | undefined {
   if (body.kind === 'length') return new LengthFramer(body.length);
-  if (body.kind === 'chunked') return new ChunkedFramer();
+  if (body.kind === 'chunked') return new ChunkedFramer({ strict });
   return undefined;
 }
 
@@ -60,11 +62,11 @@ export class Exchange {
   #upPaused = false;
   readonly #onClientDrain = (): void => { this.#upPaused = false; this.#s.upstream.resume(); };
   #clientPaused = false;
-  readonly #onUpDrain = (): void => { this.#clientPaused = false; this.#s.client.resume(); };
+  readonly #onUpDrain = (): void => { this.#clientPaused = false; this.#s.holdClient(false); };
 
   constructor(spec: ExchangeSpec) {
     this.#s = spec;
-    this.#reqFramer = framerFor(spec.body);
+    this.#reqFramer = framerFor(spec.body, true);
     const up = spec.upstream;
     if (isPooled(up)) onChunks(up, this.#onUpData);
     else up.on('data', this.#onUpData);
@@ -94,7 +96,7 @@ export class Exchange {
     }
     if (r.used > 0 && !this.#s.upstream.write(r.used === chunk.length ? chunk : chunk.subarray(0, r.used)) && !this.#clientPaused) {
       this.#clientPaused = true;
-      this.#s.client.pause();
+      this.#s.holdClient(true);
       this.#s.upstream.once('drain', this.#onUpDrain);
     }
     if (r.done) this.#reqFramer = undefined;
@@ -143,7 +145,7 @@ export class Exchange {
         return;
       }
       this.#resHead = parsed;
-      this.#resFramer = framerFor(parsed.body);
+      this.#resFramer = framerFor(parsed.body, false);
       if (parsed.body.kind === 'none') { client.uncork(); this.#complete(rest.length > 0); return; }
       if (rest.length > 0) this.#bodyData(rest);
       client.uncork();
@@ -216,7 +218,7 @@ export class Exchange {
     up.off('timeout', this.#onUpTimeout);
     this.#s.client.off('drain', this.#onClientDrain);
     if (this.#upPaused) up.resume();
-    if (this.#clientPaused) this.#s.client.resume();
+    if (this.#clientPaused) this.#s.holdClient(false);
     this.#s.onEnd(outcome);
   }
 }

@@ -37,7 +37,7 @@ export function pacsResponseHead(res: ResponseHead, close: boolean): string {
   const drop = nominated(res);
   let out = `HTTP/1.1 ${String(res.status)} ${res.reason}\r\n`;
   for (const [k, v] of res.headers) {
-    if (NOT_RETURNED.has(k) || drop?.has(k) === true || (k === 'content-length' && res.body.kind === 'chunked')) continue;
+    if (NOT_RETURNED.has(k) || drop?.has(k) === true || (k === 'content-length' && res.transferEncoding)) continue;
     out += `${k}: ${v}\r\n`;
   }
   return `${out}${SECURITY_HEADERS}${close ? 'connection: close\r\n' : ''}\r\n`;

@@ -30,6 +30,9 @@ export interface HeadRefusal {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Methods as registered (RFC 9110 §9.1 is case-sensitive): upper-case letters, with inner hyphens. */
+const METHOD = /^[A-Z]+(-[A-Z]+)*$/;
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 /** Field values: visible ASCII, obs-text, space and tab; never CR, LF or NUL. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** origin-form: a path starting with "/" and an optional query; no fragment, no spaces or controls. */
@@ -51,7 +54,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
   const parts = requestLine.split(' ');
   if (parts.length !== 3) return refuse(400, 'malformed request line');
   const [method = '', target = '', protocol = ''] = parts;
-  if (!TOKEN.test(method)) return refuse(400, 'malformed method');
+  if (!METHOD.test(method)) return refuse(400, 'malformed method (methods are case-sensitive upper-case tokens)');
   if (protocol !== 'HTTP/1.1' && protocol !== 'HTTP/1.0') {
     return /^HTTP\/\d\.\d$/.test(protocol) ? refuse(505, `${protocol} is not supported`) : refuse(400, 'malformed request line');
   }
@@ -73,7 +76,8 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
     if (colon <= 0) return refuse(400, 'malformed header field');
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return refuse(400, 'malformed header field name');
-    const value = line.slice(colon + 1).trim();
+    // Only SP and HTAB are optional whitespace (String#trim would also drop \v, \f, NBSP…).
+    const value = line.slice(colon + 1).replace(OWS_EDGES, '');
     if (!FIELD_VALUE.test(value)) return refuse(400, 'invalid character in a header field value');
     const lower = name.toLowerCase();
     switch (lower) {

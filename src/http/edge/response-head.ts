@@ -9,6 +9,8 @@ export interface ResponseHead {
   readonly body: { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' } | { readonly kind: 'close' };
   /** The upstream keeps the connection open after this response. */
   readonly keepAlive: boolean;
+  /** A Transfer-Encoding field was present (any Content-Length is then not the framing). */
+  readonly transferEncoding: boolean;
 }
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
@@ -31,7 +33,7 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
     const colon = line.indexOf(':');
     if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return 'malformed header field';
     const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (/[\r\n\0]/.test(value)) return 'invalid header value';
     if (name === 'content-length') {
       if (!/^[0-9]{1,15}$/.test(value)) return 'invalid Content-Length';
@@ -54,5 +56,5 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
   else if (length !== undefined) body = length === 0 ? { kind: 'none' } : { kind: 'length', length };
   else body = { kind: 'close' };
   if (body.kind === 'close') keepAlive = false;
-  return { status, reason: m[3] ?? '', headers, body, keepAlive };
+  return { status, reason: m[3] ?? '', headers, body, keepAlive, transferEncoding: te };
 }

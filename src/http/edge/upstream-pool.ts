@@ -26,7 +26,7 @@ type Waiter = (err: Error | undefined, lease?: Lease) => void;
 export class UpstreamPool {
   readonly #o: UpstreamPoolOptions;
   readonly #idle: Socket[] = [];
-  readonly #waiting: { fresh: boolean; cb: Waiter }[] = [];
+  readonly #waiting: { fresh: boolean; cb: Waiter; timer: NodeJS.Timeout }[] = [];
   #open = 0;
   #closed = false;
 
@@ -48,7 +48,7 @@ export class UpstreamPool {
     if (this.#open >= this.#o.maxConnections) {
       // A fresh connection at the limit: close an idle one to make room, else wait.
       const victim = this.#idle.shift();
-      if (victim === undefined) { this.#waiting.push({ fresh, cb }); return; }
+      if (victim === undefined) { this.#wait(fresh, cb); return; }
       this.#unwatchIdle(victim);
       victim.destroy();
       this.#open--;
@@ -64,17 +64,40 @@ export class UpstreamPool {
       this.#serveWaiter();
       return;
     }
-    const w = this.#waiting.shift();
-    if (w !== undefined) { w.cb(undefined, { socket, reused: true }); return; }
+    // A kept connection goes to the first waiter that may reuse one; one that asked for a fresh
+    // connection (a request with a body) gets a new one instead.
+    const i = this.#waiting.findIndex((x) => !x.fresh);
+    const w = i < 0 ? undefined : this.#waiting.splice(i, 1)[0];
+    if (w !== undefined) { clearTimeout(w.timer); w.cb(undefined, { socket, reused: true }); return; }
+    if (this.#waiting.length > 0) {
+      socket.destroy();
+      this.#open--;
+      this.#serveWaiter();
+      return;
+    }
     this.#idle.push(socket);
     this.#watchIdle(socket);
+  }
+
+  /** Queues a request for a connection; it fails with a timeout (504) if none frees up in time. */
+  #wait(fresh: boolean, cb: Waiter): void {
+    const entry = {
+      fresh, cb,
+      timer: setTimeout(() => {
+        const i = this.#waiting.indexOf(entry);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        cb(Object.assign(new Error(`no PACS connection free within ${String(this.#o.timeoutMs)} ms (${String(this.#o.maxConnections)} in use)`), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
+      }, this.#o.timeoutMs),
+    };
+    entry.timer.unref();
+    this.#waiting.push(entry);
   }
 
   /** Closes every idle connection and refuses new acquisitions; connections in use close on release. */
   close(): void {
     this.#closed = true;
     for (const s of this.#idle.splice(0)) { this.#unwatchIdle(s); s.destroy(); this.#open--; }
-    for (const w of this.#waiting.splice(0)) w.cb(new Error('upstream pool closed'));
+    for (const w of this.#waiting.splice(0)) { clearTimeout(w.timer); w.cb(new Error('upstream pool closed')); }
   }
 
   #connect(cb: Waiter): void {
@@ -104,7 +127,9 @@ export class UpstreamPool {
 
   #serveWaiter(): void {
     const w = this.#waiting.shift();
-    if (w !== undefined) this.acquire(w.fresh, w.cb);
+    if (w === undefined) return;
+    clearTimeout(w.timer);
+    this.acquire(w.fresh, w.cb);
   }
 
   #watchIdle(s: Socket): void {
