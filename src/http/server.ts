@@ -54,7 +54,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     loggerInstance: deps.logger.child({ channel: 'http' }),
     // Plain HTTP over in-process connections from the edge, which terminates TLS (./edge/).
     serverFactory: (handler) => createHttpServer(handler),
-    trustProxy: config.http.trustProxy,
+    // One load balancer in front: the client is the address it saw (the last X-Forwarded-For entry);
+    // entries before it were written by the client and prove nothing.
+    trustProxy: config.http.trustProxy ? (_address: string, hop: number) => hop < 1 : false,
     bodyLimit: config.http.bodyLimitBytes,
     requestIdHeader: false,
     // Audit events replace per-request access lines (one event per decision, not two log lines per request).

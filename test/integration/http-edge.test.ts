@@ -870,3 +870,24 @@ t.test('stalled uploads, a busy PACS pool, bodies on GET, trailers (edge with sh
   t.equal(rs.status, 200, 'the slow answer arrives in full');
   t.equal(rs.text(), 'xxxxxxxxxx');
 });
+
+t.test('http.trustProxy: the client is the address the load balancer appended, for the edge and the control plane alike', async (t) => {
+  // Entries before the last X-Forwarded-For one come from the client itself: trusting them would let
+  // anyone choose the address that per-address lockouts and the audit trail see.
+  const forwarded: string[] = [];
+  const pacs = createHttpServer((req, res) => { forwarded.push(String(req.headers['x-forwarded-for'])); res.end('[]'); });
+  await new Promise<void>((r) => pacs.listen(0, '127.0.0.1', r));
+  t.teardown(() => { pacs.closeAllConnections(); pacs.close(); });
+  const base = `http://127.0.0.1:${(pacs.address() as AddressInfo).port}`;
+  const gw = await startGateway({ orthanc: { dicomwebUrl: `${base}/dicom-web`, wadoUrl: `${base}/wado`, dicomPort: 1, aeTitle: 'PACS' }, config: { http: { trustProxy: true } } });
+  t.teardown(() => gw.stop());
+  const user = await gw.addUser('lb-user', 'radiologist');
+  const token = await gw.login(user);
+  const r = await gw.request('GET', '/dicom-web/studies', { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '6.6.6.6, 10.1.2.3' } });
+  t.equal(r.status, 200);
+  t.same(forwarded, ['10.1.2.3'], 'the PACS gets the address the load balancer saw');
+  t.equal(gw.auditEvents('authz.http').at(-1)?.source, '10.1.2.3', 'so does the audit trail');
+  const bad = await gw.request('POST', '/auth/login', { headers: { 'content-type': 'application/json', 'x-forwarded-for': '6.6.6.6, 10.1.2.4' }, body: JSON.stringify({ username: 'lb-user', password: 'wrong password here', totp: '000000' }) });
+  t.equal(bad.status, 401);
+  t.equal(gw.auditEvents('auth.login').at(-1)?.source, '10.1.2.4', 'the control plane (login, lockout) sees the same address');
+});

@@ -11,7 +11,7 @@ import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
 import { internalConnection } from './internal-socket.js';
 import { pacsRequestHead, pacsResponseHead } from './pacs-headers.js';
-import { headerValue, isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './request-head.js';
+import { isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
 import type { Lease, UpstreamPool } from './upstream-pool.js';
 
@@ -170,9 +170,12 @@ export class EdgeConnection {
     const s = this.#socket;
     let ip = s.remoteAddress ?? '';
     if (this.#ctx.trustProxy) {
-      const xff = headerValue(head, 'x-forwarded-for');
-      const first = xff?.split(',')[0]?.trim();
-      if (first !== undefined && first !== '') ip = first;
+      // As the control plane (fastify trustProxy: 1): the address the load balancer appended, the
+      // last entry of the last X-Forwarded-For field; earlier entries come from the client.
+      let xff: string | undefined;
+      for (const [k, v] of head.headers) if (k === 'x-forwarded-for') xff = v;
+      const last = xff?.split(',').pop()?.trim();
+      if (last !== undefined && last !== '') ip = last;
     }
     let authorization: string | undefined;
     let cookie: string | undefined;
