@@ -56,6 +56,13 @@ async function storeRun(ctx: BenchContext, v: DicomVariant, files: string[], byt
   return values;
 }
 
+/** The metrics of every C-STORE scenario (one storescu run each). */
+const STORE_METRICS = [
+  { key: 'mbps', label: 'MB/s', higherIsBetter: true, digits: 1 },
+  { key: 'seconds', label: 'seconds', higherIsBetter: false, digits: 3 },
+] as const;
+const RSS_GROWTH = { key: 'rssGrowthMB', label: 'peak RSS growth MB', higherIsBetter: false, digits: 2 } as const;
+
 /** C-STORE of the series (e.g. 200 × 0.5 MB) in one association, to Orthanc. */
 export async function storeSeries(ctx: BenchContext): Promise<ScenarioResult> {
   const d = ctx.env.data;
@@ -67,9 +74,7 @@ export async function storeSeries(ctx: BenchContext): Promise<ScenarioResult> {
     id: 'store', title: `C-STORE of ${d.seriesCount} × ${(d.seriesBytes / d.seriesCount / MB).toFixed(2)} MB in one association (storescu) → Orthanc`,
     note: 'Wall time of one storescu run (process start, TLS handshake, association, every C-STORE, release). Orthanc overwrites the instances on every run. The user-identity variant includes one scrypt (N=2^17) password check at association time, which also explains its 128 MB of peak RSS growth. Peak RSS growth as in `store-big`, for comparison with the big instance.',
     metrics: [
-      { key: 'mbps', label: 'MB/s', higherIsBetter: true, digits: 1 },
-      { key: 'seconds', label: 'seconds', higherIsBetter: false, digits: 3 },
-      { key: 'rssGrowthMB', label: 'peak RSS growth MB', higherIsBetter: false, digits: 2 },
+      ...STORE_METRICS, RSS_GROWTH,
     ],
     variants,
   };
@@ -92,8 +97,7 @@ export async function storeSeriesFast(ctx: BenchContext): Promise<ScenarioResult
     id: 'store-fast', title: `C-STORE of ${d.seriesCount} × ${(d.seriesBytes / d.seriesCount / MB).toFixed(2)} MB in one association → fast SCP (storescp --ignore)`,
     note: 'The receiver discards the data, so the time is the client, the network path and the proxy.',
     metrics: [
-      { key: 'mbps', label: 'MB/s', higherIsBetter: true, digits: 1 },
-      { key: 'seconds', label: 'seconds', higherIsBetter: false, digits: 3 },
+      ...STORE_METRICS,
     ],
     variants,
   };
@@ -110,9 +114,7 @@ export async function storeBig(ctx: BenchContext): Promise<ScenarioResult> {
     id: 'store-big', title: `C-STORE of one ${(d.bigBytes / MB).toFixed(0)} MB instance → Orthanc, with the gateway's peak RSS`,
     note: 'Peak RSS growth: VmHWM reset (clear_refs 5) just before the run, minus VmRSS at that moment (the untimed warm-up absorbs the first big transfer, during which V8 grows its young generation by ~40 MB once). Orthanc and storescu negotiate 16 KB PDUs (their default maximum), so the largest PDU the gateway relays is 16 KB. The user-identity variant\'s growth is the scrypt password check (N=2^17, r=8: 128 MiB) at association time.',
     metrics: [
-      { key: 'mbps', label: 'MB/s', higherIsBetter: true, digits: 1 },
-      { key: 'seconds', label: 'seconds', higherIsBetter: false, digits: 3 },
-      { key: 'rssGrowthMB', label: 'peak RSS growth MB', higherIsBetter: false, digits: 2 },
+      ...STORE_METRICS, RSS_GROWTH,
       { key: 'peakRssMB', label: 'peak RSS MB', higherIsBetter: false, digits: 1 },
     ],
     variants,

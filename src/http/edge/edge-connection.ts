@@ -13,7 +13,7 @@ import { internalConnection } from './internal-socket.js';
 import { pacsRequestHead, pacsResponseHead } from './pacs-headers.js';
 import { isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
-import type { Lease, UpstreamPool } from './upstream-pool.js';
+import type { UpstreamPool } from './upstream-pool.js';
 
 export interface EdgeContext {
   readonly mounts: readonly Mount[];
@@ -217,7 +217,7 @@ export class EdgeConnection {
         this.#start(lease.socket, head, out, (res, _raw, close) => pacsResponseHead(res, close), (o) => {
           pool.release(lease.socket, o.kind === 'done' && o.upstreamReusable);
           if (o.kind === 'no-response' && !o.timeout && !o.badRequest && lease.reused && !fresh && !retry) { attempt(true); return; }
-          this.#ended(o, head, lease);
+          this.#ended(o, head, true);
         });
       });
     };
@@ -242,7 +242,7 @@ export class EdgeConnection {
     this.#start(conn, head, raw, (_res, rawHead) => rawHead, (o) => {
       if (o.kind !== 'done' || !o.upstreamReusable) conn.destroy();
       if (o.kind === 'no-response' && !o.badRequest && !retry && head.body.kind === 'none') { this.#toControlPlane(head, raw, true); return; }
-      this.#ended(o, head, undefined);
+      this.#ended(o, head, false);
     });
   }
 
@@ -273,7 +273,8 @@ export class EdgeConnection {
     if (!this.#closed) this.#ready();
   }
 
-  #ended(o: ExchangeOutcome, head: RequestHead, lease: Lease | undefined): void {
+  /** After an exchange; `pacs` says whether it went to the PACS (else to the control plane). */
+  #ended(o: ExchangeOutcome, head: RequestHead, pacs: boolean): void {
     if (this.#closed) return;
     if (o.kind === 'no-response') {
       if (o.badRequest) {
@@ -281,7 +282,7 @@ export class EdgeConnection {
         this.#refuse(new GatewayError('ERR_BAD_REQUEST', o.error.message), 400, true);
         return;
       }
-      if (lease === undefined) {
+      if (!pacs) {
         this.#ctx.logger.error({ err: { message: o.error.message } }, 'control-plane request failed');
         this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
         return;
@@ -290,7 +291,7 @@ export class EdgeConnection {
       return;
     }
     if (o.kind === 'broken') {
-      if (lease !== undefined) this.#ctx.logger.warn({ err: { message: o.error.message } }, 'DICOMweb response cut off');
+      if (pacs) this.#ctx.logger.warn({ err: { message: o.error.message } }, 'DICOMweb response cut off');
       this.#closed = true;
       this.#socket.destroy();
       return;

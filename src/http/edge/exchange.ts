@@ -103,11 +103,6 @@ export class Exchange {
     return r.used < chunk.length ? chunk.subarray(r.used) : undefined;
   }
 
-  /** True when the request body was malformed (the client connection must be closed). */
-  get requestBroken(): boolean {
-    return this.#requestBroken;
-  }
-
   /** The client went away: drop the upstream connection (its response cannot be read to the end). */
   abort(): void {
     if (this.#ended) return;

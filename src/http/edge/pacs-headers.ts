@@ -20,15 +20,9 @@ const NOT_RETURNED = new Set([
 const FRAMING = new Set(['content-length', 'transfer-encoding']);
 
 /** The header fields named in Connection (hop-by-hop by nomination), framing fields excepted. */
-function nominated(head: { readonly headers: readonly (readonly [string, string])[] }): Set<string> | undefined {
+function nominated(head: { readonly connection: readonly string[] }): Set<string> | undefined {
   let out: Set<string> | undefined;
-  for (const [k, v] of head.headers) {
-    if (k !== 'connection') continue;
-    for (const t of v.split(',')) {
-      const name = t.trim().toLowerCase();
-      if (!FRAMING.has(name)) (out ??= new Set()).add(name);
-    }
-  }
+  for (const name of head.connection) if (!FRAMING.has(name)) (out ??= new Set()).add(name);
   return out;
 }
 

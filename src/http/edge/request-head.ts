@@ -4,6 +4,8 @@
 // no obs-fold, no whitespace before a colon, no bare LF, no Content-Length together with
 // Transfer-Encoding, no transfer coding other than a lone "chunked", one Host.
 
+import { addConnectionOptions, fieldValue, TOKEN } from './field-syntax.js';
+
 /** Largest request head accepted (request line + header fields); beyond it: 431. */
 export const MAX_HEAD_BYTES = 16 * 1024;
 /** Most header fields in one request; beyond it: 431. */
@@ -16,6 +18,8 @@ export interface RequestHead {
   readonly version: '1.0' | '1.1';
   /** Field names in lower case, values trimmed, in the order received. */
   readonly headers: readonly (readonly [string, string])[];
+  /** The options of the Connection fields, lower case (close, keep-alive, names of hop-by-hop fields). */
+  readonly connection: readonly string[];
   /** Body framing: a byte count, chunked, or none. */
   readonly body: { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
   /** The client wants the connection kept open after this exchange. */
@@ -29,10 +33,8 @@ export interface HeadRefusal {
   readonly reason: string;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Methods as registered (RFC 9110 §9.1 is case-sensitive): upper-case letters, with inner hyphens. */
 const METHOD = /^[A-Z]+(-[A-Z]+)*$/;
-const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 /** Field values: visible ASCII, obs-text, space and tab; never CR, LF or NUL. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** origin-form: a path starting with "/" and an optional query; no fragment, no spaces or controls. */
@@ -66,7 +68,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
   let contentLength: number | undefined;
   let transferEncoding: string | undefined;
   let hosts = 0;
-  let connection = '';
+  const connection: string[] = [];
   let expect: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] ?? '';
@@ -76,8 +78,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
     if (colon <= 0) return refuse(400, 'malformed header field');
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return refuse(400, 'malformed header field name');
-    // Only SP and HTAB are optional whitespace (String#trim would also drop \v, \f, NBSP…).
-    const value = line.slice(colon + 1).replace(OWS_EDGES, '');
+    const value = fieldValue(line, colon);
     if (!FIELD_VALUE.test(value)) return refuse(400, 'invalid character in a header field value');
     const lower = name.toLowerCase();
     switch (lower) {
@@ -96,7 +97,7 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
         hosts++;
         break;
       case 'connection':
-        connection = `${connection},${value.toLowerCase()}`;
+        addConnectionOptions(connection, value);
         break;
       case 'expect':
         expect = value.toLowerCase();
@@ -114,13 +115,12 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
     if (version === '1.0') return refuse(400, 'Transfer-Encoding in an HTTP/1.0 request');
   }
   if (expect !== undefined && expect !== '100-continue') return refuse(400, `unsupported Expect "${expect}"`);
-  const tokens = connection.split(',').map((s) => s.trim());
   // A field named in Connection is dropped by the next hop; framing and Host must never be.
-  for (const t of tokens) if (FRAMING.has(t)) return refuse(400, `Connection must not name ${t}`);
-  const keepAlive = version === '1.1' ? !tokens.includes('close') : false;
+  for (const t of connection) if (FRAMING.has(t)) return refuse(400, `Connection must not name ${t}`);
+  const keepAlive = version === '1.1' ? !connection.includes('close') : false;
   const body = transferEncoding !== undefined ? { kind: 'chunked' as const }
     : contentLength !== undefined && contentLength > 0 ? { kind: 'length' as const, length: contentLength } : { kind: 'none' as const };
-  return { method, target, version, headers, body, keepAlive, expectContinue: expect !== undefined && version === '1.1' };
+  return { method, target, version, headers, connection, body, keepAlive, expectContinue: expect !== undefined && version === '1.1' };
 }
 
 /** True for the refusal branch of parseRequestHead's result. */

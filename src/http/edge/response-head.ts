@@ -1,10 +1,14 @@
 // Parses an upstream's HTTP/1.x response head and works out how its body is framed (RFC 9112 §6.3).
 
+import { addConnectionOptions, fieldValue, TOKEN } from './field-syntax.js';
+
 export interface ResponseHead {
   readonly status: number;
   readonly reason: string;
   /** Field names in lower case, values trimmed, in the order received. */
   readonly headers: readonly (readonly [string, string])[];
+  /** The options of the Connection fields, lower case. */
+  readonly connection: readonly string[];
   /** How the body is delimited: none, a byte count, chunked, or by the upstream closing the connection. */
   readonly body: { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' } | { readonly kind: 'close' };
   /** The upstream keeps the connection open after this response. */
@@ -14,7 +18,6 @@ export interface ResponseHead {
 }
 
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Parses `buf[0, end)`; `end` is the index of the CRLFCRLF. Returns a reason string when malformed. */
 export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead | string {
@@ -27,13 +30,13 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
   let length: number | undefined;
   let chunked = false;
   let te = false;
-  let connection = '';
+  const connection: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] ?? '';
     const colon = line.indexOf(':');
     if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return 'malformed header field';
     const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    const value = fieldValue(line, colon);
     if (/[\r\n\0]/.test(value)) return 'invalid header value';
     if (name === 'content-length') {
       if (!/^[0-9]{1,15}$/.test(value)) return 'invalid Content-Length';
@@ -44,17 +47,16 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
       te = true;
       chunked = value.toLowerCase().split(',').map((s) => s.trim()).pop() === 'chunked';
     } else if (name === 'connection') {
-      connection = `${connection},${value.toLowerCase()}`;
+      addConnectionOptions(connection, value);
     }
     headers.push([name, value]);
   }
-  const tokens = connection.split(',').map((s) => s.trim());
-  let keepAlive = minor === '1' ? !tokens.includes('close') : tokens.includes('keep-alive');
+  let keepAlive = minor === '1' ? !connection.includes('close') : connection.includes('keep-alive');
   let body: ResponseHead['body'];
   if (requestMethod === 'HEAD' || status < 200 || status === 204 || status === 304) body = { kind: 'none' };
   else if (te) body = chunked ? { kind: 'chunked' } : { kind: 'close' };
   else if (length !== undefined) body = length === 0 ? { kind: 'none' } : { kind: 'length', length };
   else body = { kind: 'close' };
   if (body.kind === 'close') keepAlive = false;
-  return { status, reason: m[3] ?? '', headers, body, keepAlive, transferEncoding: te };
+  return { status, reason: m[3] ?? '', headers, connection, body, keepAlive, transferEncoding: te };
 }
