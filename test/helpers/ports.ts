@@ -1,12 +1,10 @@
 // Test helper: pick a free TCP port on the loopback interface for a server a test starts.
 import { createServer } from 'node:net';
 
-/**
- * Returns a TCP port that was free on 127.0.0.1 a moment ago (the OS picks it: listen on
- * port 0, read the port, close). Another process may take it before you bind it, so servers
- * that can listen on port 0 themselves should do that instead.
- */
-export function freePort(): Promise<number> {
+/** Ports this process handed out: the OS may offer a just-closed port again before its taker binds it. */
+const handedOut = new Set<number>();
+
+function probe(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -22,4 +20,22 @@ export function freePort(): Promise<number> {
       server.close((error) => (error ? reject(error) : resolve(port)));
     });
   });
+}
+
+/**
+ * Returns a TCP port that was free on 127.0.0.1 a moment ago (the OS picks it: listen on
+ * port 0, read the port, close) and that this process has not handed out before, so that
+ * several ports picked in a row before anything binds them are distinct. Another process may
+ * still take it before you bind it, so servers that can listen on port 0 themselves should do
+ * that instead.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await probe();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the OS keeps offering ports already handed out');
 }
