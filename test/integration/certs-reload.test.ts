@@ -107,7 +107,8 @@ t.test('hot reload of certificates, CRL, devices and roles', async (t) => {
     const rsp = await a.readCommand().catch((err: Error) => {
       // Say what the gateway saw, so a failure here can be diagnosed from the CI log alone.
       t.comment(JSON.stringify(gw.logs.filter((l) => l['level'] !== 'debug' && l['level'] !== 'info').slice(-10)));
-      throw err;
+      // …and what the PACS saw: an ECONNRESET from Orthanc has its reason in Orthanc's own log.
+      return orthanc.log().then((log) => { t.comment(`Orthanc log tail:\n${log.split('\n').slice(-40).join('\n')}`); throw err; });
     });
     t.equal(rsp.status, 0, 'the C-STORE begun before the swap completes with Success');
     t.equal(await a.echo(3, 8), 0, 'and the association goes on (C-ECHO)');
