@@ -12,6 +12,7 @@ import { ROOT } from './lib/paths.js';
 import { machineLoad } from './lib/proc.js';
 import { renderMarkdown, type BenchResults, type ScenarioResult, type SummaryTable } from './lib/report.js';
 import { wrkScript } from './lib/wrk.js';
+import { RUNTIME_FLAGS } from '../src/cli/runtime-flags.js';
 import { judgeBars } from './scenarios/bars.js';
 import type { BenchContext } from './scenarios/context.js';
 import { cpuCostTable } from './scenarios/cpu-cost.js';
@@ -111,6 +112,7 @@ async function bench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResu
       'wrk': `-t${options.wrkThreads} -c${options.workload.connections} -d${options.workload.wrkSeconds}s`,
       'nginx TLS proxy worker_processes': options.nginxWorkers,
       'gateway CPU profile': options.profile,
+      'gateway node flags': (options.gatewayNodeFlags ?? RUNTIME_FLAGS).join(' ') || '(none)',
       gateway: gatewayBuild(options),
     },
     scenarios, tables, bars: judgeBars(scenarios),

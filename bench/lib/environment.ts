@@ -15,6 +15,7 @@ import { createIdentities, type BenchIdentities } from './identities.js';
 import { startNginxProxy, startStaticUpstream, type Nginx } from './nginx.js';
 import type { BenchOptions } from './options.js';
 import { FLOOR_PROXY, ROOT } from './paths.js';
+import { RUNTIME_FLAGS } from '../../src/cli/runtime-flags.js';
 import type { Components } from './rounds.js';
 import { startStunnel, type Stunnel } from './stunnel.js';
 
@@ -170,7 +171,7 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
   const floorPorts = { node: await freePort(), fastify: await freePort() };
   const floors: Record<string, StartedProcess> = {};
   for (const mode of ['node', 'fastify'] as const) {
-    const p = await startProcess(process.execPath, [FLOOR_PROXY, mode, String(floorPorts[mode]), `http://127.0.0.1:${staticPort}`, id.server.cert, id.server.key]);
+    const p = await startProcess(process.execPath, [...(options.gatewayNodeFlags ?? RUNTIME_FLAGS), FLOOR_PROXY, mode, String(floorPorts[mode]), `http://127.0.0.1:${staticPort}`, id.server.cert, id.server.key]);
     cleanup.add(`${mode} reference proxy`, async () => { await p.stop(); });
     await Promise.race([
       waitForPort(floorPorts[mode], '127.0.0.1', 30_000),
@@ -187,6 +188,7 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     dicom: { host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle },
     ...(profileDir === undefined ? {} : { profileDir }),
     ...(options.gatewayBin === undefined ? {} : { bin: options.gatewayBin }),
+    ...(options.gatewayNodeFlags === undefined ? {} : { nodeFlags: options.gatewayNodeFlags }),
   });
   cleanup.add('gateway', () => gateway.stop());
   const gatewayFast = await startGatewayProcess({
@@ -195,6 +197,7 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     dicom: { host: '127.0.0.1', port: fastScpPort, aeTitle: FAST_SCP_AE },
     ...(profileDir === undefined ? {} : { profileDir }),
     ...(options.gatewayBin === undefined ? {} : { bin: options.gatewayBin }),
+    ...(options.gatewayNodeFlags === undefined ? {} : { nodeFlags: options.gatewayNodeFlags }),
   });
   cleanup.add('gateway-fast', () => gatewayFast.stop());
 

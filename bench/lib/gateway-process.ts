@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { waitForPort } from '../../test/helpers/tools.js';
 import { BENCH_ACTIONS, BENCH_ROLE, type BenchIdentities } from './identities.js';
 import { GATEWAY_BIN } from './paths.js';
+import { RUNTIME_FLAGS } from '../../src/cli/runtime-flags.js';
 
 export interface GatewayProcess {
   readonly name: string;
@@ -35,6 +36,8 @@ export interface GatewayProcessOptions {
   readonly profileDir?: string;
   /** The launcher to run (default: this checkout's bin/pacs-gateway.js); another build for A/B comparisons. */
   readonly bin?: string;
+  /** node's flags before the launcher (default: the gateway's RUNTIME_FLAGS, as its launchers set them). */
+  readonly nodeFlags?: readonly string[];
 }
 
 function tail(file: string): string {
@@ -64,7 +67,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   const logFile = join(o.dir, `${o.name}.log`);
   const fd = openSync(logFile, 'a');
   const nodeArgs = o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.name}-${Date.now()}.cpuprofile`];
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, o.bin ?? GATEWAY_BIN, 'run', '--config', configFile], {
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? RUNTIME_FLAGS), ...nodeArgs, o.bin ?? GATEWAY_BIN, 'run', '--config', configFile], {
     cwd: o.dir, stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

@@ -80,6 +80,8 @@ export interface BenchOptions {
   readonly noInstall: boolean;
   /** Gateway launcher to measure instead of the bench's own build (e.g. another checkout's bin/pacs-gateway.js). */
   readonly gatewayBin: string | undefined;
+  /** node flags for the gateways (undefined: the gateway's own RUNTIME_FLAGS, as its launchers set them). */
+  readonly gatewayNodeFlags: readonly string[] | undefined;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -95,7 +97,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --keep               keep the temporary directory (configs, logs, PACS storage)
   --no-install         do not run scripts/install-deps.sh, only check the tools
   --gateway-bin FILE   measure this gateway launcher (e.g. another checkout's bin/pacs-gateway.js)
-                       instead of the bench's own build of src/`;
+                       instead of the bench's own build of src/
+  --gateway-node-flags "F …"
+                       node flags for the gateways instead of the launchers' own
+                       (src/cli/runtime-flags.ts); "" for none, to compare`;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -112,7 +117,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       quick: { type: 'boolean' }, rounds: { type: 'string' }, only: { type: 'string' }, profile: { type: 'boolean' },
       out: { type: 'string' }, keep: { type: 'boolean' }, 'nginx-workers': { type: 'string' },
       'wrk-threads': { type: 'string' }, 'wrk-seconds': { type: 'string' }, 'no-install': { type: 'boolean' },
-      'gateway-bin': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'gateway-bin': { type: 'string' }, 'gateway-node-flags': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return 'help';
@@ -142,6 +147,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     wrkThreads: positiveInt('wrk-threads', values['wrk-threads'], 1),
     noInstall: values['no-install'] === true,
     gatewayBin: values['gateway-bin'],
+    gatewayNodeFlags: values['gateway-node-flags']?.split(' ').filter((f) => f !== ''),
   };
 }
 

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { createGateway } from '../gateway.js';
 import { configFromArgs } from './config-arg.js';
+import { missingRuntimeFlags, RUNTIME_FLAGS } from './runtime-flags.js';
 
 export async function runCommand(argv: string[], err: (s: string) => void): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' } } });
@@ -14,6 +15,10 @@ export async function runCommand(argv: string[], err: (s: string) => void): Prom
     err(`pacs-gateway could not start (config ${file}): ${(e as Error).message}`);
     await gateway.stop();
     return 1;
+  }
+  const missing = missingRuntimeFlags();
+  if (missing.length > 0) {
+    gateway.logger.info({ missing }, `node was started without ${missing.join(' ')}: latency tails are longer on a small host (start it as \`node ${RUNTIME_FLAGS.join(' ')} bin/pacs-gateway.js run\`, as the container and npm start do)`);
   }
   process.on('SIGHUP', () => {
     gateway.logger.info('SIGHUP: reloading the config (roles), users, devices and certificates');

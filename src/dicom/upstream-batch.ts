@@ -1,12 +1,11 @@
 // Bytes on their way to the PACS, copied into a few reused 64 KB slabs and written one slab region at a time.
 
 import type { Socket } from 'node:net';
+import { giveSlab, SLAB_BYTES, takeSlab } from '../util/slab-pool.js';
 import { writable } from './socket-io.js';
 
 /** Size of one slab, and the amount queued that is written at once rather than at the end of the I/O phase. */
-export const SLAB_BYTES = 65536;
-/** Free slabs kept for reuse across associations (the rest are left to the garbage collector). */
-const POOL_MAX = 16;
+export { SLAB_BYTES };
 
 interface Slab {
   readonly buf: Buffer;
@@ -14,14 +13,12 @@ interface Slab {
   inFlight: number;
 }
 
-const pool: Slab[] = [];
-
-function takeSlab(): Slab {
-  return pool.pop() ?? { buf: Buffer.allocUnsafeSlow(SLAB_BYTES), inFlight: 0 };
+function newSlab(): Slab {
+  return { buf: takeSlab(), inFlight: 0 };
 }
 
 function giveBack(slab: Slab): void {
-  if (pool.length < POOL_MAX) pool.push(slab);
+  giveSlab(slab.buf);
 }
 
 /**
@@ -59,7 +56,7 @@ export class UpstreamBatch {
       let slab = this.#slab;
       if (slab === undefined || this.#fill === SLAB_BYTES) {
         if (slab !== undefined) this.#seal(slab);
-        slab = takeSlab();
+        slab = newSlab();
         this.#slab = slab;
         this.#start = 0;
         this.#fill = 0;

@@ -18,15 +18,18 @@ export interface Mount {
   readonly prefix: string;
   /** Upstream base URL for that prefix, e.g. http://127.0.0.1:8042/dicom-web. */
   readonly upstream: URL;
+  /** The upstream URL's path without a trailing slash ('' for the root). */
+  readonly upstreamBase: string;
   readonly classify: (method: string, rest: string, query: string) => Classification;
 }
 
 /** The gateway's two forwarded prefixes and where they go. */
 export function dicomwebMounts(dicomwebUrl: string, wadoUriUrl: string): readonly Mount[] {
-  return [
-    { prefix: '/dicom-web', upstream: new URL(dicomwebUrl), classify: classifyDicomweb },
-    { prefix: '/wado', upstream: new URL(wadoUriUrl), classify: classifyWadoUri },
-  ];
+  const mount = (prefix: string, url: string, classify: Mount['classify']): Mount => {
+    const upstream = new URL(url);
+    return { prefix, upstream, upstreamBase: upstream.pathname.replace(/\/$/, ''), classify };
+  };
+  return [mount('/dicom-web', dicomwebUrl, classifyDicomweb), mount('/wado', wadoUriUrl, classifyWadoUri)];
 }
 
 /** A request under a mount: the raw path after the prefix and the raw query. */
@@ -46,8 +49,8 @@ export function mountOf(mounts: readonly Mount[], target: string): Mounted | und
 
 /** The upstream request target for a mounted request: the raw path and query, byte for byte. */
 export function upstreamTarget(m: Mounted): string {
-  const base = m.mount.upstream.pathname.replace(/\/$/, '');
-  const path = `${base}/${m.rest}`.replace(/\/$/, '') || '/';
+  const joined = `${m.mount.upstreamBase}/${m.rest}`;
+  const path = (joined.endsWith('/') ? joined.slice(0, -1) : joined) || '/';
   return m.query === '' ? path : `${path}?${m.query}`;
 }
 
@@ -65,10 +68,10 @@ function uidsOf(route: DicomwebRoute): Record<string, string> {
 
 /** Decides one request and writes its authz.http audit event. Never throws. */
 export async function guardRequest(method: string, target: string, m: Mounted, auth: AuthInput, deps: GuardDeps): Promise<GuardVerdict> {
-  const base = { event: 'authz.http' as const, source: auth.ip, httpMethod: method, path: target.slice(0, 512) };
+  const path = target.slice(0, 512);
   const c = m.mount.classify(method, m.rest, m.query);
   if (!c.ok) {
-    deps.audit.record({ ...base, decision: 'deny', reason: c.reason });
+    deps.audit.record({ event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: c.reason });
     const code = c.status === 400 ? 'ERR_PATH_REFUSED' : 'ERR_ROUTE_REFUSED';
     return {
       allowed: false, status: c.status, headers: { allow: 'GET, HEAD, POST' },
@@ -80,16 +83,19 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
     ({ principal } = await authenticate(auth, deps));
   } catch (err) {
     deps.audit.record({
-      ...base, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error', action: c.action, ...uidsOf(c),
-      ...(err instanceof GatewayError && err.detail !== undefined ? { detail: err.detail } : {}),
+      event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error',
+      action: c.action, ...uidsOf(c), ...(err instanceof GatewayError && err.detail !== undefined ? { detail: err.detail } : {}),
     });
     if (err instanceof GatewayError) return { allowed: false, error: err };
     return { allowed: false, status: 500, error: new GatewayError('ERR_BAD_REQUEST', 'internal error', { cause: err }) };
   }
   const d = authorize(deps.roles(), principal, { action: c.action });
+  // One object literal, no spreads: this line is written for every DICOMweb request (absent UIDs
+  // are undefined, which the JSON line leaves out).
   deps.audit.record({
-    ...base, decision: d.allowed ? 'allow' : 'deny', reason: d.reason, principal: principal.id, role: principal.role,
-    method: principal.method, action: c.action, service: c.service, ...uidsOf(c),
+    event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: d.allowed ? 'allow' : 'deny', reason: d.reason,
+    principal: principal.id, role: principal.role, method: principal.method, action: c.action, service: c.service,
+    studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
   });
   if (!d.allowed) {
     return { allowed: false, error: new GatewayError('ERR_FORBIDDEN', `your role "${principal.role}" does not allow the "${c.action}" action`, { detail: { action: c.action, role: principal.role } }) };

@@ -5,7 +5,12 @@ import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import type { StateStore } from './store.js';
 
-interface Entry { value: unknown; expiresAt: number }
+interface Entry {
+  value: unknown;
+  expiresAt: number;
+  /** A touched record as an object (its JSON, `value`, is made only when someone reads it). */
+  record?: object;
+}
 
 /** In-process store. Expired entries are removed on access and by a periodic sweep. */
 export class MemoryStore implements StateStore {
@@ -49,7 +54,9 @@ export class MemoryStore implements StateStore {
 
   async getRecord<T>(key: string): Promise<T | null> {
     const e = this.#get(key);
-    return e === undefined ? null : (JSON.parse(e.value as string) as T);
+    if (e === undefined) return null;
+    e.value ??= JSON.stringify(e.record);
+    return JSON.parse(e.value as string) as T;
   }
 
   async deleteRecord(key: string): Promise<boolean> {
@@ -59,8 +66,10 @@ export class MemoryStore implements StateStore {
   async touchRecord<T extends { lastSeen: number }>(key: string, now: number, ttlMs: number): Promise<T | null> {
     const e = this.#get(key);
     if (e === undefined) return null;
-    const before = JSON.parse(e.value as string) as T;
-    this.#set(key, JSON.stringify({ ...before, lastSeen: now }), ttlMs);
+    // Records are flat JSON objects (sessions). The object handed back is the one this touch
+    // replaces, so no caller ever holds the stored one; no JSON round trip per request.
+    const before = (e.record ?? JSON.parse(e.value as string)) as T;
+    this.#map.set(key, { value: undefined, expiresAt: this.#clock() + ttlMs, record: { ...before, lastSeen: now } });
     return before;
   }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket as NetSocket } from 'node:net';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
@@ -17,6 +17,7 @@ import { dicomwebMounts, type GuardDeps } from '../../src/http/dicomweb-guard.js
 import { createEdgeServer } from '../../src/http/edge/edge-server.js';
 import { Exchange, type ExchangeOutcome } from '../../src/http/edge/exchange.js';
 import { UpstreamPool, type Lease } from '../../src/http/edge/upstream-pool.js';
+import { freeSlabs } from '../../src/util/slab-pool.js';
 import { SessionService } from '../../src/identity/sessions.js';
 import { MemoryStore } from '../../src/state/memory-store.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -741,6 +742,51 @@ t.test('a client that takes its time gets every byte: queued chunks are copies o
   const [one, two] = await Promise.all([exchange(), exchange()]);
   const matches = (b: Buffer | undefined): boolean => b !== undefined && (b.equals(bodies[0] as Buffer) || b.equals(bodies[1] as Buffer));
   t.ok(matches(one) && matches(two) && !(one as Buffer).equals(two as Buffer), 'both clients got their answer byte for byte');
+});
+
+t.test('the answer head leaves with the first body bytes in one write; queued copies use reused slabs', async (t) => {
+  // A small answer is one TLS record: head and body joined in one write (no cork, no writev). The
+  // joined buffer and queued copies come from node's small-buffer pool or from the slab pool, and a
+  // slab goes back only when its write completed; the bytes must still be the PACS's, byte for byte.
+  const sizes = [1300, 30_000, 64 * 1024 - 100, 200_000];
+  let next = 0;
+  const bodyOf = (n: number): Buffer => { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + n) & 0xff; return b; };
+  // The PACS sends head and body in one write, so that a small answer arrives in one read.
+  const pacsSockets = new Set<NetSocket>();
+  const pacs = createNetServer((sock) => {
+    pacsSockets.add(sock);
+    sock.on('data', () => {
+      const b = bodyOf(sizes[next++ % sizes.length] as number);
+      sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${String(b.length)}\r\n\r\n`), b]));
+    });
+  });
+  await new Promise<void>((r) => pacs.listen(0, '127.0.0.1', r));
+  t.teardown(() => { for (const sock of pacsSockets) sock.destroy(); pacs.close(); });
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: (pacs.address() as AddressInfo).port, maxConnections: 1, timeoutMs: 10_000 });
+  t.teardown(() => pool.close());
+  const freeBefore = freeSlabs();
+  for (const size of sizes) {
+    const lease = await new Promise<Lease>((resolve, reject) => pool.acquire(false, (err, l) => (l === undefined ? reject(err) : resolve(l))));
+    const writes: Buffer[] = [];
+    // Like a TLS socket: takes each chunk at once, completes the write a little later (so later chunks queue).
+    const client = new Writable({ highWaterMark: 16 * 1024, write(chunk: Buffer, _enc, cb) { writes.push(Buffer.from(chunk)); setTimeout(cb, 1); } });
+    const outcome = await new Promise<ExchangeOutcome>((resolve) => {
+      new Exchange({
+        client: client as unknown as Duplex, upstream: lease.socket, head: 'GET / HTTP/1.1\r\nhost: pacs\r\n\r\n', method: 'GET',
+        body: { kind: 'none' }, clientKeepAlive: true, responseHead: () => 'HTTP/1.1 200 OK\r\nx-head: joined\r\n\r\n', onEnd: resolve, holdClient: () => undefined,
+      });
+    });
+    t.equal(outcome.kind, 'done', `${size} B: done`);
+    pool.release(lease.socket, outcome.kind === 'done' && outcome.upstreamReusable);
+    await new Promise<void>((r) => client.end(r));
+    const all = Buffer.concat(writes);
+    const head = 'HTTP/1.1 200 OK\r\nx-head: joined\r\n\r\n';
+    t.equal(all.subarray(0, head.length).toString('latin1'), head, `${size} B: the head first`);
+    t.ok(all.subarray(head.length).equals(bodyOf(size)), `${size} B: the body byte for byte`);
+    if (size < 60_000) t.equal(writes.length, 1, `${size} B: head and body in one write`);
+    else t.ok((writes[0] as Buffer).length > head.length, `${size} B: the first write carries body bytes too`);
+  }
+  t.ok(freeSlabs() >= freeBefore, `every slab taken was given back (free: ${String(freeBefore)} → ${String(freeSlabs())})`);
 });
 
 t.test('a head that never completes → 408, an idle connection is closed (edge with a short keep-alive)', async (t) => {

@@ -8,11 +8,14 @@ import type { Duplex } from 'node:stream';
 import { ChunkedFramer, LengthFramer, type BodyFramer } from './body-framer.js';
 import type { RequestHead } from './request-head.js';
 import { parseResponseHead, type ResponseHead } from './response-head.js';
+import { giveSlab, SLAB_BYTES, takeSlab } from '../../util/slab-pool.js';
 import { isPooled, onChunks } from './upstream-pool.js';
 
 /** Largest upstream response head accepted. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** Copies up to this size come from node's small-buffer pool (no external allocation of their own). */
+const SMALL_COPY = 4096;
 
 export type ExchangeOutcome =
   /** The response went to the client in full. */
@@ -52,6 +55,8 @@ export class Exchange {
   #resFramer: BodyFramer | undefined;
   #resHead: ResponseHead | undefined;
   #headBuf: Buffer | undefined;
+  /** The response head, held back to go out with the first body bytes. */
+  #pendingHead: Buffer | string | undefined;
   #sentToClient = false;
   #ended = false;
   #closeClient = false;
@@ -75,7 +80,8 @@ export class Exchange {
     // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
     up.on('timeout', this.#onUpTimeout);
     // latin1: header bytes go out exactly as they came in (obs-text included).
-    up.write(typeof spec.head === 'string' ? Buffer.from(spec.head, 'latin1') : spec.head);
+    if (typeof spec.head === 'string') (up as NodeJS.WritableStream).write(spec.head, 'latin1');
+    else up.write(spec.head);
   }
 
   /** The request body is still arriving. */
@@ -129,24 +135,30 @@ export class Exchange {
       const headOut = this.#s.responseHead(parsed, buf.subarray(0, end + 4), this.#closeClient && !interim);
       this.#sentToClient = true;
       const rest = buf.subarray(end + 4);
-      const client = this.#s.client;
-      // Head and the body bytes that came with it leave in one TLS write.
-      client.cork();
-      this.#writeClient(typeof headOut === 'string' ? Buffer.from(headOut, 'latin1') : headOut);
       if (interim) {
         // 1xx: relay it and wait for the final response.
-        client.uncork();
+        this.#writeHead(headOut);
         if (rest.length > 0) this.#upData(rest);
         return;
       }
       this.#resHead = parsed;
       this.#resFramer = framerFor(parsed.body, false);
-      if (parsed.body.kind === 'none') { client.uncork(); this.#complete(rest.length > 0); return; }
-      if (rest.length > 0) this.#bodyData(rest);
-      client.uncork();
+      // Head and the body bytes that came with it leave in one TLS write (see #writeClient).
+      this.#pendingHead = headOut;
+      if (parsed.body.kind !== 'none' && rest.length > 0) this.#bodyData(rest);
+      if (this.#pendingHead !== undefined) {
+        this.#pendingHead = undefined;
+        if (!this.#ended) this.#writeHead(headOut);
+      }
+      if (parsed.body.kind === 'none') this.#complete(rest.length > 0);
       return;
     }
     this.#bodyData(chunk);
+  }
+
+  #writeHead(head: Buffer | string): void {
+    if (typeof head === 'string') this.#s.client.write(head, 'latin1');
+    else this.#writeClient(head);
   }
 
   #bodyData(chunk: Buffer): void {
@@ -164,16 +176,43 @@ export class Exchange {
   /**
    * Upstream chunks may be views of a shared read buffer (UpstreamPool): a TLS socket encrypts what
    * it is given at once, so a view is safe to write, unless the socket queues it (a write still in
-   * flight, or corked): then it gets a copy.
+   * flight, or corked): then it gets a copy, in a reused slab once it is more than a few KB.
    */
   #writeClient(b: Buffer): void {
-    const client = this.#s.client;
-    const out = client.writableLength > 0 || client.writableCorked > 0 ? Buffer.from(b) : b;
-    if (!client.write(out) && !this.#upPaused) {
+    const head = this.#pendingHead;
+    this.#pendingHead = undefined;
+    const ok = head === undefined ? this.#writeBody(b) : this.#writeJoined(head, b);
+    if (!ok && !this.#upPaused) {
       this.#upPaused = true;
       this.#s.upstream.pause();
       this.#s.client.once('drain', this.#onClientDrain);
     }
+  }
+
+  #writeBody(b: Buffer): boolean {
+    const client = this.#s.client;
+    if (client.writableLength === 0 && client.writableCorked === 0) return client.write(b);
+    if (b.length <= SMALL_COPY || b.length > SLAB_BYTES) return client.write(Buffer.from(b));
+    const slab = takeSlab();
+    b.copy(slab);
+    return client.write(slab.subarray(0, b.length), () => { giveSlab(slab); });
+  }
+
+  /** The response head and the first body bytes as one write (one TLS record for a small answer). */
+  #writeJoined(head: Buffer | string, b: Buffer): boolean {
+    const client = this.#s.client;
+    const n = head.length + b.length;
+    if (n > SLAB_BYTES) {
+      this.#writeHead(head);
+      return this.#writeBody(b);
+    }
+    const slab = n <= SMALL_COPY ? undefined : takeSlab();
+    const out = slab ?? Buffer.allocUnsafe(n);
+    if (typeof head === 'string') out.write(head, 0, 'latin1');
+    else head.copy(out);
+    b.copy(out, head.length);
+    if (slab === undefined) return client.write(out);
+    return client.write(slab.subarray(0, n), () => { giveSlab(slab); });
   }
 
   /** The response is complete. `extra`: the upstream sent bytes after it (its connection is not reusable). */

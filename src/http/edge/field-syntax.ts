@@ -3,11 +3,17 @@
 /** A field name or method-like token. */
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
 
 /** The value of a `name: value` field line: only SP and HTAB are optional whitespace (String#trim would also drop \v, \f, NBSP…). */
 export function fieldValue(line: string, colon: number): string {
-  return line.slice(colon + 1).replace(OWS_EDGES, '');
+  let start = colon + 1;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  return line.slice(start, end);
 }
 
 /** The lower-case options of a Connection field value, appended to `into`. */
