@@ -21,5 +21,5 @@ EXPOSE 8443 2762
 # Mount your config as /app/config/gateway.yaml (or set PACS_GATEWAY_CONFIG) and certificates in /app/certs.
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "require('https').get({host:'127.0.0.1',port:8443,path:'/healthz',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 # V8 flags of src/cli/runtime-flags.ts (garbage collection without helper threads, a small young generation).
-ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=4", "bin/pacs-gateway.js"]
+ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=4", "--min-semi-space-size=4", "bin/pacs-gateway.js"]
 CMD ["run"]

@@ -98,9 +98,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --no-install         do not run scripts/install-deps.sh, only check the tools
   --gateway-bin FILE   measure this gateway launcher (e.g. another checkout's bin/pacs-gateway.js)
                        instead of the bench's own build of src/
-  --gateway-node-flags "F …"
+  --gateway-node-flags="F …"
                        node flags for the gateways instead of the launchers' own
-                       (src/cli/runtime-flags.ts); "" for none, to compare`;
+                       (src/cli/runtime-flags.ts); = "" for none, to compare`;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
