@@ -238,6 +238,9 @@ export class PduReader {
     if (fragmentLength > this.#pduRemaining) {
       throw new PduError(`PDV item-length ${itemLength} runs past the end of its P-DATA-TF PDU (${this.#pduRemaining + 2} bytes left)`);
     }
+    // PS3.7 Annex F: DIMSE message fragments have even lengths (dcmtk-based PACSs refuse an odd
+    // one only after taking the association's data); refused here, before anything is forwarded.
+    if (fragmentLength % 2 !== 0) throw new PduError(`PDV fragment length ${fragmentLength} is odd (PS3.7 Annex F: message fragments have even lengths)`);
     const control = src.readUInt8(at + 5);
     const pdv: PdvHeader = {
       pcId: src.readUInt8(at + 4),

@@ -127,6 +127,8 @@ t.test('violations carry the PS3.8 Table 9-26 reason', async (t) => {
   // PDV item-length 100 inside a P-DATA-TF of 10 bytes.
   violation(t, Buffer.from([0x04, 0, 0, 0, 0, 10, 0, 0, 0, 100, 1, 3]), AbortReason.InvalidPduParameterValue, /runs past the end/);
   violation(t, Buffer.from([0x04, 0, 0, 0, 0, 6, 0, 0, 0, 1, 1, 3]), AbortReason.InvalidPduParameterValue, /shorter than its own header/);
+  // PS3.7 Annex F: a 3-byte fragment (item-length 5) is refused before any of it is delivered.
+  violation(t, Buffer.from([0x04, 0, 0, 0, 0, 9, 0, 0, 0, 5, 1, 0, 0xaa, 0xbb, 0xcc]), AbortReason.InvalidPduParameterValue, /fragment length 3 is odd/);
   // PDU of 10 bytes with one 6-byte PDV item: 4 bytes left cannot hold another PDV header.
   violation(t, Buffer.from([0x04, 0, 0, 0, 0, 10, 0, 0, 0, 2, 1, 3, 0, 0, 0, 0]), AbortReason.InvalidPduParameterValue, /ends 4 bytes into a PDV item header/);
 });

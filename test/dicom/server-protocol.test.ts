@@ -68,6 +68,28 @@ t.test('a PDV longer than its P-DATA-TF PDU after the association → A-ABORT re
   t.same([...toPacs.subarray(toPacs.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'the PACS is told with A-ABORT');
 });
 
+t.test('an odd-length data fragment after the association → A-ABORT reason 6 to the client, the PACS gets none of it', async (t) => {
+  // PS3.7 Annex F: message fragments have even lengths; a dcmtk-based PACS would refuse this one
+  // only after taking the association's data.
+  const local = await startHarness({ upstream: { mode: 'accept' } });
+  t.teardown(() => local.close());
+  local.identity.users.set('2:alice:secret123456', { id: 'alice', kind: 'user', role: 'reader', method: 'dicom-user-password-totp' });
+  const c = await rawClient(local.port);
+  c.send(buildAssociateRq({ calledAe: 'GW', callingAe: 'WS', userIdentity: { type: 2, positiveResponseRequested: false, primary: Buffer.from('alice'), secondary: Buffer.from('secret123456') }, presentationContexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT] }] }));
+  const ac = await c.waitFor(1);
+  t.equal(ac[0], PduType.AssociateAc);
+  const acLength = 6 + ac.readUInt32BE(2);
+  const before = local.alerts('dicom.protocol-violation').length;
+  c.send(Buffer.from([0x04, 0, 0, 0, 0, 9, 0, 0, 0, 5, 1, 0, 0xaa, 0xbb, 0xcc]));
+  const got = await c.ended;
+  t.same([...got.subarray(acLength)], [...buildAbort(AbortReason.InvalidPduParameterValue)]);
+  t.equal(local.alerts('dicom.protocol-violation').length, before + 1, 'alert raised');
+  await new Promise((r) => setTimeout(r, 100));
+  const toPacs = Buffer.concat(local.upstream.received[0] ?? []);
+  t.equal(toPacs.indexOf(Buffer.from([0xaa, 0xbb, 0xcc])), -1, 'no byte of the fragment reached the PACS');
+  t.same([...toPacs.subarray(toPacs.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'the PACS is told with A-ABORT');
+});
+
 t.test('a slow sender is cut off by ARTIM; nothing reaches the PACS', async (t) => {
   const c = await rawClient(h.port);
   const start = Date.now();
