@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import type { RequestFilter } from './request-filter.js';
 import type { ResponseRelay } from './response-relay.js';
 import { holdUntilDrained, writeAll } from './socket-io.js';
-import { SLAB_BYTES, UpstreamBatch } from './upstream-batch.js';
+import { SLAB_BYTES } from '../util/slab-pool.js';
+import { UpstreamBatch } from './upstream-batch.js';
 
 /**
  * Moves what the filter and the relay produced to the sockets, with backpressure both ways

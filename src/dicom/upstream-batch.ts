@@ -4,9 +4,6 @@ import type { Socket } from 'node:net';
 import { giveSlab, SLAB_BYTES, takeSlab } from '../util/slab-pool.js';
 import { writable } from './socket-io.js';
 
-/** Size of one slab, and the amount queued that is written at once rather than at the end of the I/O phase. */
-export { SLAB_BYTES };
-
 interface Slab {
   readonly buf: Buffer;
   /** Writes of this slab not yet completed. */

@@ -2,7 +2,7 @@
 
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildRelease } from '../../src/dicom/abort.js';
 import { buildAssociateRq, buildItem } from '../../src/dicom/associate-build.js';
 import { AbortReason, PduType, type AbortReasonValue } from '../../src/dicom/constants.js';
@@ -51,26 +51,12 @@ for (const [name, bytes, reason] of violations) {
   });
 }
 
-t.test('a PDV longer than its P-DATA-TF PDU after the association → A-ABORT reason 6 to the client, A-ABORT to the PACS', async (t) => {
-  const local = await startHarness({ upstream: { mode: 'accept' } });
-  t.teardown(() => local.close());
-  local.identity.users.set('2:alice:secret123456', { id: 'alice', kind: 'user', role: 'reader', method: 'dicom-user-password-totp' });
-  const c = await rawClient(local.port);
-  c.send(buildAssociateRq({ calledAe: 'GW', callingAe: 'WS', userIdentity: { type: 2, positiveResponseRequested: false, primary: Buffer.from('alice'), secondary: Buffer.from('secret123456') }, presentationContexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT] }] }));
-  const ac = await c.waitFor(1);
-  t.equal(ac[0], PduType.AssociateAc);
-  const acLength = 6 + ac.readUInt32BE(2);
-  c.send(Buffer.from([0x04, 0, 0, 0, 0, 10, 0, 0, 0, 200, 1, 3, 0, 0, 0, 0]));
-  const got = await c.ended;
-  t.same([...got.subarray(acLength)], [...buildAbort(AbortReason.InvalidPduParameterValue)]);
-  await new Promise((r) => setTimeout(r, 100));
-  const toPacs = Buffer.concat(local.upstream.received[0] ?? []);
-  t.same([...toPacs.subarray(toPacs.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'the PACS is told with A-ABORT');
-});
-
-t.test('an odd-length data fragment after the association → A-ABORT reason 6 to the client, the PACS gets none of it', async (t) => {
-  // PS3.7 Annex F: message fragments have even lengths; a dcmtk-based PACS would refuse this one
-  // only after taking the association's data.
+/**
+ * Opens an association (user identity) on a gateway of its own with an accepting PACS, sends
+ * `bytes` after the A-ASSOCIATE-AC, and returns what the client got after the AC, what reached the
+ * PACS and how many protocol-violation alerts were raised.
+ */
+async function violationAfterAssociation(t: Test, bytes: Buffer): Promise<{ toClient: Buffer; toPacs: Buffer; alerts: number }> {
   const local = await startHarness({ upstream: { mode: 'accept' } });
   t.teardown(() => local.close());
   local.identity.users.set('2:alice:secret123456', { id: 'alice', kind: 'user', role: 'reader', method: 'dicom-user-password-totp' });
@@ -80,12 +66,24 @@ t.test('an odd-length data fragment after the association → A-ABORT reason 6 t
   t.equal(ac[0], PduType.AssociateAc);
   const acLength = 6 + ac.readUInt32BE(2);
   const before = local.alerts('dicom.protocol-violation').length;
-  c.send(Buffer.from([0x04, 0, 0, 0, 0, 9, 0, 0, 0, 5, 1, 0, 0xaa, 0xbb, 0xcc]));
+  c.send(bytes);
   const got = await c.ended;
-  t.same([...got.subarray(acLength)], [...buildAbort(AbortReason.InvalidPduParameterValue)]);
-  t.equal(local.alerts('dicom.protocol-violation').length, before + 1, 'alert raised');
   await new Promise((r) => setTimeout(r, 100));
-  const toPacs = Buffer.concat(local.upstream.received[0] ?? []);
+  return { toClient: got.subarray(acLength), toPacs: Buffer.concat(local.upstream.received[0] ?? []), alerts: local.alerts('dicom.protocol-violation').length - before };
+}
+
+t.test('a PDV longer than its P-DATA-TF PDU after the association → A-ABORT reason 6 to the client, A-ABORT to the PACS', async (t) => {
+  const { toClient, toPacs } = await violationAfterAssociation(t, Buffer.from([0x04, 0, 0, 0, 0, 10, 0, 0, 0, 200, 1, 3, 0, 0, 0, 0]));
+  t.same([...toClient], [...buildAbort(AbortReason.InvalidPduParameterValue)]);
+  t.same([...toPacs.subarray(toPacs.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'the PACS is told with A-ABORT');
+});
+
+t.test('an odd-length data fragment after the association → A-ABORT reason 6 to the client, the PACS gets none of it', async (t) => {
+  // PS3.7 Annex F: message fragments have even lengths; a dcmtk-based PACS would refuse this one
+  // only after taking the association's data.
+  const { toClient, toPacs, alerts } = await violationAfterAssociation(t, Buffer.from([0x04, 0, 0, 0, 0, 9, 0, 0, 0, 5, 1, 0, 0xaa, 0xbb, 0xcc]));
+  t.same([...toClient], [...buildAbort(AbortReason.InvalidPduParameterValue)]);
+  t.equal(alerts, 1, 'alert raised');
   t.equal(toPacs.indexOf(Buffer.from([0xaa, 0xbb, 0xcc])), -1, 'no byte of the fragment reached the PACS');
   t.same([...toPacs.subarray(toPacs.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'the PACS is told with A-ABORT');
 });

@@ -5,7 +5,8 @@ import { createServer as createNetServer, connect as netConnect, type AddressInf
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import t from 'tap';
 import { readChunks } from '../../src/dicom/socket-read.js';
-import { SLAB_BYTES, UpstreamBatch } from '../../src/dicom/upstream-batch.js';
+import { UpstreamBatch } from '../../src/dicom/upstream-batch.js';
+import { SLAB_BYTES } from '../../src/util/slab-pool.js';
 import { testPki } from './helpers/pki.js';
 
 /** A TCP sink that collects what it receives. */

@@ -192,27 +192,34 @@ export class Exchange {
   #writeBody(b: Buffer): boolean {
     const client = this.#s.client;
     if (client.writableLength === 0 && client.writableCorked === 0) return client.write(b);
-    if (b.length <= SMALL_COPY || b.length > SLAB_BYTES) return client.write(Buffer.from(b));
-    const slab = takeSlab();
-    b.copy(slab);
-    return client.write(slab.subarray(0, b.length), () => { giveSlab(slab); });
+    return this.#writeCopy(b.length, (out) => { b.copy(out); });
   }
 
   /** The response head and the first body bytes as one write (one TLS record for a small answer). */
   #writeJoined(head: Buffer | string, b: Buffer): boolean {
-    const client = this.#s.client;
     const n = head.length + b.length;
     if (n > SLAB_BYTES) {
       this.#writeHead(head);
       return this.#writeBody(b);
     }
-    const slab = n <= SMALL_COPY ? undefined : takeSlab();
-    const out = slab ?? Buffer.allocUnsafe(n);
-    if (typeof head === 'string') out.write(head, 0, 'latin1');
-    else head.copy(out);
-    b.copy(out, head.length);
-    if (slab === undefined) return client.write(out);
-    return client.write(slab.subarray(0, n), () => { giveSlab(slab); });
+    return this.#writeCopy(n, (out) => {
+      if (typeof head === 'string') out.write(head, 0, 'latin1');
+      else head.copy(out);
+      b.copy(out, head.length);
+    });
+  }
+
+  /**
+   * Writes `n` bytes that `fill` puts into a buffer the client socket may keep: from node's
+   * small-buffer pool up to SMALL_COPY, else a reused slab (given back when the write completes),
+   * or a buffer of its own beyond a slab.
+   */
+  #writeCopy(n: number, fill: (out: Buffer) => void): boolean {
+    const slab = n > SMALL_COPY && n <= SLAB_BYTES ? takeSlab() : undefined;
+    const out = slab === undefined ? Buffer.allocUnsafe(n) : slab.subarray(0, n);
+    fill(out);
+    if (slab === undefined) return this.#s.client.write(out);
+    return this.#s.client.write(out, () => { giveSlab(slab); });
   }
 
   /** The response is complete. `extra`: the upstream sent bytes after it (its connection is not reusable). */
