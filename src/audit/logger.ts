@@ -1,6 +1,7 @@
 // The pino logger: JSON on stdout, UTC ISO times, and a fixed redaction list so secrets never reach logs.
 
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { stdoutDestination } from './batched-destination.js';
 
 /** Paths pino censors wherever they appear in a log object. */
 export const REDACT_PATHS = Object.freeze([
@@ -36,7 +37,7 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    options.destination ?? stdoutDestination(),
   );
 }
 
