@@ -9,7 +9,7 @@ import { ChunkedFramer, LengthFramer, type BodyFramer } from './body-framer.js';
 import type { RequestHead } from './request-head.js';
 import { parseResponseHead, type ResponseHead } from './response-head.js';
 import { giveSlab, SLAB_BYTES, takeSlab } from '../../util/slab-pool.js';
-import { isPooled, onChunks } from './upstream-pool.js';
+import { attachSink, isPooled, type UpstreamSink } from './upstream-pool.js';
 
 /** Largest upstream response head accepted. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -64,6 +64,7 @@ export class Exchange {
   readonly #onUpEnd = (): void => { this.#upClosed(new Error('the upstream closed the connection')); };
   readonly #onUpError = (e: Error): void => { this.#upClosed(e); };
   readonly #onUpTimeout = (): void => { this.#fail(new Error('upstream timeout'), true); };
+  readonly #sink: UpstreamSink = { data: this.#onUpData, closed: this.#onUpError, timeout: this.#onUpTimeout };
   #upPaused = false;
   readonly #onClientDrain = (): void => { this.#upPaused = false; this.#s.upstream.resume(); };
   #clientPaused = false;
@@ -73,12 +74,14 @@ export class Exchange {
     this.#s = spec;
     this.#reqFramer = framerFor(spec.body, true);
     const up = spec.upstream;
-    if (isPooled(up)) onChunks(up, this.#onUpData);
-    else up.on('data', this.#onUpData);
-    up.on('end', this.#onUpEnd);
-    up.on('error', this.#onUpError);
     // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
-    up.on('timeout', this.#onUpTimeout);
+    if (isPooled(up)) attachSink(up, this.#sink);
+    else {
+      up.on('data', this.#onUpData);
+      up.on('end', this.#onUpEnd);
+      up.on('error', this.#onUpError);
+      up.on('timeout', this.#onUpTimeout);
+    }
     // latin1: header bytes go out exactly as they came in (obs-text included).
     if (typeof spec.head === 'string') (up as NodeJS.WritableStream).write(spec.head, 'latin1');
     else up.write(spec.head);
@@ -251,15 +254,16 @@ export class Exchange {
   #finish(outcome: ExchangeOutcome): void {
     this.#ended = true;
     const up = this.#s.upstream;
-    if (isPooled(up)) onChunks(up, undefined);
-    else up.off('data', this.#onUpData);
-    up.off('end', this.#onUpEnd);
-    up.off('error', this.#onUpError);
-    up.off('drain', this.#onUpDrain);
-    up.off('timeout', this.#onUpTimeout);
-    this.#s.client.off('drain', this.#onClientDrain);
-    if (this.#upPaused) up.resume();
-    if (this.#clientPaused) this.#s.holdClient(false);
+    if (isPooled(up)) attachSink(up, undefined);
+    else {
+      up.off('data', this.#onUpData);
+      up.off('end', this.#onUpEnd);
+      up.off('error', this.#onUpError);
+      up.off('timeout', this.#onUpTimeout);
+    }
+    // 'drain' listeners are there only while paused (once: a drain removes its own).
+    if (this.#upPaused) { this.#s.client.off('drain', this.#onClientDrain); up.resume(); }
+    if (this.#clientPaused) { up.off('drain', this.#onUpDrain); this.#s.holdClient(false); }
     this.#s.onEnd(outcome);
   }
 }

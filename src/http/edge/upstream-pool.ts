@@ -102,13 +102,13 @@ export class UpstreamPool {
 
   #connect(cb: Waiter): void {
     this.#open++;
-    // Reads land in one shared buffer (see onChunks) instead of a new 64 KB buffer per read, whose
+    // Reads land in one shared buffer (see UpstreamSink) instead of a new 64 KB buffer per read, whose
     // external memory drove V8's mark-compacts under WADO-RS load (docs/benchmarks.md).
     const s: Socket = connect({
       host: this.#o.host, port: this.#o.port, noDelay: true,
       onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => { deliver(s, n, buf); return true; } },
     } as NetConnectOpts);
-    onChunks(s, undefined);
+    attachSink(s, undefined);
     const timer = setTimeout(() => s.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
@@ -121,6 +121,12 @@ export class UpstreamPool {
       clearTimeout(timer);
       s.off('error', onError);
       s.setTimeout(this.#o.timeoutMs);
+      // Listeners for the connection's lifetime, passing events to its current holder: an
+      // exchange swaps one property instead of adding and removing four listeners per request.
+      s.on('end', () => { const k = sinkOf(s); if (k === undefined) s.destroy(); else k.closed(new Error('the upstream closed the connection')); });
+      s.on('error', (e: Error) => { const k = sinkOf(s); if (k === undefined) s.destroy(); else k.closed(e); });
+      s.on('timeout', () => { const k = sinkOf(s); if (k === undefined) s.destroy(); else k.timeout(); });
+      (s as Socket & { [kIdle]?: UpstreamSink })[kIdle] = { data: () => { this.#drop(s); }, closed: () => { this.#drop(s); }, timeout: () => { this.#drop(s); } };
       cb(undefined, { socket: s, reused: false });
     });
   }
@@ -132,54 +138,54 @@ export class UpstreamPool {
     this.acquire(w.fresh, w.cb);
   }
 
+  /** An idle connection that talks, ends, errs or times out is no longer usable. */
   #watchIdle(s: Socket): void {
-    const drop = (): void => {
-      const i = this.#idle.indexOf(s);
-      if (i >= 0) { this.#idle.splice(i, 1); this.#open--; this.#unwatchIdle(s); }
-      s.destroy();
-    };
-    // An idle connection that talks, ends or errs is no longer usable.
-    onChunks(s, drop);
-    s.on('end', drop);
-    s.on('error', drop);
-    s.on('timeout', drop);
-    (s as Socket & { [kDrop]?: () => void })[kDrop] = drop;
+    attachSink(s, (s as Socket & { [kIdle]?: UpstreamSink })[kIdle]);
   }
 
   #unwatchIdle(s: Socket): void {
-    const drop = (s as Socket & { [kDrop]?: () => void })[kDrop];
-    if (drop === undefined) return;
-    onChunks(s, undefined);
-    s.off('end', drop);
-    s.off('error', drop);
-    s.off('timeout', drop);
-    (s as Socket & { [kDrop]?: () => void })[kDrop] = undefined;
+    attachSink(s, undefined);
+  }
+
+  #drop(s: Socket): void {
+    const i = this.#idle.indexOf(s);
+    if (i >= 0) { this.#idle.splice(i, 1); this.#open--; this.#unwatchIdle(s); }
+    s.destroy();
   }
 }
 
-const kDrop = Symbol('idle-drop');
+const kIdle = Symbol('idle-sink');
 const kSink = Symbol('upstream-sink');
 
 /** One read buffer for every pooled connection: node fills it and calls back synchronously, one read at a time. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
 
-type Sink = (chunk: Buffer) => void;
-
-function deliver(s: Socket, n: number, buf: Uint8Array): void {
-  const sink = (s as Socket & { [kSink]?: Sink })[kSink];
-  if (sink === undefined) { s.destroy(); return; }
-  sink(Buffer.from(buf.buffer, buf.byteOffset, n));
+/** What a pooled connection reports to whoever holds it: an exchange, or the pool while it is idle. */
+export interface UpstreamSink {
+  /** Bytes read: a view of a buffer shared by every pooled connection, valid only during the call (copy what is kept or queued). */
+  data(chunk: Buffer): void;
+  /** The upstream ended the connection, or it failed. */
+  closed(err: Error): void;
+  /** The connection was silent for the pool's timeoutMs. */
+  timeout(): void;
 }
 
-/** True for a connection made by an UpstreamPool (its data comes through onChunks, not 'data' events). */
+function sinkOf(s: Socket): UpstreamSink | undefined {
+  return (s as Socket & { [kSink]?: UpstreamSink })[kSink];
+}
+
+function deliver(s: Socket, n: number, buf: Uint8Array): void {
+  const sink = sinkOf(s);
+  if (sink === undefined) { s.destroy(); return; }
+  sink.data(Buffer.from(buf.buffer, buf.byteOffset, n));
+}
+
+/** True for a connection made by an UpstreamPool (its events go to an UpstreamSink, not to listeners). */
 export function isPooled(s: object): s is Socket {
   return kSink in s;
 }
 
-/**
- * Where a pooled connection's data goes. The chunk lives in a buffer shared by every pooled
- * connection and is valid only during the call: a sink copies whatever it keeps or queues.
- */
-export function onChunks(s: Socket, sink: Sink | undefined): void {
-  (s as Socket & { [kSink]?: Sink })[kSink] = sink;
+/** Who gets a pooled connection's events from now on; with none, any event closes the connection. */
+export function attachSink(s: Socket, sink: UpstreamSink | undefined): void {
+  (s as Socket & { [kSink]?: UpstreamSink })[kSink] = sink;
 }
