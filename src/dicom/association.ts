@@ -24,7 +24,7 @@ import { GuardedPipe } from './guarded-pipe.js';
 import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
-import { readChunks } from './socket-read.js';
+import { readChunks } from '../util/socket-read.js';
 import { Timers } from './timers.js';
 
 export interface AssociationDeps {

@@ -29,11 +29,13 @@ function findOnreadKeys(): OnreadKeys | undefined {
   }
 }
 
-const KEYS = process.env['PACS_GATEWAY_DIMSE_ONREAD'] === '0' ? undefined : findOnreadKeys();
+/** PACS_GATEWAY_SHARED_READ=0 (or its first name, PACS_GATEWAY_DIMSE_ONREAD=0) turns the shared buffer off. */
+const KEYS = process.env['PACS_GATEWAY_SHARED_READ'] === '0' || process.env['PACS_GATEWAY_DIMSE_ONREAD'] === '0' ? undefined : findOnreadKeys();
 
 /**
  * One buffer for every socket read this way: node fills it and calls back synchronously, on the
- * main thread, one read at a time, and the callback copies whatever it keeps (see GuardedPipe),
+ * main thread, one read at a time, and the callback copies whatever it keeps (DIMSE: GuardedPipe;
+ * HTTPS: EdgeConnection copies each read out),
  * so no two reads can share it at once. A nested read (which libuv and node never make) is
  * refused: both readers are destroyed rather than given overwritten bytes.
  */
@@ -61,7 +63,7 @@ export function readChunks(socket: Socket, onChunk: (chunk: Buffer, length: numb
   s[KEYS.callback] = (n: number, b: Buffer): boolean => {
     if (reading !== undefined) {
       clobbered = true;
-      socket.destroy(new Error('nested read into the shared DIMSE read buffer'));
+      socket.destroy(new Error('nested read into the shared read buffer'));
       return false;
     }
     reading = socket;
@@ -72,7 +74,7 @@ export function readChunks(socket: Socket, onChunk: (chunk: Buffer, length: numb
     }
     if (clobbered) {
       clobbered = false;
-      socket.destroy(new Error('the shared DIMSE read buffer was overwritten during a read'));
+      socket.destroy(new Error('the shared read buffer was overwritten during a read'));
       return false;
     }
     return true;

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import t from 'tap';
-import { readChunks } from '../../src/dicom/socket-read.js';
+import { readChunks } from '../../src/util/socket-read.js';
 import { UpstreamBatch } from '../../src/dicom/upstream-batch.js';
 import { SLAB_BYTES } from '../../src/util/slab-pool.js';
 import { testPki } from './helpers/pki.js';

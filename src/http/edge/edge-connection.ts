@@ -14,6 +14,7 @@ import { pacsRequestHead, pacsResponseHead } from './pacs-headers.js';
 import { isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
 import type { UpstreamPool } from './upstream-pool.js';
+import { readChunks } from '../../util/socket-read.js';
 
 export interface EdgeContext {
   readonly mounts: readonly Mount[];
@@ -51,7 +52,11 @@ export class EdgeConnection {
     this.#socket = socket;
     this.#ctx = ctx;
     socket.setNoDelay(true);
-    socket.on('data', (c: Buffer) => { this.#onData(c); });
+    // TLS records are decrypted into the read buffer the DIMSE listener shares too, instead of a new
+    // 16 KB buffer per read; the bytes are copied out at once (node's small-buffer pool for a
+    // request head), because a connection keeps a request while it is guarded (docs/benchmarks.md).
+    let shared = false;
+    shared = readChunks(socket, (chunk, n) => { this.#onData(shared ? Buffer.from(chunk.subarray(0, n)) : chunk); });
     socket.on('error', () => { this.#onClose(); });
     socket.on('close', () => { this.#onClose(); });
     this.#armTimer();
