@@ -57,12 +57,21 @@ export function authInputOf(req: FastifyRequest): AuthInput {
   };
 }
 
+/**
+ * The last well-formed Authorization value and its token. A keep-alive client sends the same
+ * value on every request: handing back the same token string also spares the session cache
+ * hashing a new one (docs/benchmarks.md).
+ */
+let lastBearer: { readonly header: string | undefined; readonly token: string } = { header: undefined, token: '' };
+
 /** The session token a request carries, and how. Bearer wins; a malformed Authorization header is an error. */
 export function sessionTokenOf(req: AuthInput, cookieName: string): { token: string; method: 'bearer-token' | 'session-cookie' } | undefined {
   const auth = req.authorization;
   if (auth !== undefined) {
+    if (auth === lastBearer.header) return { token: lastBearer.token, method: 'bearer-token' };
     const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(auth);
     if (m === null || m[1] === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
+    lastBearer = { header: auth, token: m[1] };
     return { token: m[1], method: 'bearer-token' };
   }
   const cookie = readCookie(req.cookie, cookieName);
