@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { ChunkedFramer, LengthFramer, type BodyFramer, type FeedResult } from '../../src/http/edge/body-framer.js';
 import { headerValue, isRefusal, MAX_HEAD_BYTES, MAX_HEADERS, parseRequestHead, type HeadRefusal, type RequestHead } from '../../src/http/edge/request-head.js';
 import { parseResponseHead, type ResponseHead } from '../../src/http/edge/response-head.js';
+import { fieldName } from '../../src/http/edge/field-syntax.js';
 
 /** Parses `head` (lines joined by CRLF, without the final empty line) as the edge does: up to the first CRLFCRLF. */
 function parse(head: string): RequestHead | HeadRefusal {
@@ -284,6 +285,20 @@ function respOk(t: Test, head: string, method = 'GET'): ResponseHead {
   if (typeof r === 'string') { t.fail(`refused: ${r}`); throw new Error(r); }
   return r;
 }
+
+t.test('fieldName: tchar names only (RFC 9110 §5.6.2), in lower case', async (t) => {
+  const tchars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (let c = 0; c < 256; c++) {
+    const ch = String.fromCharCode(c);
+    const line = `x${ch}y: v`;
+    t.equal(fieldName(line, 3), tchars.includes(ch) ? `x${ch.toLowerCase()}y` : undefined, `character ${String(c)}`);
+  }
+  const lower = 'content-type: a';
+  t.equal(fieldName(lower, 12), 'content-type');
+  t.equal(fieldName('Content-Type: a', 12), 'content-type');
+  t.equal(fieldName(': a', 0), undefined, 'empty name');
+  t.equal(fieldName('\u0100bc: a', 3), undefined, 'a character beyond latin1');
+});
 
 t.test('parseResponseHead: status line and fields', async (t) => {
   const r = respOk(t, 'HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nContent-Length:  12 \r\nX-Multi: a, b');

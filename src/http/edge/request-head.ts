@@ -4,7 +4,7 @@
 // no obs-fold, no whitespace before a colon, no bare LF, no Content-Length together with
 // Transfer-Encoding, no transfer coding other than a lone "chunked", one Host.
 
-import { addConnectionOptions, fieldValue, TOKEN } from './field-syntax.js';
+import { addConnectionOptions, fieldName, fieldValue } from './field-syntax.js';
 
 /** Largest request head accepted (request line + header fields); beyond it: 431. */
 export const MAX_HEAD_BYTES = 16 * 1024;
@@ -76,11 +76,10 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
     if (line.charCodeAt(0) === 0x20 || line.charCodeAt(0) === 0x09) return refuse(400, 'obsolete line folding');
     const colon = line.indexOf(':');
     if (colon <= 0) return refuse(400, 'malformed header field');
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return refuse(400, 'malformed header field name');
+    const lower = fieldName(line, colon);
+    if (lower === undefined) return refuse(400, 'malformed header field name');
     const value = fieldValue(line, colon);
     if (!FIELD_VALUE.test(value)) return refuse(400, 'invalid character in a header field value');
-    const lower = name.toLowerCase();
     switch (lower) {
       case 'content-length': {
         if (!/^[0-9]{1,15}$/.test(value)) return refuse(400, 'invalid Content-Length');

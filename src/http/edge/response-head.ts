@@ -1,6 +1,6 @@
 // Parses an upstream's HTTP/1.x response head and works out how its body is framed (RFC 9112 §6.3).
 
-import { addConnectionOptions, fieldValue, TOKEN } from './field-syntax.js';
+import { addConnectionOptions, fieldName, fieldValue } from './field-syntax.js';
 
 export interface ResponseHead {
   readonly status: number;
@@ -34,8 +34,8 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] ?? '';
     const colon = line.indexOf(':');
-    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return 'malformed header field';
-    const name = line.slice(0, colon).toLowerCase();
+    const name = fieldName(line, colon);
+    if (name === undefined) return 'malformed header field';
     const value = fieldValue(line, colon);
     if (/[\r\n\0]/.test(value)) return 'invalid header value';
     if (name === 'content-length') {
