@@ -33,11 +33,11 @@ function findOnreadKeys(): OnreadKeys | undefined {
 const KEYS = process.env['PACS_GATEWAY_SHARED_READ'] === '0' || process.env['PACS_GATEWAY_DIMSE_ONREAD'] === '0' ? undefined : findOnreadKeys();
 
 /**
- * One buffer for every socket read this way: node fills it and calls back synchronously, on the
- * main thread, one read at a time, and the callback copies whatever it keeps (DIMSE: GuardedPipe;
- * HTTPS: EdgeConnection copies each read out),
- * so no two reads can share it at once. A nested read (which libuv and node never make) is
- * refused: both readers are destroyed rather than given overwritten bytes.
+ * One buffer for every socket read this way, DIMSE associations and HTTPS connections alike: node
+ * fills it and calls back synchronously, on the main thread, one read at a time, and the callback
+ * copies whatever it keeps (GuardedPipe; EdgeConnection copies each read out), so no two reads
+ * can share it at once. A nested read (which libuv and node never make) is refused: both readers
+ * are destroyed rather than given overwritten bytes.
  */
 let shared: Buffer | undefined;
 let reading: Socket | undefined;
