@@ -41,10 +41,11 @@ export class BatchedDestination implements DestinationStream {
   }
 
   write(line: string): void {
-    this.#lines.push(line);
+    // In `pending` whenever it holds lines, even when a hand-on was already scheduled (a flush in
+    // between emptied it): the exit hook must find every line.
+    if (this.#lines.push(line) === 1) pending.add(this);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      pending.add(this);
       setImmediate(this.#drain);
     }
   }

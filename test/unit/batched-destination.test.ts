@@ -79,3 +79,18 @@ for (const ending of ['process.exit(0)', 'throw new Error("boom")']) {
     t.same(lines.map((l) => (JSON.parse(l) as { audit: { n: number } }).audit.n), Array.from({ length: 2000 }, (_, i) => i), 'in order');
   });
 }
+
+// Lines logged after a flush, while the turn's hand-on is still scheduled, must reach the exit
+// hook too. (The flushed line's own asynchronous write may or may not finish before the process
+// ends, which is SonicBoom's behaviour: only the later lines are asserted.)
+t.test('lines logged after a flush in the same turn reach stdout when the process exits', async (t) => {
+  const script = `import { createLogger } from ${JSON.stringify(loggerModule)};
+    const log = createLogger();
+    log.info('early');
+    log.flush();
+    for (let i = 0; i < 100; i++) log.info({ audit: { event: 'authz.http', n: i } }, 'late');
+    process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const late = r.stdout.split('\n').filter((l) => l.includes('"msg":"late"'));
+  t.same(late.map((l) => (JSON.parse(l) as { audit: { n: number } }).audit.n), Array.from({ length: 100 }, (_, i) => i), `the 100 later lines, in order (stderr: ${r.stderr.slice(0, 300)})`);
+});
