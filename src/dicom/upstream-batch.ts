@@ -10,14 +10,6 @@ interface Slab {
   inFlight: number;
 }
 
-function newSlab(): Slab {
-  return { buf: takeSlab(), inFlight: 0 };
-}
-
-function giveBack(slab: Slab): void {
-  giveSlab(slab.buf);
-}
-
 /**
  * Collects what goes to the PACS by copying it (the client's chunks are views of a shared read
  * buffer, see socket-read.ts) into a slab, and writes each filled region with one write call.
@@ -53,7 +45,7 @@ export class UpstreamBatch {
       let slab = this.#slab;
       if (slab === undefined || this.#fill === SLAB_BYTES) {
         if (slab !== undefined) this.#seal(slab);
-        slab = newSlab();
+        slab = { buf: takeSlab(), inFlight: 0 };
         this.#slab = slab;
         this.#start = 0;
         this.#fill = 0;
@@ -73,7 +65,7 @@ export class UpstreamBatch {
       this.#sealed.push({ slab, view: slab.buf.subarray(this.#start, this.#fill) });
     }
     this.#slab = undefined;
-    if (slab.inFlight === 0) giveBack(slab);
+    if (slab.inFlight === 0) giveSlab(slab.buf);
   }
 
   /**
@@ -106,13 +98,13 @@ export class UpstreamBatch {
     slab.inFlight--;
     if (slab.inFlight > 0) return;
     if (slab !== this.#slab) {
-      giveBack(slab);
+      giveSlab(slab.buf);
     } else if (this.#start === this.#fill) {
       // Everything written: the association gives its slab back while it is idle.
       this.#slab = undefined;
       this.#start = 0;
       this.#fill = 0;
-      giveBack(slab);
+      giveSlab(slab.buf);
     }
   }
 
@@ -130,7 +122,7 @@ export class UpstreamBatch {
   discard(): void {
     for (const r of this.#sealed.splice(0)) {
       r.slab.inFlight--;
-      if (r.slab.inFlight === 0) giveBack(r.slab);
+      if (r.slab.inFlight === 0) giveSlab(r.slab.buf);
     }
     if (this.#slab !== undefined) this.#start = this.#fill;
     this.#queued = 0;

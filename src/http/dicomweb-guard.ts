@@ -6,7 +6,7 @@ import type { Audit } from '../audit/audit.js';
 import type { RoleRules } from '../config/types.js';
 import { authorize } from '../policy/authorize.js';
 import { authenticate, type AuthInput, type HttpAuthDeps } from './authenticate.js';
-import { classifyDicomweb, classifyWadoUri, type Classification, type DicomwebRoute } from './classify-dicomweb.js';
+import { classifyDicomweb, classifyWadoUri, type Classification } from './classify-dicomweb.js';
 
 export interface GuardDeps extends HttpAuthDeps {
   readonly audit: Audit;
@@ -58,14 +58,6 @@ export type GuardVerdict =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly error: GatewayError; readonly status?: number; readonly headers?: Readonly<Record<string, string>> };
 
-function uidsOf(route: DicomwebRoute): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (route.studyUid !== undefined) out['studyUid'] = route.studyUid;
-  if (route.seriesUid !== undefined) out['seriesUid'] = route.seriesUid;
-  if (route.instanceUid !== undefined) out['instanceUid'] = route.instanceUid;
-  return out;
-}
-
 /** Decides one request and writes its authz.http audit event. Never throws. */
 export async function guardRequest(method: string, target: string, m: Mounted, auth: AuthInput, deps: GuardDeps): Promise<GuardVerdict> {
   const path = target.slice(0, 512);
@@ -84,14 +76,15 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   } catch (err) {
     deps.audit.record({
       event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error',
-      action: c.action, ...uidsOf(c), ...(err instanceof GatewayError && err.detail !== undefined ? { detail: err.detail } : {}),
+      action: c.action, studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
+      detail: err instanceof GatewayError ? err.detail : undefined,
     });
     if (err instanceof GatewayError) return { allowed: false, error: err };
     return { allowed: false, status: 500, error: new GatewayError('ERR_BAD_REQUEST', 'internal error', { cause: err }) };
   }
   const d = authorize(deps.roles(), principal, { action: c.action });
-  // One object literal, no spreads: this line is written for every DICOMweb request (absent UIDs
-  // are undefined, which the JSON line leaves out).
+  // Audit events are object literals without spreads: this one is written for every DICOMweb
+  // request (absent UIDs are undefined, which the JSON line leaves out).
   deps.audit.record({
     event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: d.allowed ? 'allow' : 'deny', reason: d.reason,
     principal: principal.id, role: principal.role, method: principal.method, action: c.action, service: c.service,

@@ -9,7 +9,7 @@ import { ChunkedFramer, LengthFramer, type BodyFramer } from './body-framer.js';
 import type { RequestHead } from './request-head.js';
 import { parseResponseHead, type ResponseHead } from './response-head.js';
 import { giveSlab, SLAB_BYTES, takeSlab } from '../../util/slab-pool.js';
-import { attachSink, isPooled, type UpstreamSink } from './upstream-pool.js';
+import { attachSink, type UpstreamSink } from './upstream-pool.js';
 
 /** Largest upstream response head accepted. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -60,11 +60,11 @@ export class Exchange {
   #sentToClient = false;
   #ended = false;
   #closeClient = false;
-  readonly #onUpData = (c: Buffer): void => { this.#upData(c); };
-  readonly #onUpEnd = (): void => { this.#upClosed(new Error('the upstream closed the connection')); };
-  readonly #onUpError = (e: Error): void => { this.#upClosed(e); };
-  readonly #onUpTimeout = (): void => { this.#fail(new Error('upstream timeout'), true); };
-  readonly #sink: UpstreamSink = { data: this.#onUpData, closed: this.#onUpError, timeout: this.#onUpTimeout };
+  readonly #sink: UpstreamSink = {
+    data: (c) => { this.#upData(c); },
+    closed: (e) => { this.#upClosed(e); },
+    timeout: () => { this.#fail(new Error('upstream timeout'), true); },
+  };
   #upPaused = false;
   readonly #onClientDrain = (): void => { this.#upPaused = false; this.#s.upstream.resume(); };
   #clientPaused = false;
@@ -75,13 +75,7 @@ export class Exchange {
     this.#reqFramer = framerFor(spec.body, true);
     const up = spec.upstream;
     // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
-    if (isPooled(up)) attachSink(up, this.#sink);
-    else {
-      up.on('data', this.#onUpData);
-      up.on('end', this.#onUpEnd);
-      up.on('error', this.#onUpError);
-      up.on('timeout', this.#onUpTimeout);
-    }
+    attachSink(up, this.#sink);
     // latin1: header bytes go out exactly as they came in (obs-text included).
     if (typeof spec.head === 'string') (up as NodeJS.WritableStream).write(spec.head, 'latin1');
     else up.write(spec.head);
@@ -254,13 +248,7 @@ export class Exchange {
   #finish(outcome: ExchangeOutcome): void {
     this.#ended = true;
     const up = this.#s.upstream;
-    if (isPooled(up)) attachSink(up, undefined);
-    else {
-      up.off('data', this.#onUpData);
-      up.off('end', this.#onUpEnd);
-      up.off('error', this.#onUpError);
-      up.off('timeout', this.#onUpTimeout);
-    }
+    attachSink(up, undefined);
     // 'drain' listeners are there only while paused (once: a drain removes its own).
     if (this.#upPaused) { this.#s.client.off('drain', this.#onClientDrain); up.resume(); }
     if (this.#clientPaused) { up.off('drain', this.#onUpDrain); this.#s.holdClient(false); }

@@ -1,6 +1,7 @@
 // Keep-alive TCP connections to one plain-HTTP upstream (the PACS's DICOMweb port), bounded in number.
 
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface UpstreamPoolOptions {
   readonly host: string;
@@ -108,7 +109,7 @@ export class UpstreamPool {
       host: this.#o.host, port: this.#o.port, noDelay: true,
       onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array) => { deliver(s, n, buf); return true; } },
     } as NetConnectOpts);
-    attachSink(s, undefined);
+    setSink(s, undefined);
     const timer = setTimeout(() => s.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
@@ -121,11 +122,10 @@ export class UpstreamPool {
       clearTimeout(timer);
       s.off('error', onError);
       s.setTimeout(this.#o.timeoutMs);
-      // Listeners for the connection's lifetime, passing events to its current holder: an
-      // exchange swaps one property instead of adding and removing four listeners per request.
-      s.on('end', () => { const k = sinkOf(s); if (k === undefined) s.destroy(); else k.closed(new Error('the upstream closed the connection')); });
-      s.on('error', (e: Error) => { const k = sinkOf(s); if (k === undefined) s.destroy(); else k.closed(e); });
-      s.on('timeout', () => { const k = sinkOf(s); if (k === undefined) s.destroy(); else k.timeout(); });
+      // Listeners for the connection's lifetime, passing events to its current holder (attachSink).
+      s.on('end', () => { holderOf(s)?.closed(upstreamClosed()); });
+      s.on('error', (e: Error) => { holderOf(s)?.closed(e); });
+      s.on('timeout', () => { holderOf(s)?.timeout(); });
       (s as Socket & { [kIdle]?: UpstreamSink })[kIdle] = { data: () => { this.#drop(s); }, closed: () => { this.#drop(s); }, timeout: () => { this.#drop(s); } };
       cb(undefined, { socket: s, reused: false });
     });
@@ -140,11 +140,11 @@ export class UpstreamPool {
 
   /** An idle connection that talks, ends, errs or times out is no longer usable. */
   #watchIdle(s: Socket): void {
-    attachSink(s, (s as Socket & { [kIdle]?: UpstreamSink })[kIdle]);
+    setSink(s, (s as Socket & { [kIdle]?: UpstreamSink })[kIdle]);
   }
 
   #unwatchIdle(s: Socket): void {
-    attachSink(s, undefined);
+    setSink(s, undefined);
   }
 
   #drop(s: Socket): void {
@@ -156,13 +156,14 @@ export class UpstreamPool {
 
 const kIdle = Symbol('idle-sink');
 const kSink = Symbol('upstream-sink');
+const kListeners = Symbol('sink-listeners');
 
 /** One read buffer for every pooled connection: node fills it and calls back synchronously, one read at a time. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
 
-/** What a pooled connection reports to whoever holds it: an exchange, or the pool while it is idle. */
+/** What an upstream connection reports to whoever holds it: an exchange, or the pool while it is idle. */
 export interface UpstreamSink {
-  /** Bytes read: a view of a buffer shared by every pooled connection, valid only during the call (copy what is kept or queued). */
+  /** Bytes read. From a pooled connection: a view of a buffer shared by every pooled connection, valid only during the call (copy what is kept or queued). */
   data(chunk: Buffer): void;
   /** The upstream ended the connection, or it failed. */
   closed(err: Error): void;
@@ -170,22 +171,55 @@ export interface UpstreamSink {
   timeout(): void;
 }
 
-function sinkOf(s: Socket): UpstreamSink | undefined {
-  return (s as Socket & { [kSink]?: UpstreamSink })[kSink];
+function upstreamClosed(): Error {
+  return new Error('the upstream closed the connection');
+}
+
+function setSink(s: Socket, sink: UpstreamSink | undefined): void {
+  (s as Socket & { [kSink]?: UpstreamSink })[kSink] = sink;
+}
+
+/** The pooled connection's holder; with none, whatever happened makes the connection unusable: it is closed. */
+function holderOf(s: Socket): UpstreamSink | undefined {
+  const sink = (s as Socket & { [kSink]?: UpstreamSink })[kSink];
+  if (sink === undefined) s.destroy();
+  return sink;
 }
 
 function deliver(s: Socket, n: number, buf: Uint8Array): void {
-  const sink = sinkOf(s);
-  if (sink === undefined) { s.destroy(); return; }
-  sink.data(Buffer.from(buf.buffer, buf.byteOffset, n));
+  holderOf(s)?.data(Buffer.from(buf.buffer, buf.byteOffset, n));
 }
 
-/** True for a connection made by an UpstreamPool (its events go to an UpstreamSink, not to listeners). */
-export function isPooled(s: object): s is Socket {
+function isPooled(s: object): s is Socket {
   return kSink in s;
 }
 
-/** Who gets a pooled connection's events from now on; with none, any event closes the connection. */
-export function attachSink(s: Socket, sink: UpstreamSink | undefined): void {
-  (s as Socket & { [kSink]?: UpstreamSink })[kSink] = sink;
+interface SinkListeners { data(c: Buffer): void; end(): void; error(e: Error): void; timeout(): void }
+
+/**
+ * Who gets an upstream connection's events from now on (undefined: nobody). A pooled connection
+ * keeps its listeners for life and only its holder changes, instead of an exchange adding and
+ * removing four listeners per request; any other duplex (the control plane's in-process
+ * connection) gets listeners added and removed.
+ */
+export function attachSink(s: Duplex, sink: UpstreamSink | undefined): void {
+  if (isPooled(s)) { setSink(s, sink); return; }
+  const held = s as Duplex & { [kListeners]?: SinkListeners };
+  const old = held[kListeners];
+  if (old !== undefined) {
+    s.off('data', old.data);
+    s.off('end', old.end);
+    s.off('error', old.error);
+    s.off('timeout', old.timeout);
+    held[kListeners] = undefined;
+  }
+  if (sink === undefined) return;
+  const l: SinkListeners = {
+    data: (c) => { sink.data(c); }, end: () => { sink.closed(upstreamClosed()); }, error: (e) => { sink.closed(e); }, timeout: () => { sink.timeout(); },
+  };
+  s.on('data', l.data);
+  s.on('end', l.end);
+  s.on('error', l.error);
+  s.on('timeout', l.timeout);
+  held[kListeners] = l;
 }
