@@ -32,6 +32,9 @@ Exit codes: 0 nothing exposed, 3 something exposed, 1 error, 2 usage error.`;
 
 type Out = (s: string) => void;
 
+/** Host × port pairs per run: a /16 on the ten default ports. */
+const MAX_PROBES = 655_360;
+
 function intOption(name: string, text: string | undefined, min: number, max: number, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -72,6 +75,9 @@ export async function scanCommand(argv: string[], out: Out, err: Out): Promise<n
   }
   const { targets, count } = parseTargets(positionals, { allowLarge: values['allow-large'] === true });
   const ports = values.ports === undefined ? [...DEFAULT_PORTS] : parsePorts(values.ports);
+  if (count * ports.length > MAX_PROBES) {
+    throw new GatewayError('ERR_SCAN_TARGET', `${count.toLocaleString('en')} addresses × ${ports.length} ports is ${(count * ports.length).toLocaleString('en')} probes; at most ${MAX_PROBES.toLocaleString('en')} per run (fewer ports, or split the ranges)`);
+  }
   const concurrency = intOption('concurrency', values.concurrency, 1, 256, SCAN_DEFAULTS.concurrency);
   const timeoutMs = intOption('timeout', values.timeout, 50, 60_000, SCAN_DEFAULTS.timeoutMs);
   const ratePerSecond = rateOption(values.rate);

@@ -50,6 +50,8 @@ export class DicomLink {
     socket.on('data', (chunk: Buffer) => this.#data(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => this.#end({ kind: 'error', error }));
     socket.on('close', () => this.#end({ kind: 'closed' }));
+    // A socket handed over after its peer already hung up emits no further 'close'.
+    if (socket.destroyed) this.#end({ kind: 'closed' });
   }
 
   #data(chunk: Buffer): void {

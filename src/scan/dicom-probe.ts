@@ -26,6 +26,10 @@ const ECHO_PC = 1;
 const FIND_PC = 3;
 /** Past this many C-FIND matches the probe sends C-CANCEL: the count is then "at least". */
 export const MAX_COUNTED_MATCHES = 1000;
+/** Responses taken after the C-CANCEL before the probe gives up on a peer that keeps sending (PS3.7 C.4.1.3: it should stop). */
+const MAX_AFTER_CANCEL = 100;
+/** DIMSE messages skipped while waiting for A-RELEASE-RP. */
+const MAX_BEFORE_RELEASE = 16;
 
 /** How one association attempt ended. */
 export type AttemptOutcome =
@@ -99,7 +103,7 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
   link.send(Buffer.concat([buildPData(FIND_PC, true, cmd, maxFragment), buildPData(FIND_PC, false, studyLevelIdentifier(), maxFragment)]));
   let count = 0;
   let cancelled = false;
-  for (;;) {
+  for (let afterCancel = 0; afterCancel <= MAX_AFTER_CANCEL; afterCancel += cancelled ? 1 : 0) {
     const e = await link.next(ctx.timeoutMs);
     if (!commandEvent(e, CommandField.CFindRq) || e.command.status === undefined) return { kind: 'no-answer', detail: noAnswer(e) };
     const status = e.command.status;
@@ -119,12 +123,14 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
     if (status === 0x0000 || status === 0xfe00) return { kind: 'matches', count, truncated: cancelled, status };
     return { kind: 'refused', status };
   }
+  // A peer that ignores C-CANCEL: stop reading; the association is released (or the link closed).
+  return { kind: 'matches', count, truncated: true, status: 0xff00 };
 }
 
 async function release(link: DicomLink, ctx: ProbeContext): Promise<void> {
   link.send(buildRelease(PduType.ReleaseRq));
-  // PS3.8 §7.2: wait for A-RELEASE-RP, but not beyond the timeout.
-  for (;;) {
+  // PS3.8 §7.2: wait for A-RELEASE-RP, but not beyond the timeout nor past a few stray messages.
+  for (let i = 0; i < MAX_BEFORE_RELEASE; i++) {
     const e = await link.next(ctx.timeoutMs);
     if (e.kind !== 'message') break;
   }

@@ -97,6 +97,7 @@ function ipv6Range(text: string, base: string, prefix: number): Target {
 
 /** Parses one target; throws ERR_SCAN_TARGET naming it when it is none of the accepted forms. */
 export function parseTarget(text: string): Target {
+  if (text.includes('%')) refuse(text, 'IPv6 zone IDs (%…) are not supported: scan a global or unique-local address');
   const slash = text.indexOf('/');
   if (slash >= 0) {
     const base = text.slice(0, slash);

@@ -2,23 +2,24 @@
 // behind the gateway in a /29 with one live host (protected), dcmtk storescp plain / TLS / TLS with
 // a required client certificate, a closed port and a port that never answers.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { certsOk } from '../helpers/certs.js';
 import { startGateway } from '../helpers/gateway.js';
 import { makeInstance } from '../helpers/instances.js';
 import { countInstances, startOrthanc, uploadInstance } from '../helpers/orthanc.js';
 import { freePort } from '../helpers/ports.js';
 import { pgw, resultFor, sarifErrors, silentPort, type ScanJson } from '../helpers/scan.js';
-import { startProcess, waitForPort } from '../helpers/tools.js';
+import { run, startProcess, waitForPort } from '../helpers/tools.js';
 
 const VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
+// One Orthanc for the first two tests: scanned directly, then behind the gateway.
+const orthanc = await startOrthanc();
+t.teardown(() => orthanc.stop());
+
 t.test('Orthanc directly: its DICOM port and REST API answer without authentication (exposed, exit 3)', async (t) => {
-  const orthanc = await startOrthanc();
-  t.teardown(() => orthanc.stop());
   const instance = makeInstance({ patientName: 'Exposure^Secret', patientId: 'PID-SCAN-4711' });
   await uploadInstance(orthanc, instance.buffer);
   const dir = mkdtempSync(join(tmpdir(), 'pgw-scan-'));
@@ -74,8 +75,6 @@ t.test('Orthanc directly: its DICOM port and REST API answer without authenticat
 });
 
 t.test('the same Orthanc behind the gateway, in 127.0.0.0/29 with one live host (protected, exit 0)', async (t) => {
-  const orthanc = await startOrthanc();
-  t.teardown(() => orthanc.stop());
   const gw = await startGateway({
     orthanc, dicom: true,
     config: { listen: { https: { host: '127.0.0.3', port: 0 }, dicom: { host: '127.0.0.3', port: 0 } } },
@@ -120,12 +119,14 @@ t.test('the same Orthanc behind the gateway, in 127.0.0.0/29 with one live host 
 t.test('dcmtk storescp: plain and TLS without a client certificate are exposed; TLS that requires one is protected', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-scan-scp-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'gateway.yaml'), 'tls: { autoGenerate: false }\n');
-  await certsOk(dir, ['init']);
-  await certsOk(dir, ['issue-server', '--dns', 'localhost', '--ip', '127.0.0.1']);
-  const key = join(dir, 'certs/server.key');
-  const cert = join(dir, 'certs/server.crt');
-  const ca = join(dir, 'certs/ca.crt');
+  // A self-signed server certificate from openssl (fast; the scanner verifies nothing), which is
+  // also the CA storescp checks client certificates against.
+  const key = join(dir, 'server.key');
+  const cert = join(dir, 'server.crt');
+  const made = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { timeoutMs: 30_000 });
+  t.equal(made.code, 0, made.stderr);
+  const ca = cert;
   const scp = async (name: string, tls: string[]): Promise<{ port: number; out: string }> => {
     const port = await freePort();
     const out = join(dir, name);

@@ -32,7 +32,7 @@ t.test('at most a /22 per run unless --allow-large, and never past a /16', async
 });
 
 t.test('what is not a target is refused with its text', async (t) => {
-  for (const bad of ['foo/24', '10.0.0.0/33', '10.0.0.0/', '::1/129', '10.0.0.256', '300.1.1.1', 'a_b.example', '-x', 'http://pacs', '']) {
+  for (const bad of ['foo/24', '10.0.0.0/33', '10.0.0.0/', '::1/129', '10.0.0.256', '300.1.1.1', 'a_b.example', '-x', 'http://pacs', 'fe80::1%eth0', '']) {
     let caught: unknown;
     try { parseTarget(bad); } catch (e) { caught = e; }
     t.ok(isGatewayError(caught, 'ERR_SCAN_TARGET') && caught.message.includes(`"${bad}"`), `${bad}: ${String(caught)}`);
