@@ -41,7 +41,7 @@ export async function httpGet(ep: Endpoint, ctx: ProbeContext, path: string, acc
       const s: Socket = o.tls
         ? tlsConnect({ host: ep.address, port: ep.port, rejectUnauthorized: false, ...(ep.servername === undefined ? {} : { servername: ep.servername }) })
         : netConnect({ host: ep.address, port: ep.port });
-      s.once(o.tls ? 'secureConnect' : 'connect', () => { connected = true; });
+      // TCP connected: a timeout after this is a silent peer, before it an unanswered connect.
       s.once('connect', () => { connected = true; });
       return s;
     };

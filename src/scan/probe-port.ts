@@ -19,7 +19,8 @@ export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<Servic
   const result = (service: ServiceResult['service'], verdict: ServiceResult['verdict'], evidence: string[]): ServiceResult =>
     ({ host: ep.host, port: ep.port, service, verdict, evidence });
   const notes: string[] = [];
-  for (const step of hint.plan) {
+  const plan = [...hint.plan];
+  for (let step = plan.shift(); step !== undefined; step = plan.shift()) {
     if (step === 'tls') {
       const hello = await openTls(ep, ctx);
       if (hello.ok) return probeTlsService(ep, ctx, hello, hint.service);
@@ -28,7 +29,7 @@ export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<Servic
       if (hello.failure === 'client-cert-required') return clientCertRequired(ep, ctx, hint.service, hello);
       if (hello.failure === 'handshake-failed' || hello.failure === 'version-refused') {
         const versions = await probeTlsVersions(ep, ctx);
-        return result(tlsServiceFor(hint.service), 'unknown', [`speaks TLS but refused a handshake without a client certificate (${hello.detail})`, ...describeVersions(versions)]);
+        return result(tlsServiceFor(hint.service), 'unknown', [`speaks TLS but refused a TLS 1.2/1.3 handshake (${hello.detail})`, ...describeVersions(versions)]);
       }
       notes.push(`TLS ClientHello: ${hello.failure === 'not-tls' ? `not TLS (${hello.detail})` : hello.detail}`);
     } else if (step === 'dicom') {
@@ -43,6 +44,11 @@ export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<Servic
         return result('dicom', v.verdict, v.evidence);
       }
       notes.push(`A-ASSOCIATE-RQ: ${first?.kind === 'not-dicom' ? `answered ${first.detail}` : first?.kind === 'silent' ? `no answer within ${ctx.timeoutMs} ms` : first?.kind === 'closed' ? 'closed without answering' : 'no DICOM answer'}`);
+      // An HTTP server answered the A-ASSOCIATE-RQ: the HTTP probe next, whatever the port suggested.
+      if (first?.kind === 'not-dicom' && first.http && plan.includes('http')) {
+        plan.splice(plan.indexOf('http'), 1);
+        plan.unshift('http');
+      }
     } else {
       const r = await probeHttp(ep, ctx, { tls: false });
       if (r.failed === undefined) {
