@@ -27,6 +27,7 @@ export const ERRORS = Object.freeze({
   ERR_CA_EXISTS: { status: 409, message: 'A CA already exists; pass --force to replace it' },
   ERR_PDU_MALFORMED: { status: 400, message: 'Malformed DICOM PDU' },
   ERR_USAGE: { status: 400, message: 'Wrong command-line usage' },
+  ERR_SCAN_TARGET: { status: 400, message: 'A scan target is not a host name, an address or a CIDR range, or the targets hold too many addresses' },
 } as const);
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -9,12 +9,15 @@ import { expiringWithin, expiryItems } from '../tls/expiry.js';
 import { loadTlsMaterial } from '../tls/material.js';
 import { tlsFilePaths } from '../tls/tls-paths.js';
 import { defaultConfigFile } from './config-arg.js';
+import { checkUpstream } from '../scan/upstream-check.js';
+import type { GatewayConfig } from '../config/types.js';
+import { packageVersion } from './version.js';
 
 const DAY_MS = 86_400_000;
 
 /** Checks everything start-up would check, without listening. Returns the process exit code. */
 export async function checkConfigCommand(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' }, offline: { type: 'boolean' } } });
   const file = values.config ?? defaultConfigFile();
   let config;
   try {
@@ -53,6 +56,7 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
       }
     } catch (e) { problems.push((e as Error).message); }
   }
+  if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {
     err(`${file} has problems:\n  - ${problems.join('\n  - ')}`);
@@ -60,4 +64,22 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
   }
   out(`${file}: configuration OK`);
   return 0;
+}
+
+/**
+ * Probes the upstream PACS from this host without credentials (as `pacs-gateway scan` does): its
+ * ports must answer the gateway, and so must be firewalled from every other host. Not an error
+ * either way; a PACS that does not answer is a warning.
+ */
+async function reportUpstream(config: GatewayConfig, out: (s: string) => void, warnings: string[]): Promise<void> {
+  const report = await checkUpstream(config, { version: packageVersion() });
+  out('upstream PACS, probed from this host without credentials:');
+  for (const l of report.lines) {
+    const verdict = l.verdict === 'exposed' ? 'answers without authentication' : l.verdict === 'closed' ? 'does not answer from here' : l.verdict;
+    out(`  ${l.what}: ${verdict}: ${l.evidence.join('; ')}`);
+    if (l.verdict === 'closed') warnings.push(`upstream ${l.what} does not answer from this host (${l.evidence.join('; ')}): the gateway cannot reach the PACS`);
+  }
+  if (report.open.length > 0) {
+    out(`  This is expected: the gateway connects to the PACS without credentials. Firewall ${report.open.join(' and ')} so that only this host (the gateway) reaches ${report.open.length === 1 ? 'it' : 'them'}: from anywhere else ${report.open.length === 1 ? 'it is' : 'they are'} an open door around the gateway (check with: pacs-gateway scan from another host).`);
+  }
 }

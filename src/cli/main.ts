@@ -1,11 +1,12 @@
 // The pacs-gateway command line: a thin shell over the library (run, check-config, users, certs).
 
-import { readFileSync } from 'node:fs';
 import { GatewayError } from '../errors.js';
 import { CERTS_USAGE, certsCommand } from './certs-command.js';
 import { checkConfigCommand } from './check-config-command.js';
 import { runCommand } from './run-command.js';
+import { SCAN_USAGE, scanCommand } from './scan-command.js';
 import { USERS_USAGE, usersCommand } from './users-command.js';
+import { packageVersion } from './version.js';
 
 export const USAGE = `Usage: pacs-gateway <command> [options]
 
@@ -14,15 +15,14 @@ Commands:
   check-config [--config FILE]   validate the configuration and the files it names; exit 1 on errors
   users …                        manage users (add, list, disable, enable, reset-totp); see "users --help"
   certs …                        the device CA (init, issue-server, issue-client, list, revoke, renew); see "certs --help"
+  scan TARGET… [options]         find DICOM and PACS web ports that answer without authentication; see "scan --help"
   version                        print the version
 
 Without --config: $PACS_GATEWAY_CONFIG, else config/gateway.yaml, else config/gateway.example.yaml
 (development defaults: memory store, generated certificates, PACS on 127.0.0.1).`;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+/** Error codes that are the user's mistake on the command line: exit code 2. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['ERR_USAGE', 'ERR_SCAN_TARGET']);
 
 /** Runs the CLI; resolves with the exit code. Errors are printed as one clear message, never a stack. */
 export async function main(argv: string[]): Promise<number> {
@@ -35,18 +35,20 @@ export async function main(argv: string[]): Promise<number> {
       case 'check-config': return await checkConfigCommand(rest, out, err);
       case 'users': return await usersCommand(rest, out);
       case 'certs': return await certsCommand(rest, out, err);
-      case 'version': case '--version': out(version()); return 0;
+      case 'scan': return await scanCommand(rest, out, err);
+      case 'version': case '--version': out(packageVersion()); return 0;
       case undefined: case 'help': case '--help': case '-h': out(USAGE); return command === undefined ? 2 : 0;
       default: err(`unknown command "${command}"\n\n${USAGE}`); return 2;
     }
   } catch (e) {
     if (e instanceof GatewayError) {
       err(`error (${e.code}): ${e.message}`);
-      return e.code === 'ERR_USAGE' ? 2 : 1;
+      return USAGE_CODES.has(e.code) ? 2 : 1;
     }
     const code = (e as { code?: string }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      err(`${(e as Error).message}\n\n${command === 'users' ? USERS_USAGE : command === 'certs' ? CERTS_USAGE : USAGE}`);
+      const usage: Readonly<Record<string, string>> = { users: USERS_USAGE, certs: CERTS_USAGE, scan: SCAN_USAGE };
+      err(`${(e as Error).message}\n\n${usage[command ?? ''] ?? USAGE}`);
       return 2;
     }
     err(`error: ${(e as Error).message}`);

@@ -128,6 +128,8 @@ export interface SimpleAssociateRq {
   readonly presentationContexts: readonly PresentationContextRq[];
   readonly maxPduLength?: number;
   readonly userIdentity?: UserIdentityRq;
+  /** Implementation Version Name sub-item (0x55), 1–16 characters (PS3.7 D.3.3.2.3); omitted when absent. */
+  readonly implementationVersionName?: string;
 }
 
 /** A complete A-ASSOCIATE-RQ as a DICOM SCU would send it (used by tests and diagnostics). */
@@ -136,6 +138,10 @@ export function buildAssociateRq(rq: SimpleAssociateRq): Buffer {
     { type: ItemType.MaxLength, value: maxLengthValue(rq.maxPduLength ?? 16384) },
     { type: ItemType.ImplementationClassUid, value: uidValue(GATEWAY_IMPLEMENTATION_UID) },
   ];
+  if (rq.implementationVersionName !== undefined) {
+    if (!/^[\x20-\x5b\x5d-\x7e]{1,16}$/.test(rq.implementationVersionName)) throw new TypeError(`not an implementation version name: ${JSON.stringify(rq.implementationVersionName)}`);
+    user.push({ type: ItemType.ImplementationVersionName, value: Buffer.from(rq.implementationVersionName, 'latin1') });
+  }
   if (rq.userIdentity !== undefined) {
     const whole = buildUserIdentityRq(rq.userIdentity);
     user.push({ type: ItemType.UserIdentityRq, value: whole.subarray(4) });
