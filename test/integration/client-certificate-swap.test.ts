@@ -1,16 +1,21 @@
-// Regression (issue 12 §1): a client certificate swapped by TLS 1.2 renegotiation after it was verified, on both listeners.
+// Regressions (issue 12 §1): a client certificate swapped after verification, by TLS 1.2 renegotiation or by
+// another CA in tls.clientCa issuing a certificate with a subjectCn device's name, on both listeners.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { buildAssociateRq } from '../../src/dicom/associate-build.js';
 import { PduType } from '../../src/dicom/constants.js';
+import { buildCrl } from '../../src/tls/crl-build.js';
+import { toPem } from '../../src/tls/der.js';
 import { createCa, issueCertificate } from '../../src/tls/issue.js';
-import { issueClient, prepareCa } from '../helpers/certs.js';
+import { certsOk, issueClient, prepareCa } from '../helpers/certs.js';
 import { startGateway } from '../helpers/gateway.js';
 import { startOrthanc } from '../helpers/orthanc.js';
+import { RawAssociation } from '../helpers/raw-association.js';
 import { renegotiate, type CertFiles } from '../helpers/renegotiate.js';
+import { waitFor } from '../helpers/tools.js';
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -59,6 +64,9 @@ t.test('renegotiating with another certificate never changes who the client is',
       t.not(r.response?.[0], PduType.AssociateAc, 'no A-ASSOCIATE-AC');
       t.ok(r.peerClosed, 'the server closed the connection');
       t.notOk(gw.auditEvents('dicom.association').some((e) => e.principal === 'tech-1'), 'no association as tech-1');
+      // Closed because of the TLS error, not later by ARTIM for want of an A-ASSOCIATE-RQ.
+      t.notOk(gw.auditEvents('dicom.association').some((e) => e.reason === 'artim-timeout'), 'not left to ARTIM');
+      t.ok(gw.logs.some((l) => l['msg'] === 'client socket error; closing the connection' && /^ERR_SSL_/.test(l['err']?.code)), 'the TLS error is logged');
     });
   }
 
@@ -68,6 +76,48 @@ t.test('renegotiating with another certificate never changes who the client is',
       t.equal(r.renegotiations, 0, `${name}: no renegotiation completed`);
       t.ok(r.peerClosed, `${name}: the connection was ended`);
     }
+  });
+
+  await t.test('after a certificate hot reload both listeners still refuse to renegotiate', async (t) => {
+    const before = gw.auditEvents('config.reload').length;
+    await certsOk(gw.dir, ['issue-server', '--dns', 'localhost', '--ip', '127.0.0.1']);
+    await gw.gateway.reload();
+    await waitFor(() => gw.auditEvents('config.reload').slice(before).some((e) => e.reason === 'tls-material-replaced'), 10_000);
+    for (const [name, port] of [['HTTPS', gw.httpsPort], ['DICOM', gw.dicomPort]] as const) {
+      const r = await renegotiate(port, viewer, { swap: swaps[0]?.[1] });
+      t.equal(r.renegotiations, 0, `${name}: no renegotiation with the new context`);
+      t.ok(r.peerClosed, `${name}: the connection was ended`);
+    }
+  });
+
+  await t.test('subjectCn matches only certificates the gateway CA issued, not another CA in tls.clientCa', async (t) => {
+    // A second trusted CA (a hospital PKI, say) in the bundle, with its CRL (every CA needs one once a CRL is in force).
+    const hospital = createCa({ commonName: 'hospital CA' });
+    const now = Date.now();
+    appendFileSync(join(gw.dir, 'certs/ca.crt'), hospital.certPem);
+    appendFileSync(join(gw.dir, 'certs/ca.crl'), toPem(buildCrl({ caCertPem: hospital.certPem, caKeyPem: hospital.keyPem, entries: [], number: 1, thisUpdate: new Date(now - 60_000), nextUpdate: new Date(now + 30 * DAY) }), 'X509 CRL'));
+    const before = gw.auditEvents('config.reload').length;
+    await gw.gateway.reload();
+    await waitFor(() => gw.auditEvents('config.reload').slice(before).some((e) => e.reason === 'tls-material-replaced' && e.changed.includes('client-ca')), 10_000);
+
+    const foreign = write('foreign', issueCertificate(hospital, { commonName: 'tech-1', usage: 'client' }));
+    const own = write('own', issueCertificate(ca, { commonName: 'tech-1', usage: 'client' }));
+    const pem = (f: CertFiles) => ({ cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8') });
+    const stowAs = (f: CertFiles) => gw.request('POST', '/dicom-web/studies', { cert: pem(f), headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=x' }, body: '' });
+
+    const refused = await stowAs(foreign);
+    t.equal(refused.status, 403, 'HTTPS: a verified certificate from the other CA with the CN tech-1 is not tech-1');
+    t.match(gw.auditEvents('authz.http').at(-1), { decision: 'deny', reason: 'ERR_CERT_REFUSED', detail: { refusal: 'certificate-unknown' } });
+    const echo = { callingAe: 'TECH1', contexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }] };
+    await t.rejects(RawAssociation.open({ port: gw.dicomPort, ...pem(foreign), ca: gw.caPem, ...echo }), /not accepted: PDU type 3/, 'DICOM: A-ASSOCIATE-RJ');
+    t.match(gw.auditEvents('dicom.association').at(-1), { decision: 'deny', reason: 'certificate-unknown', callingAe: 'TECH1' });
+    t.notOk(gw.auditEvents().some((e) => e.principal === 'tech-1'), 'nothing was decided as tech-1');
+
+    await stowAs(own);
+    t.match(gw.auditEvents('authz.http').at(-1), { decision: 'allow', principal: 'tech-1', action: 'store' }, 'HTTPS: the gateway CA\'s certificate with that CN is tech-1');
+    const a = await RawAssociation.open({ port: gw.dicomPort, ...pem(own), ca: gw.caPem, ...echo });
+    t.equal(await a.echo(1, 1), 0, 'DICOM: and may echo as TECH1');
+    a.destroy();
   });
 
   await t.test('without renegotiation the same TLS 1.2 client is the viewer device on both ports', async (t) => {
