@@ -31,7 +31,8 @@ async function resolve(call: () => Promise<IdentityResult>): Promise<IdentityRes
  * application context (PS3.8 §9.3.2), then identity — a presented certificate must have been
  * verified (a failed one is refused even if user identity is also offered), a verified one is
  * looked up as a device; otherwise the User Identity sub-item (PS3.7 D.3.3.7); otherwise refused —
- * then a device's calling AE title against the titles its certificate is bound to.
+ * then a device's calling AE title against the titles its certificate is bound to. `peer` is the
+ * connection's identity as its TLS handshake established it (snapshotPeer), never the live socket.
  */
 export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string, identity: IdentityResolver): Promise<Admission> {
   // PS3.8 §9.3.2: bit 0 of the protocol version is the only version defined.
