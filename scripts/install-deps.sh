@@ -20,6 +20,7 @@ requirements=(
   "chromium|chromium"
   "openssl|openssl"
   "curl|curl"
+  "python3|python3"
 )
 
 present() {
@@ -44,7 +45,7 @@ for req in "${requirements[@]}"; do
 done
 
 if [ "${#missing_packages[@]}" -eq 0 ]; then
-  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl); nothing installed"
+  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl, python3); nothing installed"
   exit 0
 fi
 

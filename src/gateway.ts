@@ -81,12 +81,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   }));
 
   const files = tlsFilePaths(config);
-  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired };
+  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, caKey: files.caKey };
 
   async function start(): Promise<{ https: AddressInfo; dicom: AddressInfo }> {
     if (started !== undefined) throw new TypeError('gateway already started');
     if (config.tls.autoGenerate) {
-      const written = ensureDevCertificates({ ...tlsPaths, caKey: files.caKey });
+      const written = ensureDevCertificates(tlsPaths);
       if (written.length > 0) {
         audit.alert('dev-certificates', { files: written, message: 'DEVELOPMENT certificates were generated (tls.autoGenerate). Do not use them in production: issue real ones with "pacs-gateway certs".' });
       }
@@ -109,7 +109,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       dimseTokenMs: config.session.dimseTokenMinutes * 60_000,
     });
     const login = new LoginService({ users, store, audit, clock, policy: config.lockout });
-    const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit });
+    // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
+    let gatewayCa = material.gatewayCa;
+    const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });
     const timeout = Math.min(config.upstream.timeoutMs, 2000);
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
@@ -128,6 +130,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       // again; new handshakes use the new context, open connections keep theirs.
       http.edge.setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m) });
       dimse.setSecureContext(m);
+      gatewayCa = m.gatewayCa;
     }, watch);
     const checkExpiry = (): void => {
       warnExpiring(audit, expiringWithin(expiryItems(tls.current, devices.list()), current.tls.expiryWarningDays, clock()));

@@ -1,45 +1,16 @@
 // The association guard: who is calling (certificate, then user identity) and may they open this association?
 
-import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { AlertName } from '../audit/audit.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityRefusal, IdentityResolver, IdentityResult } from '../identity/resolver.js';
+import { verificationAlert, type PeerIdentity } from '../tls/peer-identity.js';
 import type { AssociateRq } from './associate-parse.js';
 import { DICOM_APPLICATION_CONTEXT } from './constants.js';
 import { Refusal, type Rejection } from './reject.js';
 
-/** What the TLS layer knows about the peer. */
-export interface TlsPeer {
-  /** socket.authorized: the presented certificate chains to tls.clientCa and is not revoked. */
-  readonly authorized: boolean;
-  readonly authorizationError: string | undefined;
-  /** The presented certificate, or undefined when none was presented. */
-  readonly certificate: PeerCertificate | undefined;
-}
-
 export type Admission =
   | { readonly ok: true; readonly principal: Principal; readonly via: 'certificate' | 'user-identity'; readonly userIdentityType?: number }
   | { readonly ok: false; readonly rejection: Rejection; readonly reason: string; readonly detail?: string; readonly alert?: AlertName };
-
-/** A presented certificate: node gives `{}` from getPeerCertificate() when there is none. */
-export function presentedCertificate(cert: PeerCertificate | Record<string, never> | null | undefined): PeerCertificate | undefined {
-  return cert !== null && cert !== undefined && typeof (cert as PeerCertificate).fingerprint256 === 'string' ? cert as PeerCertificate : undefined;
-}
-
-/** node reports a verification failure as an OpenSSL code string such as CERT_REVOKED (typed as Error). */
-function authorizationCode(e: unknown): string | undefined {
-  if (e === undefined || e === null) return undefined;
-  return typeof e === 'string' ? e : String((e as { code?: unknown }).code ?? (e as Error).message);
-}
-
-/** What a TLS socket says about its peer's certificate. */
-export function tlsPeer(socket: TLSSocket): TlsPeer {
-  return {
-    authorized: socket.authorized,
-    authorizationError: authorizationCode(socket.authorizationError),
-    certificate: presentedCertificate(socket.getPeerCertificate()),
-  };
-}
 
 function refusalFor(r: IdentityRefusal): Rejection {
   if (r === 'locked-out') return Refusal.lockedOut;
@@ -60,9 +31,10 @@ async function resolve(call: () => Promise<IdentityResult>): Promise<IdentityRes
  * application context (PS3.8 §9.3.2), then identity — a presented certificate must have been
  * verified (a failed one is refused even if user identity is also offered), a verified one is
  * looked up as a device; otherwise the User Identity sub-item (PS3.7 D.3.3.7); otherwise refused —
- * then a device's calling AE title against the titles its certificate is bound to.
+ * then a device's calling AE title against the titles its certificate is bound to. `peer` is the
+ * connection's identity as its TLS handshake established it (snapshotPeer), never the live socket.
  */
-export async function admit(rq: AssociateRq, tls: TlsPeer, source: string, identity: IdentityResolver): Promise<Admission> {
+export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string, identity: IdentityResolver): Promise<Admission> {
   // PS3.8 §9.3.2: bit 0 of the protocol version is the only version defined.
   if ((rq.protocolVersion & 0x0001) === 0) return { ok: false, rejection: Refusal.protocolVersionNotSupported, reason: 'protocol-version-not-supported' };
   if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
@@ -73,17 +45,14 @@ export async function admit(rq: AssociateRq, tls: TlsPeer, source: string, ident
 
   let result: IdentityResult | Error;
   let via: 'certificate' | 'user-identity';
-  if (tls.certificate !== undefined) {
-    if (!tls.authorized) {
-      const error = tls.authorizationError ?? 'unknown';
-      return {
-        ok: false, rejection: Refusal.notAuthenticated, reason: 'certificate-not-verified', detail: error,
-        ...(error === 'CERT_REVOKED' ? { alert: 'cert.revoked-presented' as const } : {}),
-        ...(error === 'CERT_HAS_EXPIRED' ? { alert: 'cert.expired-presented' as const } : {}),
-      };
+  const cert = peer.certificate;
+  if (cert !== undefined) {
+    if (!peer.verified) {
+      const error = peer.verifyError ?? 'unknown';
+      const alert = verificationAlert(error);
+      return { ok: false, rejection: Refusal.notAuthenticated, reason: 'certificate-not-verified', detail: error, ...(alert === undefined ? {} : { alert }) };
     }
     via = 'certificate';
-    const cert = tls.certificate;
     result = await resolve(() => identity.fromCertificate(cert, source));
   } else if (rq.userIdentity !== undefined) {
     via = 'user-identity';

@@ -9,7 +9,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import { buildAbort } from './abort.js';
-import { admit, presentedCertificate, tlsPeer } from './admission.js';
+import { admit } from './admission.js';
 import { auditAssociation, auditCommand, type ConnectionFacts } from './association-audit.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
 import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
@@ -25,6 +25,8 @@ import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
 import { readChunks } from '../util/socket-read.js';
+import { snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
+import { tlsError } from '../tls/profile.js';
 import { Timers } from './timers.js';
 
 export interface AssociationDeps {
@@ -45,6 +47,8 @@ export class Association {
   readonly #client: TLSSocket;
   readonly #log: Logger;
   readonly #facts: ConnectionFacts;
+  /** Who the client is, as its handshake established it: never re-read from the socket. */
+  readonly #peer: PeerIdentity;
   #state: AssociationState = 'awaiting-rq';
   #upstream: Socket | undefined;
   #upstreamReader: PduReader | undefined;
@@ -67,10 +71,10 @@ export class Association {
     this.#d = deps;
     this.#client = client;
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
-    const cert = presentedCertificate(client.getPeerCertificate());
+    this.#peer = snapshotPeer(client);
     this.#facts = {
       associationId: this.id, source: client.remoteAddress ?? 'unknown',
-      tlsVersion: client.getProtocol(), certFingerprint: cert?.fingerprint256,
+      tlsVersion: this.#peer.tlsVersion ?? null, certFingerprint: this.#peer.certificate?.fingerprint256,
     };
     this.#log = deps.logger.child({ assoc: this.id, source: this.#facts.source });
     const dicom = deps.config.dicom;
@@ -83,7 +87,12 @@ export class Association {
     client.setNoDelay(true);
     // The client's chunks are views of a shared buffer: whatever outlives the call is copied (GuardedPipe).
     readChunks(client, this.#onClientChunk);
-    client.on('error', (err) => this.#log.debug({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'client socket error'));
+    // Any error on the client's socket (a TLS alert, a refused renegotiation, a reset) ends the connection.
+    client.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.#log[tlsError(code) ? 'info' : 'debug']({ err: { message: err.message, code } }, 'client socket error; closing the connection');
+      client.destroy();
+    });
     client.on('close', () => this.#safely(() => this.#onClientClose()));
     // ARTIM (PS3.8 §9.1.5): the A-ASSOCIATE-RQ must arrive in time, or the connection is closed.
     this.#timers.after(dicom.artimSeconds * 1000, () => {
@@ -188,7 +197,7 @@ export class Association {
     this.#facts.calledAe = rq.calledAe;
     if (!this.#d.limits.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
     this.#counted = true;
-    const a = await admit(rq, tlsPeer(this.#client), this.#facts.source, this.#d.identity);
+    const a = await admit(rq, this.#peer, this.#facts.source, this.#d.identity);
     if (this.#state !== 'admitting') return; // the client went away meanwhile
     if (!a.ok) {
       if (a.alert !== undefined) this.#d.audit.alert(a.alert, { source: this.#facts.source, associationId: this.id, certFingerprint: this.#facts.certFingerprint, detail: a.detail });

@@ -1,13 +1,13 @@
 // Authenticates an HTTP request: bearer token, session cookie, or a verified mTLS client certificate.
 
-import type { PeerCertificate } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import type { AlertName, Audit } from '../audit/audit.js';
+import type { Audit } from '../audit/audit.js';
 import { GatewayError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import type { SessionRecord, SessionService } from '../identity/sessions.js';
 import type { UserDirectory } from '../identity/user-directory.js';
+import { NO_PEER_CERTIFICATE, verificationAlert, type PeerIdentity } from '../tls/peer-identity.js';
 import { readCookie } from './cookies.js';
 
 export interface HttpAuthDeps {
@@ -19,25 +19,7 @@ export interface HttpAuthDeps {
   readonly audit?: Audit;
 }
 
-/** OpenSSL verification results that deserve an operator's attention, not just a refusal. */
-const CERT_ALERTS: Readonly<Record<string, AlertName>> = Object.freeze({
-  CERT_REVOKED: 'cert.revoked-presented',
-  CERT_HAS_EXPIRED: 'cert.expired-presented',
-});
-
-/** node reports the verification failure as an OpenSSL code string (typed as Error). */
-function verifyCode(e: unknown): string {
-  return typeof e === 'string' ? e : String((e as { code?: unknown } | null | undefined)?.code ?? (e as Error | null | undefined)?.message ?? 'unknown');
-}
-
 export interface Authenticated { readonly principal: Principal; readonly session?: SessionRecord }
-
-/** The TLS facts of the client's connection that authentication reads. */
-export interface ClientTls {
-  readonly authorized: boolean;
-  readonly authorizationError: unknown;
-  getPeerCertificate(): PeerCertificate | Record<string, never> | null;
-}
 
 /** What authentication needs of a request, whichever server parsed it. */
 export interface AuthInput {
@@ -45,16 +27,15 @@ export interface AuthInput {
   readonly cookie: string | undefined;
   /** The client's address (after trustProxy). */
   readonly ip: string;
-  readonly tls: ClientTls | undefined;
+  /** The client's identity as its TLS handshake established it (taken once per connection). */
+  readonly tls: PeerIdentity;
 }
 
 /** The AuthInput of a fastify request. */
 export function authInputOf(req: FastifyRequest): AuthInput {
-  const socket = req.raw.socket as Partial<ClientTls>;
-  return {
-    authorization: req.headers.authorization, cookie: req.headers.cookie, ip: req.ip,
-    tls: typeof socket.getPeerCertificate === 'function' ? socket as ClientTls : undefined,
-  };
+  // The control plane's socket is the edge's in-process connection, which carries the snapshot (internal-socket.ts).
+  const peer = (req.raw.socket as { peerIdentity?: PeerIdentity }).peerIdentity;
+  return { authorization: req.headers.authorization, cookie: req.headers.cookie, ip: req.ip, tls: peer ?? NO_PEER_CERTIFICATE };
 }
 
 /**
@@ -94,14 +75,13 @@ export async function authenticate(req: AuthInput, deps: HttpAuthDeps): Promise<
     }
     return { principal: { id: user.username, kind: 'user', role: user.role, method: carried.method, sessionId: session.sid }, session };
   }
-  const socket = req.tls;
-  const got = socket?.getPeerCertificate();
-  const cert = got !== undefined && got !== null && 'fingerprint256' in got ? got as PeerCertificate : undefined;
-  if (socket !== undefined && cert !== undefined) {
-    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subject?.CN };
-    if (!socket.authorized) {
-      const code = verifyCode(socket.authorizationError);
-      const alert = CERT_ALERTS[code];
+  const peer = req.tls;
+  const cert = peer.certificate;
+  if (cert !== undefined) {
+    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subjectCn };
+    if (!peer.verified) {
+      const code = peer.verifyError ?? 'unknown';
+      const alert = verificationAlert(code);
       if (alert !== undefined) deps.audit?.alert(alert, { ...facts, certificateError: code });
       throw new GatewayError('ERR_CERT_REFUSED', `the client certificate was not accepted: ${code}`, { detail: { certificateError: code } });
     }

@@ -13,7 +13,10 @@ export interface DeviceRecord {
   readonly aeTitles: readonly string[];
   /** SHA-256 certificate fingerprint, colon-separated upper-case hex. */
   readonly fingerprint?: string;
-  /** Alternatively a subject common name (only for certificates from the gateway's own CA). */
+  /**
+   * Alternatively a subject common name: matches only certificates the gateway's own CA issued
+   * (`certs init`), never one from another CA in tls.clientCa.
+   */
   readonly subjectCn?: string;
   readonly moveDestinations: readonly string[];
   readonly disabled: boolean;
@@ -64,7 +67,15 @@ function parseDevice(name: string, raw: unknown, file: string): DeviceRecord {
 
 /** Reads a devices file; a missing file is an empty registry. Throws ERR_CONFIG_INVALID naming the entry. */
 export function readDevicesFile(file: string): Map<string, DeviceRecord> {
-  return new Map(readYamlSection(file, 'devices', 'ERR_CONFIG_INVALID').map(([name, entry]) => [name, parseDevice(name, entry, file)]));
+  const devices = new Map(readYamlSection(file, 'devices', 'ERR_CONFIG_INVALID').map(([name, entry]) => [name, parseDevice(name, entry, file)]));
+  const cns = new Map<string, string>();
+  for (const d of devices.values()) {
+    if (d.fingerprint !== undefined || d.subjectCn === undefined) continue;
+    const other = cns.get(d.subjectCn);
+    if (other !== undefined) throw new GatewayError('ERR_CONFIG_INVALID', `${file}: devices.${other} and devices.${d.name} have the same subjectCn "${d.subjectCn}"; a certificate must name one device`);
+    cns.set(d.subjectCn, d.name);
+  }
+  return devices;
 }
 
 /** In-memory view of the devices file, reloaded on change; an invalid new file leaves the old one in force. */
@@ -72,6 +83,7 @@ export class DeviceRegistry {
   readonly #file: string;
   #devices: Map<string, DeviceRecord>;
   #byFingerprint = new Map<string, DeviceRecord>();
+  #bySubjectCn = new Map<string, DeviceRecord>();
   readonly #onReloadError: (err: GatewayError) => void;
   #stopWatch: (() => void) | undefined;
 
@@ -84,16 +96,21 @@ export class DeviceRegistry {
   }
 
   #index(): void {
-    this.#byFingerprint = new Map([...this.#devices.values()].filter((d) => d.fingerprint !== undefined).map((d) => [d.fingerprint as string, d]));
+    const devices = [...this.#devices.values()];
+    this.#byFingerprint = new Map(devices.filter((d) => d.fingerprint !== undefined).map((d) => [d.fingerprint as string, d]));
+    this.#bySubjectCn = new Map(devices.filter((d) => d.fingerprint === undefined && d.subjectCn !== undefined).map((d) => [d.subjectCn as string, d]));
   }
 
-  /** The device a verified client certificate belongs to (disabled devices included; callers check). */
-  findByCertificate(cert: { fingerprint256: string; subject?: Record<string, unknown> | undefined }): DeviceRecord | undefined {
+  /**
+   * The device a verified client certificate belongs to (disabled devices included; callers check):
+   * by fingerprint, else by subject CN, and by CN only when `issuedByGatewayCa()` says the gateway's
+   * own CA issued the certificate. Any CA in tls.clientCa can put any name in a certificate.
+   */
+  findByCertificate(cert: { readonly fingerprint256: string; readonly subjectCn: string | undefined }, issuedByGatewayCa: () => boolean): DeviceRecord | undefined {
     const byFp = this.#byFingerprint.get(normaliseFingerprint(cert.fingerprint256));
     if (byFp !== undefined) return byFp;
-    const cn = cert.subject?.['CN'];
-    if (typeof cn !== 'string') return undefined;
-    return [...this.#devices.values()].find((d) => d.fingerprint === undefined && d.subjectCn === cn);
+    const byCn = cert.subjectCn === undefined ? undefined : this.#bySubjectCn.get(cert.subjectCn);
+    return byCn !== undefined && issuedByGatewayCa() ? byCn : undefined;
   }
 
   get(name: string): DeviceRecord | undefined { return this.#devices.get(name); }

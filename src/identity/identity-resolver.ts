@@ -1,8 +1,9 @@
 // Answers "who is this?" for certificates and DICOM user identity, on top of devices, users, logins and sessions.
 
-import type { PeerCertificate } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { isGatewayError } from '../errors.js';
 import type { Audit } from '../audit/audit.js';
+import { issuedBy, type PeerCertificateFacts } from '../tls/peer-identity.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { LoginService } from './login.js';
 import type { Principal } from './principal.js';
@@ -28,17 +29,23 @@ export class GatewayIdentityResolver implements IdentityResolver {
   readonly #login: LoginService;
   readonly #sessions: SessionService;
   readonly #audit: Audit;
+  readonly #gatewayCa: () => X509Certificate | undefined;
 
-  constructor(deps: { devices: DeviceRegistry; users: UserDirectory; login: LoginService; sessions: SessionService; audit: Audit }) {
+  /** `gatewayCa`: the gateway's own CA in force (TlsMaterial.gatewayCa); devices bound by subjectCn match only its certificates. */
+  constructor(deps: { devices: DeviceRegistry; users: UserDirectory; login: LoginService; sessions: SessionService; audit: Audit; gatewayCa?: () => X509Certificate | undefined }) {
     this.#devices = deps.devices;
     this.#users = deps.users;
     this.#login = deps.login;
     this.#sessions = deps.sessions;
     this.#audit = deps.audit;
+    this.#gatewayCa = deps.gatewayCa ?? (() => undefined);
   }
 
-  async fromCertificate(cert: PeerCertificate, _source: string): Promise<IdentityResult> {
-    const device = this.#devices.findByCertificate({ fingerprint256: cert.fingerprint256, subject: cert.subject as unknown as Record<string, unknown> });
+  async fromCertificate(cert: PeerCertificateFacts, _source: string): Promise<IdentityResult> {
+    const device = this.#devices.findByCertificate(cert, () => {
+      const ca = this.#gatewayCa();
+      return ca !== undefined && issuedBy(cert, ca);
+    });
     if (device === undefined) return { ok: false, refusal: 'certificate-unknown', detail: 'no device is registered for this certificate' };
     if (device.revokedAt !== undefined) return { ok: false, refusal: 'certificate-revoked', detail: `the certificate of device ${device.name} was revoked on ${device.revokedAt}` };
     if (device.disabled) return { ok: false, refusal: 'device-disabled', detail: `device ${device.name} is disabled` };

@@ -1,6 +1,6 @@
 // The identity questions the DIMSE and HTTP guards ask, answered by the identity layer.
 
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificateFacts } from '../tls/peer-identity.js';
 import type { Principal } from './principal.js';
 
 /** Why an identity was refused; the guards map these to A-ASSOCIATE-RJ or HTTP statuses. */
@@ -15,9 +15,10 @@ export type IdentityResult =
 export interface IdentityResolver {
   /**
    * A device principal for a client certificate the TLS layer already verified against
-   * tls.clientCa and the CRL. Refuses unknown and disabled devices.
+   * tls.clientCa and the CRL (from the connection's identity snapshot). Refuses unknown and
+   * disabled devices.
    */
-  fromCertificate(cert: PeerCertificate, source: string): Promise<IdentityResult>;
+  fromCertificate(cert: PeerCertificateFacts, source: string): Promise<IdentityResult>;
   /**
    * DICOM User Identity Negotiation (PS3.7 D.3.3.7): type 2 = username + passcode
    * (password immediately followed by the current 6-digit TOTP code), type 5 = a DIMSE

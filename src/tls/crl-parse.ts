@@ -108,15 +108,20 @@ export function parseCrlFile(data: Buffer, file: string): ParsedCrl[] {
   throw new GatewayError('ERR_CERT_INVALID', `${file} holds no CRL (expected PEM "-----BEGIN X509 CRL-----" or DER)`);
 }
 
+/** Whether crlSignedBy can check the CRL's signature algorithm. */
+export function crlAlgorithmSupported(crl: ParsedCrl): boolean {
+  return Object.hasOwn(HASH_OF, crl.signatureAlgorithm);
+}
+
 /**
  * Whether `crl` was issued and signed by `ca`: the issuer name matches the CA's subject byte
- * for byte and the signature verifies with the CA's key. `undefined` when the signature
- * algorithm is one node cannot check here (e.g. RSASSA-PSS); OpenSSL still checks it at handshake.
+ * for byte and the signature verifies with the CA's key. A signature algorithm this gateway
+ * cannot check (e.g. RSASSA-PSS, see crlAlgorithmSupported) is not a signature: false.
  */
-export function crlSignedBy(crl: ParsedCrl, ca: X509Certificate): boolean | undefined {
+export function crlSignedBy(crl: ParsedCrl, ca: X509Certificate): boolean {
   if (!certificateFields(ca.raw).subject.equals(crl.issuer)) return false;
-  const hash = HASH_OF[crl.signatureAlgorithm];
-  if (hash === undefined) return undefined;
+  if (!crlAlgorithmSupported(crl)) return false;
+  const hash = HASH_OF[crl.signatureAlgorithm] ?? null;
   try {
     return verify(hash, crl.tbs, ca.publicKey, crl.signature);
   } catch {

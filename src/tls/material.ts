@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { GatewayError } from '../errors.js';
-import { crlSignedBy, parseCrlFile, type ParsedCrl } from './crl-parse.js';
+import { crlAlgorithmSupported, crlSignedBy, parseCrlFile, type ParsedCrl } from './crl-parse.js';
 import { fromPem, toPem } from './der.js';
 
 export interface TlsMaterial {
@@ -15,6 +15,11 @@ export interface TlsMaterial {
   /** The server certificate, parsed (serial, validity). */
   readonly serverCert: X509Certificate;
   readonly caCerts: readonly X509Certificate[];
+  /**
+   * The gateway's own CA (`certs init`): the certificate in tls.clientCa whose key is the CA key
+   * beside it. Undefined when that key is absent or matches none (a bundle of other CAs only).
+   */
+  readonly gatewayCa: X509Certificate | undefined;
   /** The CRLs in `crl`, parsed and checked (issuer in caCerts, signature, nextUpdate). */
   readonly crls?: readonly ParsedCrl[];
 }
@@ -26,6 +31,8 @@ export interface TlsPaths {
   readonly crl?: string | undefined;
   /** When false, a missing `crl` file means "no CRL" (the default CRL path); default true. */
   readonly crlRequired?: boolean;
+  /** The CA key beside tls.clientCa: read only to tell which certificate in the bundle is the gateway's own CA. */
+  readonly caKey?: string;
 }
 
 function read(path: string, what: string): Buffer {
@@ -74,10 +81,25 @@ export function loadTlsMaterial(paths: TlsPaths, now = Date.now()): TlsMaterial 
     throw new GatewayError('ERR_CERT_INVALID', `${paths.cert} expired on ${serverCert.validTo}; issue a new one (pacs-gateway certs issue-server)`);
   }
   const caCerts = parseCertificates(ca, paths.clientCa);
-  if (crlData === undefined || crlFile === undefined) return { cert, key, ca, serverCert, caCerts };
+  const gatewayCa = paths.caKey === undefined ? undefined : gatewayCaOf(caCerts, paths.caKey);
+  if (crlData === undefined || crlFile === undefined) return { cert, key, ca, serverCert, caCerts, gatewayCa };
   const crls = checkCrls(parseCrlFile(crlData, crlFile), caCerts, crlFile, paths.clientCa, now);
   const crl = Buffer.from(crls.map((c) => toPem(c.der, 'X509 CRL')).join(''));
-  return { cert, key, ca, crl, serverCert, caCerts, crls };
+  return { cert, key, ca, crl, serverCert, caCerts, gatewayCa, crls };
+}
+
+/**
+ * The certificate in the bundle that the CA key (`certs init`) belongs to. The key is only
+ * compared, never kept: the listeners sign nothing. No readable key, no gateway CA.
+ */
+function gatewayCaOf(caCerts: readonly X509Certificate[], caKey: string): X509Certificate | undefined {
+  if (!existsSync(caKey)) return undefined;
+  try {
+    const privateKey = createPrivateKey(readFileSync(caKey));
+    return caCerts.find((c) => c.checkPrivateKey(privateKey));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -88,15 +110,17 @@ export function loadTlsMaterial(paths: TlsPaths, now = Date.now()): TlsMaterial 
 function checkCrls(crls: ParsedCrl[], caCerts: readonly X509Certificate[], file: string, caFile: string, now: number): ParsedCrl[] {
   crls.forEach((crl, n) => {
     const where = crls.length === 1 ? file : `${file} (CRL #${n + 1})`;
-    const verdicts = caCerts.map((c) => crlSignedBy(crl, c));
-    if (!verdicts.some((v) => v !== false)) {
+    if (!crlAlgorithmSupported(crl)) {
+      throw new GatewayError('ERR_CERT_INVALID', `${where} is signed with an algorithm the gateway cannot check (OID ${crl.signatureAlgorithm}): re-sign it with RSA PKCS#1 v1.5, ECDSA or Ed25519 over SHA-2`);
+    }
+    if (!caCerts.some((c) => crlSignedBy(crl, c))) {
       throw new GatewayError('ERR_CERT_INVALID', `${where} is not signed by a CA in ${caFile} (wrong CA, or the CA was replaced: re-create it with "pacs-gateway certs revoke" or remove the file)`);
     }
     if (crl.nextUpdate !== undefined && crl.nextUpdate.getTime() <= now) {
       throw new GatewayError('ERR_CERT_INVALID', `${where} expired on ${crl.nextUpdate.toISOString()} (nextUpdate): OpenSSL would refuse every client certificate; issue a fresh CRL`);
     }
   });
-  const uncovered = caCerts.filter((c) => !crls.some((crl) => crlSignedBy(crl, c) !== false));
+  const uncovered = caCerts.filter((c) => !crls.some((crl) => crlSignedBy(crl, c)));
   if (uncovered.length > 0) {
     throw new GatewayError('ERR_CERT_INVALID', `${file} has no CRL for ${uncovered.map((c) => `"${c.subject.replace(/\n/g, ', ')}"`).join(', ')} in ${caFile}: with a CRL configured, every CA in the bundle needs one (add its CRL to the file)`);
   }

@@ -21,7 +21,7 @@ function readCrls(file: string): ParsedCrl[] {
 
 /** The CA's current CRL in the file, if any (other CAs' CRLs in the same file are ignored). */
 export function currentCrl(paths: Pick<TlsFilePaths, 'crl'>, caCert: X509Certificate): ParsedCrl | undefined {
-  return readCrls(paths.crl).find((c) => crlSignedBy(c, caCert) !== false);
+  return readCrls(paths.crl).find((c) => crlSignedBy(c, caCert));
 }
 
 /** Serials (normalised hex) revoked by the CA's CRL. */
@@ -37,7 +37,7 @@ export function revokedSerials(paths: Pick<TlsFilePaths, 'crl'>, caCert: X509Cer
  */
 export function writeCrl(paths: Pick<TlsFilePaths, 'crl'>, ca: Ca, entries: readonly CrlEntry[], now = Date.now()): ParsedCrl {
   const all = readCrls(paths.crl);
-  const mine = all.find((c) => crlSignedBy(c, ca.cert) !== false);
+  const mine = all.find((c) => crlSignedBy(c, ca.cert));
   const others = all.filter((c) => c !== mine);
   const der = buildCrl({
     caCertPem: ca.certPem, caKeyPem: ca.keyPem, entries,

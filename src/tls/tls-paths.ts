@@ -12,7 +12,7 @@ export interface TlsFilePaths {
   readonly crl: string;
   /** True when tls.crl is configured: the file must then exist. The default CRL is used only when present. */
   readonly crlRequired: boolean;
-  /** The CA's private key, beside tls.clientCa (certs/ca.key); used by the CLI only, never by the listeners. */
+  /** The CA's private key, beside tls.clientCa (certs/ca.key): the CLI signs with it; the gateway only compares it, to tell its own CA in tls.clientCa. */
   readonly caKey: string;
   /** Device certificates, keys and PKCS#12 bundles (certs/devices/NAME.{crt,key,p12}). */
   readonly devicesDir: string;

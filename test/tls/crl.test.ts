@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildCrl } from '../../src/tls/crl-build.js';
-import { crlSignedBy, parseCrl, parseCrlFile } from '../../src/tls/crl-parse.js';
+import { crlAlgorithmSupported, crlSignedBy, parseCrl, parseCrlFile } from '../../src/tls/crl-parse.js';
 import { readTlv, time, toPem, unsignedInteger } from '../../src/tls/der.js';
 import { createCa, issueCertificate } from '../../src/tls/issue.js';
 import { loadTlsMaterial, secureContextOptions } from '../../src/tls/material.js';
@@ -103,6 +103,17 @@ t.test('loadTlsMaterial checks the CRL before node uses it', async (t) => {
     'a CA without a CRL would have every client refused: said at load time');
   const both = loadTlsMaterial({ ...base, clientCa: twoCas, crl: file('both.crl', toPem(crl([]), 'X509 CRL') + toPem(crl([], { signer: other }), 'X509 CRL')) });
   t.equal(parseCrlFile(both.crl as Buffer, 'both').length, 2);
+
+  // The CA's CRL relabelled RSASSA-PSS (1.2.840.113549.1.1.10), an algorithm the gateway does not check: not signed, so refused.
+  const sha256WithRsa = Buffer.from('06092a864886f70d01010b', 'hex');
+  const pss = Buffer.from('06092a864886f70d01010a', 'hex');
+  const relabelled = Buffer.from(crl([]));
+  for (let at = relabelled.indexOf(sha256WithRsa); at >= 0; at = relabelled.indexOf(sha256WithRsa, at)) pss.copy(relabelled, at);
+  const unknown = parseCrl(relabelled);
+  t.equal(unknown.signatureAlgorithm, '1.2.840.113549.1.1.10');
+  t.equal(crlAlgorithmSupported(unknown), false);
+  t.equal(crlSignedBy(unknown, new X509Certificate(ca.certPem)), false, 'an algorithm that cannot be checked is not a signature (fail closed)');
+  t.throws(() => loadTlsMaterial({ ...base, crl: file('pss.crl', toPem(relabelled, 'X509 CRL')) }), /pss\.crl is signed with an algorithm the gateway cannot check \(OID 1\.2\.840\.113549\.1\.1\.10\)/);
 
   t.equal(loadTlsMaterial({ ...base, crl: join(dir, 'absent.crl'), crlRequired: false }).crl, undefined, 'an optional CRL may be absent');
   t.throws(() => loadTlsMaterial({ ...base, crl: join(dir, 'absent.crl') }), /tls\.crl .*cannot be read/, 'a configured CRL must exist');

@@ -15,6 +15,8 @@ import { isRefusal, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from '.
 import type { ResponseHead } from './response-head.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import { readChunks } from '../../util/socket-read.js';
+import { snapshotPeer, type PeerIdentity } from '../../tls/peer-identity.js';
+import { tlsError } from '../../tls/profile.js';
 
 export interface EdgeContext {
   readonly mounts: readonly Mount[];
@@ -41,6 +43,8 @@ const EMPTY = Buffer.alloc(0);
 export class EdgeConnection {
   readonly #socket: TLSSocket;
   readonly #ctx: EdgeContext;
+  /** Who the client is, as its handshake established it: never re-read from the socket. */
+  readonly #peer: PeerIdentity;
   #buf: Buffer = EMPTY;
   #busy = false;
   #closed = false;
@@ -51,13 +55,19 @@ export class EdgeConnection {
   constructor(socket: TLSSocket, ctx: EdgeContext) {
     this.#socket = socket;
     this.#ctx = ctx;
+    this.#peer = snapshotPeer(socket);
     socket.setNoDelay(true);
     // TLS records are decrypted into the read buffer the DIMSE listener shares too, instead of a new
     // 16 KB buffer per read; the bytes are copied out at once (node's small-buffer pool for a
     // request head), because a connection keeps a request while it is guarded (docs/benchmarks.md).
     let shared = false;
     shared = readChunks(socket, (chunk, n) => { this.#onData(shared ? Buffer.from(chunk.subarray(0, n)) : chunk); });
-    socket.on('error', () => { this.#onClose(); });
+    // Any error on the client's socket (a TLS alert, a refused renegotiation, a reset) ends the connection.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (tlsError(err.code)) this.#ctx.logger.info({ source: socket.remoteAddress, err: { message: err.message, code: err.code } }, 'TLS error on the client connection: closed');
+      this.#onClose();
+      socket.destroy();
+    });
     socket.on('close', () => { this.#onClose(); });
     this.#armTimer();
   }
@@ -188,7 +198,7 @@ export class EdgeConnection {
       if (k === 'authorization') authorization = authorization === undefined ? v : '';
       else if (k === 'cookie') cookie = cookie === undefined ? v : `${cookie}; ${v}`;
     }
-    return { authorization, cookie, ip, tls: s };
+    return { authorization, cookie, ip, tls: this.#peer };
   }
 
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
@@ -235,8 +245,7 @@ export class EdgeConnection {
       c?.destroy();
       const s = this.#socket;
       const pair = internalConnection({
-        remoteAddress: s.remoteAddress, remotePort: s.remotePort, authorized: s.authorized, authorizationError: s.authorizationError,
-        getPeerCertificate: () => s.getPeerCertificate(),
+        remoteAddress: s.remoteAddress, remotePort: s.remotePort, peerIdentity: this.#peer,
       });
       this.#ctx.controlPlane(pair.server);
       c = pair.edge;

@@ -4,15 +4,14 @@
 // client's TLS socket (address, certificate), so the control plane sees the real client.
 
 import { Duplex } from 'node:stream';
-import type { PeerCertificate } from 'node:tls';
+import type { PeerIdentity } from '../../tls/peer-identity.js';
 
 /** The parts of the client's TLS socket the control plane may read. */
 export interface ClientFacts {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  readonly authorized: boolean;
-  readonly authorizationError: unknown;
-  getPeerCertificate(): PeerCertificate | Record<string, never> | null;
+  /** The client's identity, as its TLS handshake established it. */
+  readonly peerIdentity: PeerIdentity;
 }
 
 class End extends Duplex {
@@ -72,9 +71,8 @@ class ServerEnd extends End {
   get remoteAddress(): string | undefined { return this.#client.remoteAddress; }
   get remotePort(): number | undefined { return this.#client.remotePort; }
   get remoteFamily(): string { return (this.#client.remoteAddress ?? '').includes(':') ? 'IPv6' : 'IPv4'; }
-  get authorized(): boolean { return this.#client.authorized; }
-  get authorizationError(): unknown { return this.#client.authorizationError; }
-  getPeerCertificate(): PeerCertificate | Record<string, never> | null { return this.#client.getPeerCertificate(); }
+  /** The client's TLS identity snapshot (authInputOf reads it); the control plane never sees the TLS socket. */
+  get peerIdentity(): PeerIdentity { return this.#client.peerIdentity; }
   address(): Record<string, never> { return {}; }
 }
 

@@ -69,8 +69,9 @@ export function testPki(): TestPki {
 
 /** TlsMaterial as loadTlsMaterial would return it, with the CRL. */
 export function tlsMaterial(pki: TestPki, server: IssuedCertificate = pki.server): TlsMaterial {
+  const ca = new X509Certificate(pki.ca.certPem);
   return {
     cert: Buffer.from(server.certPem), key: Buffer.from(server.keyPem), ca: Buffer.from(pki.ca.certPem), crl: Buffer.from(pki.crlPem),
-    serverCert: new X509Certificate(server.certPem), caCerts: [new X509Certificate(pki.ca.certPem)],
+    serverCert: new X509Certificate(server.certPem), caCerts: [ca], gatewayCa: ca,
   };
 }
