@@ -43,6 +43,11 @@ export interface GatewayOptions {
    * restart (logged); an invalid file is refused with an alert.
    */
   readonly configFile?: string;
+  /**
+   * How often an open association re-checks its credential (user, session, DIMSE token, device)
+   * and its absolute lifetime; default 10 s. Tests shorten it.
+   */
+  readonly revalidateMs?: number;
 }
 
 export interface Gateway {
@@ -122,7 +127,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       ],
     });
     // `live` reads roles from the config in force, so new associations see reloaded roles.
-    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material });
+    const dimse = createDimseServer({
+      config: live, logger, audit, identity, tls: material,
+      ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
+    });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
       // again; new handshakes use the new context, open connections keep theirs.
