@@ -111,7 +111,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const sessions = new SessionService({
       store, clock, signingKey,
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
-      dimseTokenMs: config.session.dimseTokenMinutes * 60_000,
+      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, audit,
     });
     const login = new LoginService({ users, store, audit, clock, policy: config.lockout });
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit });
@@ -128,7 +128,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     });
     // `live` reads roles from the config in force, so new associations see reloaded roles.
     const dimse = createDimseServer({
-      config: live, logger, audit, identity, tls: material,
+      config: live, logger, audit, identity, tls: material, clock,
       ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
     });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
