@@ -103,9 +103,12 @@ export class GatewayIdentityResolver implements IdentityResolver {
     const problem = userProblem(u, principal.credentialStamp);
     if (problem !== undefined) return { valid: false, reason: problem };
     if (u?.role !== principal.role) return { valid: false, reason: 'role-changed' };
-    if (principal.tokenId !== undefined || principal.sessionId !== undefined) {
-      if (principal.tokenId === undefined || principal.sessionId === undefined) return { valid: false, reason: 'token-revoked' };
-      const s = await this.#sessions.checkDimseToken(principal.tokenId, principal.sessionId, principal.id);
+    // A DIMSE token: its session alive, the token not revoked; a principal of a session: the session alive.
+    if (principal.tokenId !== undefined && principal.sessionId === undefined) return { valid: false, reason: 'token-revoked' };
+    if (principal.sessionId !== undefined) {
+      const s = principal.tokenId !== undefined
+        ? await this.#sessions.checkDimseToken(principal.tokenId, principal.sessionId, principal.id)
+        : await this.#sessions.checkSession(principal.sessionId, principal.id);
       if (!s.ok) return { valid: false, reason: s.reason };
     }
     return { valid: true };

@@ -215,13 +215,18 @@ export class SessionService {
     return { token: record, session: s.session };
   }
 
+  /** Whether session `sid` of `username` is still alive (and touches it): for a re-check of what it made. */
+  async checkSession(sid: string, username: string): Promise<SessionCheck> {
+    return this.#live(sid, username, this.#o.clock());
+  }
+
   /**
    * Re-checks what admitted an open association (two store reads, every re-check interval): the
    * session is alive (and touched) and the token was not revoked. Its issuing window does not matter
    * here: an association lives on past it while its session does.
    */
   async checkDimseToken(tokenId: string, sid: string, username: string): Promise<SessionCheck> {
-    const s = await this.#live(sid, username, this.#o.clock());
+    const s = await this.checkSession(sid, username);
     if (!s.ok) return s;
     const record = await this.#o.store.getRecord<DimseTokenRecord>(`dimse-token:${tokenId}`);
     if (record === null || record.sid !== sid || record.username !== username) return { ok: false, reason: 'token-revoked' };
