@@ -43,6 +43,11 @@ export interface GatewayOptions {
    * restart (logged); an invalid file is refused with an alert.
    */
   readonly configFile?: string;
+  /**
+   * How often an open association re-checks its credential (user, session, DIMSE token, device)
+   * and its absolute lifetime; default 10 s. Tests shorten it.
+   */
+  readonly revalidateMs?: number;
 }
 
 export interface Gateway {
@@ -106,7 +111,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const sessions = new SessionService({
       store, clock, signingKey,
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
-      dimseTokenMs: config.session.dimseTokenMinutes * 60_000,
+      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, audit,
     });
     const login = new LoginService({ users, store, audit, clock, policy: config.lockout });
     // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
@@ -124,7 +129,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       ],
     });
     // `live` reads roles from the config in force, so new associations see reloaded roles.
-    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material });
+    const dimse = createDimseServer({
+      config: live, logger, audit, identity, tls: material, clock,
+      ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
+    });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
       // again; new handshakes use the new context, open connections keep theirs.

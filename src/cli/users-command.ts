@@ -1,4 +1,4 @@
-// `pacs-gateway users …`: add, list, disable, enable, reset-totp.
+// `pacs-gateway users …`: add, list, disable, enable, reset-totp, set-password.
 
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
@@ -11,6 +11,7 @@ import { generateTotpSecret, totpUri } from '../identity/totp.js';
 import type { UserDirectory } from '../identity/user-directory.js';
 import { checkUsername } from '../identity/user-record.js';
 import { configFromArgs } from './config-arg.js';
+import { endUserSessions } from './end-sessions.js';
 import { promptHidden, readStdinLine } from './prompt.js';
 
 export const USERS_USAGE = `pacs-gateway users <command> [options]
@@ -18,10 +19,14 @@ export const USERS_USAGE = `pacs-gateway users <command> [options]
   add USERNAME --role ROLE [--password-stdin] [--json]
                          create a user; prints the TOTP enrolment URI and QR code
   list [--json]          list users (never prints secrets)
-  disable USERNAME       disable a user; their sessions end at once
+  disable USERNAME       disable a user; their sessions, DIMSE tokens and associations end at once
   enable USERNAME        enable a disabled user
   reset-totp USERNAME [--json]
-                         give a user a new TOTP secret (the old app entry stops working)
+                         give a user a new TOTP secret (the old app entry stops working);
+                         their sessions, DIMSE tokens and associations end
+  set-password USERNAME [--password-stdin]
+                         give a user a new password (same rules as add);
+                         their sessions, DIMSE tokens and associations end
 
 Options: --config FILE (default: $PACS_GATEWAY_CONFIG, config/gateway.yaml, config/gateway.example.yaml)`;
 
@@ -94,14 +99,25 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       case 'enable': {
         const name = needName();
         await dir.update(name, { disabled: sub === 'disable' });
-        out(sub === 'disable' ? `user ${name} disabled; their sessions end now` : `user ${name} enabled`);
+        out(sub === 'disable' ? `user ${name} disabled; ${await endUserSessions(config, name, 'user-disabled')}` : `user ${name} enabled`);
         return 0;
       }
       case 'reset-totp': {
         const name = needName();
         const totpSecret = generateTotpSecret();
         const u = await dir.update(name, { totpSecret });
+        const ended = await endUserSessions(config, name, 'totp-reset');
         await enrolment(name, u.role, totpSecret, json, out);
+        if (!json) out(`The old code no longer works; ${ended}.`);
+        return 0;
+      }
+      case 'set-password': {
+        const name = needName();
+        if ((await dir.get(name)) === undefined) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${name}"`);
+        const password = values['password-stdin'] === true ? await readStdinLine() : await promptTwice();
+        checkPasswordStrength(password, name);
+        await dir.update(name, { passwordHash: await hashPassword(password) });
+        out(`password of ${name} changed; ${await endUserSessions(config, name, 'password-changed')}`);
         return 0;
       }
       default:

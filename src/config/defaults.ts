@@ -34,7 +34,7 @@ export const DEFAULTS = Object.freeze({
   dicom: {
     artimSeconds: 10, idleSeconds: 300,
     maxAssociateRqBytes: 65536, maxPduBytes: 16777216, maxCommandBytes: 16384,
-    maxAssociations: 500, maxAssociationsPerPrincipal: 50,
+    maxAssociations: 500, maxAssociationsPerPrincipal: 50, maxAssociationHours: 12,
   },
   http: { bodyLimitBytes: 1048576, trustProxy: false },
   log: { level: 'info' },

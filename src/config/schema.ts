@@ -127,6 +127,7 @@ export const configSchema = {
         maxCommandBytes: { type: 'integer', minimum: 256, maximum: 1048576 },
         maxAssociations: positive,
         maxAssociationsPerPrincipal: positive,
+        maxAssociationHours: positive,
       },
     },
     http: {

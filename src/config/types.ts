@@ -69,6 +69,8 @@ export interface GatewayConfig {
     readonly maxCommandBytes: number;
     readonly maxAssociations: number;
     readonly maxAssociationsPerPrincipal: number;
+    /** Absolute lifetime of an association, however busy; ended with A-ABORT at the first re-check past it. */
+    readonly maxAssociationHours: number;
   };
   readonly http: { readonly bodyLimitBytes: number; readonly trustProxy: boolean };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };

@@ -7,7 +7,8 @@ import type { Audit } from '../audit/audit.js';
 import type { Logger } from '../audit/logger.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Principal } from '../identity/principal.js';
-import type { IdentityResolver } from '../identity/resolver.js';
+import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
+import type { Clock } from '../util/clock.js';
 import { buildAbort } from './abort.js';
 import { admit } from './admission.js';
 import { auditAssociation, auditCommand, type ConnectionFacts } from './association-audit.js';
@@ -35,8 +36,10 @@ export interface AssociationDeps {
   readonly audit: Audit;
   readonly identity: IdentityResolver;
   readonly limits: AssociationLimits;
-  /** How often an admitted principal is re-checked with identity.stillValid. */
+  /** How often an admitted principal is re-checked with identity.stillValid, and the lifetime checked. */
   readonly revalidateMs: number;
+  /** The gateway's clock (injected in tests): dicom.maxAssociationHours is measured with it. */
+  readonly clock: Clock;
 }
 
 /** The per-connection state machine of the DIMSE guard (PS3.8 §9.2 state table, acceptor side, as a relay). */
@@ -56,6 +59,9 @@ export class Association {
   #principal: Principal | undefined;
   #via: 'certificate' | 'user-identity' | undefined;
   #principalValid = true;
+  #rechecking = false;
+  /** When the association was established (deps.clock), for dicom.maxAssociationHours. */
+  #establishedAt = 0;
   #counted = false;
   #principalCounted: string | undefined;
   #clientClosed = false;
@@ -301,6 +307,7 @@ export class Association {
     });
     this.#pipe = new GuardedPipe(this.#client, this.#upstream as Socket, filter, new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536)));
     this.#state = 'established';
+    this.#establishedAt = this.#d.clock();
     writeAll(this.#client, [bytes]);
     this.#log.info({ principal: principal.id, contexts: contexts.size }, 'association established');
     this.#audit({ decision: 'allow', reason: 'accepted', principal, ...(identity === undefined || !viaIdentity ? {} : { userIdentityType: identity.type }) });
@@ -325,21 +332,31 @@ export class Association {
 
   // ---- both sides --------------------------------------------------------------------------
 
+  /** The periodic re-check: the absolute lifetime, then the credential (user, session, DIMSE token, device). */
   async #revalidate(): Promise<void> {
     const p = this.#principal;
-    if (p === undefined || this.#state === 'closed' || !this.#principalValid) return;
-    let valid: boolean;
+    if (p === undefined || this.#state === 'closed' || !this.#principalValid || this.#rechecking) return;
+    const maxHours = this.#d.config.dicom.maxAssociationHours;
+    if (this.#d.clock() - this.#establishedAt >= maxHours * 3_600_000) {
+      this.#log.info({ principal: p.id, maxAssociationHours: maxHours }, 'association reached its maximum lifetime; aborting');
+      auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'association-lifetime-exceeded', principal: p, phase: 'lifetime', detail: `open for ${maxHours} h (dicom.maxAssociationHours)` });
+      return this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
+    }
+    let check: Revalidation | undefined;
+    this.#rechecking = true;
     try {
-      valid = await this.#d.identity.stillValid(p);
+      check = await this.#d.identity.stillValid(p);
     } catch (err) {
       // Fail closed: a principal that cannot be re-checked (state store down) keeps no access.
       this.#log.warn({ err: { message: (err as Error).message } }, 'could not re-check the principal; aborting the association');
-      valid = false;
+    } finally {
+      this.#rechecking = false;
     }
-    if (valid || (this.#state as AssociationState) === 'closed') return;
+    if (check?.valid === true || (this.#state as AssociationState) === 'closed') return;
+    const reason = check?.reason ?? 'unverifiable';
     this.#principalValid = false;
-    this.#log.warn({ principal: p.id }, 'principal disabled, revoked or unverifiable; aborting association');
-    auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'principal-no-longer-valid', principal: p, phase: 'revalidation' });
+    this.#log.warn({ principal: p.id, reason }, 'principal no longer valid; aborting association');
+    auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'principal-no-longer-valid', principal: p, phase: 'revalidation', detail: reason });
     this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
   }
 

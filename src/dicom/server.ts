@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
 import { TLS_SERVER_PROFILE } from '../tls/profile.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { Association } from './association.js';
 import { AssociationLimits } from './limits.js';
 
@@ -19,6 +20,8 @@ export interface DimseServerDeps {
   readonly tls: TlsMaterial;
   /** How often admitted principals are re-checked with identity.stillValid (default 10 s). */
   readonly revalidateMs?: number;
+  /** Clock for association lifetimes (dicom.maxAssociationHours); default the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface DimseServer {
@@ -33,7 +36,7 @@ export interface DimseServer {
 
 const CLOSE_GRACE_MS = 2000;
 
-/** Default interval for re-checking admitted principals (disabled users, revoked devices). */
+/** Default interval for re-checking admitted principals (disabled users, revoked devices and tokens, ended sessions) and lifetimes. */
 export const DEFAULT_REVALIDATE_MS = 10_000;
 
 function contextOptions(m: TlsMaterial): Record<string, unknown> {
@@ -69,7 +72,7 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
 
   server.on('secureConnection', (socket: TLSSocket) => {
     try {
-      const a = new Association(socket, { ...deps, logger: log, limits, revalidateMs: deps.revalidateMs ?? DEFAULT_REVALIDATE_MS });
+      const a = new Association(socket, { ...deps, logger: log, limits, revalidateMs: deps.revalidateMs ?? DEFAULT_REVALIDATE_MS, clock: deps.clock ?? systemClock });
       open.add(a);
       void a.closed.then(() => open.delete(a));
     } catch (err) {

@@ -70,7 +70,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const body = req.body as { username: string; password: string; totp: string };
     try {
       const user = await deps.login.login({ ...body, source: req.ip, channel: 'http' });
-      const issued = await deps.sessions.create(user.username, req.ip);
+      const issued = await deps.sessions.create(user, req.ip);
       reply.header('set-cookie', sessionCookie(deps.cookieName, issued.token, (issued.expiresAt - deps.clock()) / 1000));
       if (html) return reply.redirect('/', 303);
       return reply.send({ token: issued.token, expiresAt: new Date(issued.expiresAt).toISOString(), username: user.username, role: user.role });

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Audit } from '../audit/audit.js';
 import { GatewayError } from '../errors.js';
+import { userProblem } from '../identity/credential-stamp.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import type { SessionRecord, SessionService } from '../identity/sessions.js';
@@ -69,9 +70,13 @@ export async function authenticate(req: AuthInput, deps: HttpAuthDeps): Promise<
   if (carried !== undefined) {
     const session = await deps.sessions.verify(carried.token);
     const user = await deps.users.get(session.username);
-    if (user === undefined || user.disabled) {
+    // The account as it is now: disabled, removed, or a new password or TOTP secret since this login.
+    const problem = userProblem(user, session.cred);
+    if (problem !== undefined || user === undefined) {
       await deps.sessions.revoke(session.sid);
-      throw new GatewayError('ERR_SESSION_EXPIRED', 'the account is disabled; the session has ended');
+      throw new GatewayError('ERR_SESSION_EXPIRED', problem === 'credentials-changed'
+        ? 'the password or TOTP secret changed since this login; the session has ended'
+        : 'the account is disabled; the session has ended');
     }
     return { principal: { id: user.username, kind: 'user', role: user.role, method: carried.method, sessionId: session.sid }, session };
   }

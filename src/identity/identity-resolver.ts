@@ -4,10 +4,11 @@ import type { X509Certificate } from 'node:crypto';
 import { isGatewayError } from '../errors.js';
 import type { Audit } from '../audit/audit.js';
 import { issuedBy, type PeerCertificateFacts } from '../tls/peer-identity.js';
+import { credentialStamp, userProblem } from './credential-stamp.js';
 import type { DeviceRegistry } from './device-registry.js';
 import type { LoginService } from './login.js';
 import type { Principal } from './principal.js';
-import type { IdentityRefusal, IdentityResolver, IdentityResult } from './resolver.js';
+import type { IdentityRefusal, IdentityResolver, IdentityResult, Revalidation } from './resolver.js';
 import type { SessionService } from './sessions.js';
 import type { UserDirectory } from './user-directory.js';
 
@@ -67,15 +68,25 @@ export class GatewayIdentityResolver implements IdentityResolver {
           totp: passcode.slice(-TOTP_LENGTH),
           source, channel: 'dicom',
         });
-        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-password-totp' } };
+        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-password-totp', credentialStamp: credentialStamp(user) } };
       }
       if (type === JWT) {
-        const record = await this.#sessions.verifyDimseToken(primary.toString('utf8'));
-        const user = await this.#users.get(record.username);
-        const ok = user !== undefined && !user.disabled;
-        this.#audit.record({ event: 'auth.token', decision: ok ? 'allow' : 'deny', reason: ok ? 'dimse-token-valid' : 'user-disabled', principal: record.username, method: 'dicom-user-jwt', source });
-        if (!ok) return { ok: false, refusal: 'user-disabled' };
-        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-jwt', sessionId: record.jti } };
+        const { token, session } = await this.#sessions.verifyDimseToken(primary.toString('utf8'));
+        const user = await this.#users.get(token.username);
+        // The user as the directory has it now, against the login that made the session.
+        const problem = userProblem(user, session.cred);
+        this.#audit.record({ event: 'auth.token', decision: problem === undefined ? 'allow' : 'deny', reason: problem ?? 'dimse-token-valid', principal: token.username, method: 'dicom-user-jwt', source, tokenId: token.jti });
+        if (problem !== undefined || user === undefined) {
+          if (problem === 'credentials-changed') {
+            await this.#sessions.revoke(session.sid);
+            return { ok: false, refusal: 'token-invalid', detail: 'the password or TOTP secret changed since the login that issued this token; log in again' };
+          }
+          return { ok: false, refusal: 'user-disabled' };
+        }
+        return {
+          ok: true,
+          principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-jwt', sessionId: session.sid, tokenId: token.jti, credentialStamp: session.cred },
+        };
       }
       return { ok: false, refusal: 'bad-credentials', detail: `user identity type ${type} is not supported (use 2: username + passcode, or 5: JWT)` };
     } catch (err) {
@@ -85,12 +96,28 @@ export class GatewayIdentityResolver implements IdentityResolver {
     }
   }
 
-  async stillValid(principal: Principal): Promise<boolean> {
+  async stillValid(principal: Principal): Promise<Revalidation> {
     if (principal.kind === 'device') {
       const d = this.#devices.get(principal.id);
-      return d !== undefined && !d.disabled && d.revokedAt === undefined && (d.fingerprint === undefined || d.fingerprint === principal.certFingerprint);
+      if (d === undefined) return { valid: false, reason: 'device-unknown' };
+      if (d.revokedAt !== undefined) return { valid: false, reason: 'certificate-revoked' };
+      if (d.disabled) return { valid: false, reason: 'device-disabled' };
+      if (d.fingerprint !== undefined && d.fingerprint !== principal.certFingerprint) return { valid: false, reason: 'certificate-changed' };
+      return { valid: true };
     }
     const u = await this.#users.get(principal.id);
-    return u !== undefined && !u.disabled && u.role === principal.role;
+    // A type-2 association has no session: the user record is all there is to re-check.
+    const problem = userProblem(u, principal.credentialStamp);
+    if (problem !== undefined) return { valid: false, reason: problem };
+    if (u?.role !== principal.role) return { valid: false, reason: 'role-changed' };
+    // A DIMSE token: its session alive, the token not revoked; a principal of a session: the session alive.
+    if (principal.tokenId !== undefined && principal.sessionId === undefined) return { valid: false, reason: 'token-revoked' };
+    if (principal.sessionId !== undefined) {
+      const s = principal.tokenId !== undefined
+        ? await this.#sessions.checkDimseToken(principal.tokenId, principal.sessionId, principal.id)
+        : await this.#sessions.checkSession(principal.sessionId, principal.id);
+      if (!s.ok) return { valid: false, reason: s.reason };
+    }
+    return { valid: true };
   }
 }

@@ -14,8 +14,15 @@ export interface Principal {
   readonly kind: 'user' | 'device';
   readonly role: string;
   readonly method: AuthMethod;
-  /** Session id (users authenticated by a gateway session or token). */
+  /** Session id: the HTTP session, or the session that issued the DIMSE token (users). */
   readonly sessionId?: string;
+  /** The DIMSE token (User Identity type 5) that admitted an association; re-checked with the session. */
+  readonly tokenId?: string;
+  /**
+   * credentialStamp() of the password and TOTP secret the user proved (identity/credential-stamp.ts):
+   * a re-check refuses the principal once either changed. Never logged.
+   */
+  readonly credentialStamp?: string;
   /** Calling AE titles a device may use; undefined for users (any). */
   readonly aeTitles?: readonly string[];
   /** SHA-256 fingerprint of the client certificate, when mTLS was used. */

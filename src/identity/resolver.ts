@@ -12,6 +12,14 @@ export type IdentityResult =
   | { readonly ok: true; readonly principal: Principal }
   | { readonly ok: false; readonly refusal: IdentityRefusal; readonly detail?: string };
 
+/** Why an admitted principal no longer is: the guards abort its association and audit this reason. */
+export type RevalidationFailure =
+  | 'user-unknown' | 'user-disabled' | 'credentials-changed' | 'role-changed'
+  | 'session-ended' | 'session-idle' | 'session-expired' | 'token-revoked'
+  | 'device-unknown' | 'device-disabled' | 'certificate-revoked' | 'certificate-changed';
+
+export type Revalidation = { readonly valid: true } | { readonly valid: false; readonly reason: RevalidationFailure };
+
 export interface IdentityResolver {
   /**
    * A device principal for a client certificate the TLS layer already verified against
@@ -25,6 +33,11 @@ export interface IdentityResolver {
    * token (JWT) the gateway issued. Other types are refused as bad-credentials.
    */
   fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string): Promise<IdentityResult>;
-  /** Re-checks a principal that is already admitted (user disabled / device revoked since). */
-  stillValid(principal: Principal): Promise<boolean>;
+  /**
+   * Re-checks a principal that is already admitted: a device still registered, enabled, not revoked
+   * and with the same certificate; a user still present, enabled, in the same role, with the same
+   * password and TOTP secret; for a DIMSE token, its session alive and the token not revoked.
+   * Rejects when that cannot be known (state store down): the caller fails closed.
+   */
+  stillValid(principal: Principal): Promise<Revalidation>;
 }

@@ -243,6 +243,25 @@ t.test('a principal that cannot be re-checked (store down) is aborted: fail clos
   t.ok(h.audit('dicom.association').some((e) => e.reason === 'principal-no-longer-valid' && e.phase === 'revalidation'));
 });
 
+t.test('an association past dicom.maxAssociationHours → A-ABORT to both peers, audited', async (t) => {
+  let now = Date.now();
+  const h = await harness(t, { revalidateMs: 50, clock: () => now, dicom: { maxAssociationHours: 2 } });
+  const { c, answer } = await associate(h, rq({ userIdentity: pw('alice') }));
+  now += 2 * 3_600_000 - 1;
+  c.send(buildPData(1, true, buildCommandSet([
+    [CommandTag.AffectedSopClassUid, { ui: VERIFICATION }], [CommandTag.CommandField, { us: 0x0030 }],
+    [CommandTag.MessageId, { us: 1 }], [CommandTag.CommandDataSetType, { us: 0x0101 }],
+  ])));
+  const echoed = await c.waitFor(answer.length + 6);
+  t.equal(echoed[answer.length], PduType.PData, 'a millisecond short of the lifetime it still works');
+  now += 1;
+  const all = await c.ended;
+  t.same([...all.subarray(all.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'the client gets A-ABORT');
+  const toPacs = Buffer.concat(h.upstream.received[0] ?? []);
+  t.same([...toPacs.subarray(toPacs.length - 10)], [...buildAbort(AbortReason.NotSpecified)], 'and so does the PACS');
+  t.match(h.audit('dicom.association').at(-1), { decision: 'deny', reason: 'association-lifetime-exceeded', phase: 'lifetime', principal: 'alice', detail: /2 h/ });
+});
+
 t.test('an idle association is aborted after idleSeconds', async (t) => {
   const h = await harness(t, { dicom: { idleSeconds: 1 } });
   const { c, answer } = await associate(h, rq({ userIdentity: pw('alice') }));

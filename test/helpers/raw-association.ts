@@ -9,12 +9,16 @@ import { buildCommandSet, type CommandValue } from '../../src/dicom/command-buil
 import { decodeCommandSet, type CommandSet } from '../../src/dicom/command-set.js';
 import { CommandTag, PduType } from '../../src/dicom/constants.js';
 import { buildPData } from '../../src/dicom/p-data.js';
+import type { UserIdentityRq } from '../../src/dicom/user-identity.js';
 
 export interface RawAssociationOptions {
   readonly port: number;
-  readonly key: string;
-  readonly cert: string;
+  /** Client key and certificate (mTLS); leave both out to offer only user identity. */
+  readonly key?: string;
+  readonly cert?: string;
   readonly ca: string;
+  /** A User Identity sub-item (PS3.7 D.3.3.7) to send in the A-ASSOCIATE-RQ. */
+  readonly userIdentity?: UserIdentityRq;
   readonly callingAe: string;
   readonly calledAe?: string;
   readonly contexts: readonly PresentationContextRq[];
@@ -47,13 +51,16 @@ export class RawAssociation {
     socket.on('error', () => undefined);
   }
 
-  /** Connects with TLS (client certificate) and negotiates the association. */
+  /** Connects with TLS (with a client certificate when given) and negotiates the association. */
   static async open(o: RawAssociationOptions): Promise<RawAssociation> {
-    const socket = connect({ host: '127.0.0.1', port: o.port, servername: 'localhost', key: o.key, cert: o.cert, ca: o.ca });
+    const socket = connect({ host: '127.0.0.1', port: o.port, servername: 'localhost', ca: o.ca, ...(o.key === undefined ? {} : { key: o.key, cert: o.cert }) });
     await once(socket, 'secureConnect');
     socket.setNoDelay(true);
     const a = new RawAssociation(socket);
-    socket.write(buildAssociateRq({ calledAe: o.calledAe ?? 'GATEWAY', callingAe: o.callingAe, presentationContexts: o.contexts, maxPduLength: 16_384 }));
+    socket.write(buildAssociateRq({
+      calledAe: o.calledAe ?? 'GATEWAY', callingAe: o.callingAe, presentationContexts: o.contexts, maxPduLength: 16_384,
+      ...(o.userIdentity === undefined ? {} : { userIdentity: o.userIdentity }),
+    }));
     const pdu = await a.next();
     if (pdu.type !== PduType.AssociateAc) throw new Error(`association not accepted: PDU type ${pdu.type}`);
     const ac = parseAssociateAc(pdu.raw);

@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { parse } from 'yaml';
+import { verifyPassword } from '../../src/identity/password.js';
 import { matchTotp } from '../../src/identity/totp.js';
 import { oathtool, run } from '../helpers/tools.js';
 
@@ -47,7 +49,7 @@ t.test('check-config', async (t) => {
   t.match(unknown.stderr, /unknown command "frobnicate"/);
 });
 
-t.test('users add / list / disable / enable / reset-totp', async (t) => {
+t.test('users add / list / disable / enable / reset-totp / set-password', async (t) => {
   const dir = workspace();
   const add = await cli(['users', 'add', 'alice', '--role', 'radiologist', '--password-stdin', '--json', '--config', 'gateway.yaml'], { cwd: dir, input: 'Correct-Horse-42\n' });
   t.equal(add.code, 0, add.stderr);
@@ -98,4 +100,22 @@ t.test('users add / list / disable / enable / reset-totp', async (t) => {
   const reset = await cli(['users', 'reset-totp', 'alice', '--json', '--config', 'gateway.yaml'], { cwd: dir });
   t.equal(reset.code, 0);
   t.not(JSON.parse(reset.stdout).totpSecret, out.totpSecret, 'a new secret');
+
+  // set-password: the rules of users add; the new hash replaces the old one (sessions: dimse-credential-lifetime tests).
+  const hashOf = (name: string): string => (parse(readFileSync(join(dir, 'users.yaml'), 'utf8')) as { users: Record<string, { passwordHash: string }> }).users[name]?.passwordHash ?? '';
+  const before = hashOf('alice');
+  const weakNew = await cli(['users', 'set-password', 'alice', '--password-stdin', '--config', 'gateway.yaml'], { cwd: dir, input: 'password1\n' });
+  t.equal(weakNew.code, 1);
+  t.match(weakNew.stderr, /ERR_PASSWORD_WEAK/);
+  t.match((await cli(['users', 'set-password', 'alice', '--password-stdin', '--config', 'gateway.yaml'], { cwd: dir, input: 'my-alice-pw\n' })).stderr, /ERR_PASSWORD_WEAK/, 'not containing the username');
+  t.equal((await cli(['users', 'set-password', 'alice', '--config', 'gateway.yaml'], { cwd: dir })).code, 2, 'no terminal and no --password-stdin');
+  t.match((await cli(['users', 'set-password', 'zed', '--password-stdin', '--config', 'gateway.yaml'], { cwd: dir, input: 'Zed-long-pw-77\n' })).stderr, /ERR_USER_UNKNOWN.*no user "zed"/);
+  t.equal(hashOf('alice'), before, 'refused attempts changed nothing');
+  const setPw = await cli(['users', 'set-password', 'alice', '--password-stdin', '--config', 'gateway.yaml'], { cwd: dir, input: 'Brand-New-Horse-43\n' });
+  t.equal(setPw.code, 0, setPw.stderr);
+  t.match(setPw.stdout, /password of alice changed; their sessions, DIMSE tokens and associations end now/);
+  t.not(hashOf('alice'), before, 'a new hash');
+  t.ok(await verifyPassword('Brand-New-Horse-43', hashOf('alice')), 'the new password verifies');
+  t.notOk(await verifyPassword('Correct-Horse-42', hashOf('alice')), 'the old one does not');
+  t.notMatch(readFileSync(join(dir, 'users.yaml'), 'utf8'), /Brand-New-Horse-43/, 'the password is not stored');
 });

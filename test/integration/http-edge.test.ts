@@ -854,9 +854,10 @@ t.test('stalled uploads, a busy PACS pool, bodies on GET, trailers (edge with sh
   const store = new MemoryStore();
   const sessions = new SessionService({ store, clock: Date.now, signingKey: randomBytes(32), idleMs: 600_000, maxMs: 3_600_000, dimseTokenMs: 60_000 });
   t.teardown(() => store.close());
-  const { token } = await sessions.create('uma', '127.0.0.1');
+  const uma = { username: 'uma', role: 'all', disabled: false, passwordHash: 'scrypt$stand-in', totpSecret: 'STANDIN' };
+  const { token } = await sessions.create(uma, '127.0.0.1');
   const guard = {
-    sessions, users: { get: async () => ({ username: 'uma', role: 'all', disabled: false }) }, identity: {}, cookieName: 'pgw',
+    sessions, users: { get: async () => uma }, identity: {}, cookieName: 'pgw',
     audit: { record: () => undefined, alert: () => undefined }, roles: () => ({ all: { actions: ['search', 'retrieve', 'store', 'delete'], moveDestinations: [], storeSopClasses: [] } }),
   } as unknown as GuardDeps;
   const gw = await startGateway();

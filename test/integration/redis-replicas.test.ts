@@ -13,7 +13,9 @@ import { makeInstance, writeInstance } from '../helpers/instances.js';
 import { findInstanceId, startOrthanc, type OrthancActivity } from '../helpers/orthanc.js';
 import { startRedis } from '../helpers/redis.js';
 import { GATEWAY_BIN, startReplica, type Replica } from '../helpers/replica.js';
+import { RawAssociation } from '../helpers/raw-association.js';
 import { oathtool, run, waitFor, type RunResult } from '../helpers/tools.js';
+import { PduType } from '../../src/dicom/constants.js';
 
 const json = { 'content-type': 'application/json' };
 
@@ -123,6 +125,15 @@ async function storeWithJwt(r: Replica, token: string): Promise<{ result: RunRes
 
 /** Waits (with a deadline) for a replica's log line: its stdout reaches us asynchronously. */
 const logged = async (seen: () => boolean): Promise<boolean> => waitFor(seen, 5000, 20).catch(() => false);
+
+/** An association held open on replica `r` (C-ECHO works), admitted by a DIMSE token (user identity type 5). */
+const holdWithJwt = (r: Replica, token: string, callingAe: string): Promise<RawAssociation> => RawAssociation.open({
+  port: r.dicomPort, ca: caPem, callingAe,
+  contexts: [{ id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
+  userIdentity: { type: 5, positiveResponseRequested: false, primary: Buffer.from(token), secondary: Buffer.alloc(0) },
+});
+/** The replica re-checks open associations every 10 s (the default): wait past that for the A-ABORT. */
+const RECHECK_WAIT_MS = 25_000;
 
 const rejected = (r: RunResult): boolean => r.code !== 0 && /Association Rejected/i.test(r.stdout + r.stderr);
 
@@ -235,8 +246,14 @@ t.test('a DIMSE token issued on A opens an association on B until it is revoked 
   t.ok(await findInstanceId(orthanc, ok.sopInstanceUid), 'the instance is in Orthanc');
   t.ok(await logged(() => b.auditEvents('auth.token').some((e) => e.principal === 'erin' && e.reason === 'dimse-token-valid')), 'B audits the token');
 
+  const held = await holdWithJwt(b, token, 'ERIN_WS');
+  t.equal(await held.echo(1, 1), 0, 'an association opened on B with the token works');
+  t.teardown(() => held.destroy());
+
   const revoke = await a.request('DELETE', `/auth/dimse-token/${tokenId}`, { headers: bearer(erinToken) });
   t.same(revoke.json(), { revoked: true });
+  t.equal((await held.next(RECHECK_WAIT_MS)).type, PduType.Abort, 'the association already open on B is aborted at its next re-check');
+  t.ok(await logged(() => b.auditEvents('dicom.association').some((e) => e.principal === 'erin' && e.phase === 'revalidation' && e.detail === 'token-revoked')), 'B audits why');
   const before = reached(await orthanc.activity());
   const refused = await storeWithJwt(b, token);
   t.ok(rejected(refused.result), `B refuses the revoked token with A-ASSOCIATE-RJ: ${refused.result.stdout}${refused.result.stderr}`);
@@ -247,6 +264,25 @@ t.test('a DIMSE token issued on A opens an association on B until it is revoked 
   const second = await a.request('POST', '/auth/dimse-token', { headers: bearer(erinToken) });
   t.equal(second.status, 200);
   erinDimse = second.json().token as string;
+});
+
+t.test('a logout on A ends the DIMSE tokens of that session on B, and the associations they opened there', async (t) => {
+  const hana = await addUser('hana', 'technologist');
+  const r = await login(a, hana);
+  t.equal(r.status, 200, r.text);
+  const session = r.json().token as string;
+  const issued = await a.request('POST', '/auth/dimse-token', { headers: bearer(session) });
+  const { token } = issued.json() as { token: string };
+  const held = await holdWithJwt(b, token, 'HANA_WS');
+  t.teardown(() => held.destroy());
+  t.equal(await held.echo(1, 1), 0, 'open on B');
+
+  t.equal((await a.request('POST', '/auth/logout', { headers: bearer(session) })).status, 200);
+  const refused = await storeWithJwt(b, token);
+  t.ok(rejected(refused.result), `B refuses the token of the ended session: ${refused.result.stdout}${refused.result.stderr}`);
+  t.equal(await findInstanceId(orthanc, refused.sopInstanceUid), undefined, 'nothing stored');
+  t.equal((await held.next(RECHECK_WAIT_MS)).type, PduType.Abort, 'the open association on B is aborted');
+  t.ok(await logged(() => b.auditEvents('dicom.association').some((e) => e.principal === 'hana' && e.phase === 'revalidation' && e.detail === 'session-ended')), 'B audits why');
 });
 
 // ---- Redis goes away: both fail closed; Redis returns: both recover by themselves ----

@@ -31,6 +31,7 @@ t.test('an empty file gets the defaults', async (t) => {
   t.equal(c.upstream.dicom.aeTitle, 'ORTHANC');
   t.equal(c.tls.autoGenerate, false, 'production default: no generated certificates');
   t.equal(c.session.idleMinutes, 30);
+  t.equal(c.dicom.maxAssociationHours, 12, 'no association outlives a session by default');
 });
 
 t.test('errors name the field and what is valid', async (t) => {
@@ -46,6 +47,8 @@ t.test('errors name the field and what is valid', async (t) => {
   t.match(problems({ state: { store: 'redis' } }), [/^session\.signingKey: required with state\.store: redis/]);
   t.match(problems({ users: { backend: 'redis' } }), [/^users\.backend: "redis" needs state\.store: redis/]);
   t.match(problems({ roles: { viewer: { actions: ['search'], moveDestinations: ['X'] } } }), [/^roles\.viewer\.moveDestinations: set, but the role lacks the "move" action/]);
+  t.match(problems({ dicom: { maxAssociationHours: 0 } }), [/^dicom\.maxAssociationHours: must be >= 1 \(got 0\)/]);
+  t.match(problems({ dicom: { maxAssociationHours: 1.5 } }), [/^dicom\.maxAssociationHours: must be integer/]);
   t.equal(problems({ listen: { https: { port: 'x' } }, log: { level: 'loud' } }).length, 2, 'every problem is listed at once');
 });
 

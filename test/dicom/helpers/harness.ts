@@ -9,7 +9,7 @@ import { createLogger } from '../../../src/audit/logger.js';
 import { buildConfig } from '../../../src/config/load.js';
 import type { GatewayConfig } from '../../../src/config/types.js';
 import type { Principal } from '../../../src/identity/principal.js';
-import type { IdentityResolver, IdentityResult } from '../../../src/identity/resolver.js';
+import type { IdentityResolver, IdentityResult, Revalidation } from '../../../src/identity/resolver.js';
 import { buildAssociateAc } from '../../../src/dicom/associate-build.js';
 import { parseAssociateRq, type AssociateRq } from '../../../src/dicom/associate-parse.js';
 import { createDimseServer, type DimseServer } from '../../../src/dicom/server.js';
@@ -99,9 +99,9 @@ export class StubResolver implements IdentityResolver {
     if (primary.toString() === 'throws') throw new Error('store exploded');
     return p === undefined ? { ok: false, refusal: 'bad-credentials' } : { ok: true, principal: p };
   }
-  async stillValid(): Promise<boolean> {
+  async stillValid(): Promise<Revalidation> {
     if (this.validityError !== undefined) throw this.validityError;
-    return this.valid;
+    return this.valid ? { valid: true } : { valid: false, reason: 'user-disabled' };
   }
 }
 
@@ -118,7 +118,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { upstream?: FakeUpstreamOptions; dicom?: Record<string, number>; upstreamPort?: number; revalidateMs?: number; roles?: Record<string, unknown> } = {}): Promise<Harness> {
+export async function startHarness(options: { upstream?: FakeUpstreamOptions; dicom?: Record<string, number>; upstreamPort?: number; revalidateMs?: number; roles?: Record<string, unknown>; clock?: () => number } = {}): Promise<Harness> {
   const pki = testPki();
   const upstream = await fakeUpstream(options.upstream);
   const config = buildConfig({
@@ -131,7 +131,10 @@ export async function startHarness(options: { upstream?: FakeUpstreamOptions; di
   const sink = new Writable({ write(chunk: Buffer, _e, cb) { for (const l of chunk.toString().split('\n')) if (l !== '') logs.push(JSON.parse(l)); cb(); } });
   const logger = createLogger({ level: 'debug', destination: sink });
   const identity = new StubResolver();
-  const server = createDimseServer({ config, logger, audit: new Audit(logger), identity, tls: tlsMaterial(pki), ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }) });
+  const server = createDimseServer({ config, logger, audit: new Audit(logger), identity, tls: tlsMaterial(pki),
+    ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
   const { port } = await server.listen();
   return {
     server, port, pki, upstream, identity, config, logs,
