@@ -24,6 +24,7 @@ import { GuardedPipe } from './guarded-pipe.js';
 import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
+import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
 import { Timers } from './timers.js';
 
@@ -69,7 +70,7 @@ export class Association {
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
     const cert = presentedCertificate(client.getPeerCertificate());
     this.#facts = {
-      associationId: this.id, source: client.remoteAddress ?? 'unknown',
+      associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
       tlsVersion: client.getProtocol(), certFingerprint: cert?.fingerprint256,
     };
     this.#log = deps.logger.child({ assoc: this.id, source: this.#facts.source });
