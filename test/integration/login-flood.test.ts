@@ -26,51 +26,54 @@ for (const store of ['memory', 'redis'] as const) {
 }
 
 function lockoutFloods(t: Test, redis: RedisServer | undefined): void {
-  const start = (): Promise<TestGateway> => startGateway({
-    ...(redis === undefined ? {} : { redis }),
-    dicom: true,
-    config: {
-      lockout: { userMaxFailures: USER_MAX_FAILURES, addressMaxFailures: 10_000, windowMinutes: 15, lockMinutes: 15 },
-      // Only the lockout bounds the checks here (the password-check line and its per-address share are tested below).
-      login: { maxQueuedChecks: 1000, maxChecksPerAddress: 1000 },
-      http: { maxConnectionsPerAddress: 1000 },
-      dicom: { maxConnectionsPerAddress: 1000 },
-    },
+  let gw: TestGateway;
+  t.before(async () => {
+    gw = await startGateway({
+      ...(redis === undefined ? {} : { redis }),
+      dicom: true,
+      config: {
+        lockout: { userMaxFailures: USER_MAX_FAILURES, addressMaxFailures: 10_000, windowMinutes: 15, lockMinutes: 15 },
+        // Only the lockout bounds the checks here (the password-check line and its per-address share are tested below).
+        login: { maxQueuedChecks: 1000, maxChecksPerAddress: 1000 },
+        http: { maxConnectionsPerAddress: 1000 },
+        dicom: { maxConnectionsPerAddress: 1000 },
+      },
+    });
   });
+  t.teardown(() => gw.stop());
+  /** The checked attempts for one account (each test floods its own). */
+  const checkedFor = (username: string): Record<string, any>[] => evaluated(gw).filter((e) => e.principal === username);
+  const lockAlertsFor = (username: string): Record<string, any>[] => alerts(gw, 'lockout.user').filter((a) => a['username'] === username);
 
   t.test(`${FLOOD} concurrent wrong HTTPS logins for one account: at most userMaxFailures passwords are checked`, async (t) => {
-    const gw = await start();
-    t.teardown(() => gw.stop());
-    const victim = await gw.addUser('victim', 'viewer');
+    const victim = await gw.addUser('victim-http', 'viewer');
     const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => gw.request('POST', '/auth/login', {
-      headers: json, body: JSON.stringify({ username: 'victim', password: `guess-${i}-wrong`, totp: '123456' }),
+      headers: json, body: JSON.stringify({ username: 'victim-http', password: `guess-${i}-wrong`, totp: '123456' }),
     })));
     const statuses = answers.map((a) => a.status);
     t.same([...new Set(statuses)].filter((s) => s !== 401 && s !== 429), [], 'every answer is 401 (checked) or 429 (locked out)');
-    const checked = evaluated(gw);
+    const checked = checkedFor('victim-http');
     t.ok(checked.length <= USER_MAX_FAILURES, `${checked.length} of ${FLOOD} attempts had their password checked (at most ${USER_MAX_FAILURES})`);
     t.equal(statuses.filter((s) => s === 401).length, checked.length, 'each checked attempt answered 401, the rest 429');
     t.ok(answers.filter((a) => a.status === 429).every((a) => a.json().error === 'ERR_LOCKED_OUT' && Number(a.headers['retry-after']) > 0), 'each 429 is ERR_LOCKED_OUT with Retry-After');
     t.same(answers.filter((a) => a.status === 401).map((a) => a.json().error), checked.map(() => 'ERR_LOGIN_FAILED'), 'and each 401 the one constant answer');
-    t.equal(alerts(gw, 'lockout.user').length, 1, 'one lockout.user alert');
+    t.equal(lockAlertsFor('victim-http').length, 1, 'one lockout.user alert');
     gw.clock.advance(30_000);
-    const right = await gw.request('POST', '/auth/login', { headers: json, body: JSON.stringify({ username: 'victim', password: victim.password, totp: await gw.code(victim) }) });
+    const right = await gw.request('POST', '/auth/login', { headers: json, body: JSON.stringify({ username: 'victim-http', password: victim.password, totp: await gw.code(victim) }) });
     t.equal(right.status, 429, 'the account is locked: even the right password and code are refused now');
     gw.clock.advance(16 * 60_000);
     t.ok((await gw.login(victim)).length > 0, 'and after lockMinutes the right password and code log in');
   });
 
   t.test(`${FLOOD} concurrent DICOM associations with a wrong user identity (type 2) for one account: the same bound`, async (t) => {
-    const gw = await start();
-    t.teardown(() => gw.stop());
-    await gw.addUser('victim', 'viewer');
-    const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => associateWithPassword(gw.dicomPort, gw.caPem, { username: 'victim', passcode: `guess-${i}-wrong123456` })));
+    await gw.addUser('victim-dicom', 'viewer');
+    const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => associateWithPassword(gw.dicomPort, gw.caPem, { username: 'victim-dicom', passcode: `guess-${i}-wrong123456` })));
     const kinds = answers.map(rj);
     t.same([...new Set(kinds)].filter((k) => k !== 'rj 1/1/1' && k !== 'rj 2/1/1'), [], 'every answer is A-ASSOCIATE-RJ: 1/1/1 (checked, wrong) or 2/1/1 (locked out)');
-    const checked = evaluated(gw);
+    const checked = checkedFor('victim-dicom');
     t.ok(checked.length <= USER_MAX_FAILURES, `${checked.length} of ${FLOOD} associations had their password checked (at most ${USER_MAX_FAILURES})`);
     t.equal(kinds.filter((k) => k === 'rj 1/1/1').length, checked.length, 'each checked attempt got 1/1/1, the rest 2/1/1');
-    t.equal(alerts(gw, 'lockout.user').length, 1, 'one lockout.user alert');
+    t.equal(lockAlertsFor('victim-dicom').length, 1, 'one lockout.user alert');
   });
 }
 
