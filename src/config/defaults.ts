@@ -8,10 +8,10 @@
  * - session: 30 minutes idle, 12 hours absolute (a shift), DIMSE tokens 60 minutes.
  * - login: two password checks at once (each is scrypt with 128 MiB for a few hundred ms: two
  *   bound that memory at 256 MiB, leave libuv's other two threads for files and DNS, and still
- *   check ~4–6 logins a second), 32 waiting (a few seconds' wait at most), 4 per source address
+ *   check ~4.6 logins a second on 2 cores), 32 waiting (~7 s at most), 4 per source address
  *   (one address cannot fill the line; a browser or workstation logs in once).
- * - connections: HTTPS 4096 open (a large hospital's browsers at 6 connections each, ~60 KB
- *   apiece), 256 per address (a NAT or terminal server in front of dozens of clinicians); DICOM
+ * - connections: HTTPS 4096 open (a large hospital's browsers at up to 6 connections each; bounds
+ *   descriptors and handshakes), 256 per address (a NAT or terminal server in front of dozens of clinicians); DICOM
  *   1024 (twice maxAssociations, as before), 64 per address (above maxAssociationsPerPrincipal, so
  *   one device can use its whole share; a modality opens a handful). README "Configuration".
  */
