@@ -15,6 +15,7 @@ import { DeviceRegistry } from './identity/device-registry.js';
 import { FileUserDirectory } from './identity/file-user-directory.js';
 import { GatewayIdentityResolver } from './identity/identity-resolver.js';
 import { LoginService } from './identity/login.js';
+import { PasswordChecker } from './identity/password.js';
 import { SessionService } from './identity/sessions.js';
 import type { UserDirectory } from './identity/user-directory.js';
 import { RedisUserDirectory } from './identity/redis-user-directory.js';
@@ -113,7 +114,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
       dimseTokenMs: config.session.dimseTokenMinutes * 60_000, audit,
     });
-    const login = new LoginService({ users, store, audit, clock, policy: config.lockout });
+    const passwords = new PasswordChecker({
+      concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,
+    });
+    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords });
     // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
     let gatewayCa = material.gatewayCa;
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });

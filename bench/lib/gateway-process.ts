@@ -60,8 +60,10 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     devices: { file: id.devicesFile },
     roles: { [BENCH_ROLE]: [...BENCH_ACTIONS] },
     session: { signingKey: randomBytes(32).toString('base64url') },
-    // The memory scenario holds hundreds of associations from one device; the default per-principal cap is 50.
-    dicom: { maxAssociations: 1000, maxAssociationsPerPrincipal: 500 },
+    // The memory scenario holds hundreds of associations from one device; the default per-principal cap is 50,
+    // and every client of the bench is one address (127.0.0.1): the per-address connection caps go up too.
+    dicom: { maxAssociations: 1000, maxAssociationsPerPrincipal: 500, maxConnectionsPerAddress: 2000 },
+    http: { maxConnectionsPerAddress: 2000 },
     log: { level: 'info' },
   }));
   const logFile = join(o.dir, `${o.name}.log`);

@@ -24,7 +24,7 @@ export interface AuditEvent {
 export type AlertName =
   | 'lockout.user' | 'lockout.address' | 'store.unavailable' | 'store.recovered'
   | 'reload.refused' | 'cert.revoked-presented' | 'cert.expired-presented' | 'cert.expiring' | 'dicom.protocol-violation'
-  | 'dev-certificates';
+  | 'dev-certificates' | 'connections.refused' | 'login.busy';
 
 /** Writes audit events and alerts through the gateway's logger (JSON on stdout). */
 /** Top-level event fields the logger's redaction would censor (REDACT_PATHS "*.x"). */

@@ -6,6 +6,14 @@
  *   NIST SP 800-63B §5.2.2 ceiling of 100 consecutive failures, and short enough that a
  *   clinician is not locked out of a shift; 50 failures per source address catches spraying.
  * - session: 30 minutes idle, 12 hours absolute (a shift), DIMSE tokens 60 minutes.
+ * - login: two password checks at once (each is scrypt with 128 MiB for a few hundred ms: two
+ *   bound that memory at 256 MiB, leave libuv's other two threads for files and DNS, and still
+ *   check ~4.6 logins a second on 2 cores), 32 waiting (~7 s at most), 4 per source address
+ *   (one address cannot fill the line; a browser or workstation logs in once).
+ * - connections: HTTPS 4096 open (a large hospital's browsers at up to 6 connections each; bounds
+ *   descriptors and handshakes), 256 per address (a NAT or terminal server in front of dozens of clinicians); DICOM
+ *   1024 (twice maxAssociations, as before), 64 per address (above maxAssociationsPerPrincipal, so
+ *   one device can use its whole share; a modality opens a handful). README "Configuration".
  */
 export const DEFAULTS = Object.freeze({
   listen: { https: { host: '0.0.0.0', port: 8443 }, dicom: { host: '0.0.0.0', port: 2762 } },
@@ -27,6 +35,7 @@ export const DEFAULTS = Object.freeze({
   },
   session: { idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60, cookieName: '__Host-pacs-session' },
   lockout: { userMaxFailures: 10, addressMaxFailures: 50, windowMinutes: 15, lockMinutes: 15 },
+  login: { maxConcurrentChecks: 2, maxQueuedChecks: 32, maxChecksPerAddress: 4 },
   state: {
     store: 'memory', keyPrefix: 'pgw:',
     redis: { host: '127.0.0.1', port: 6379, db: 0, connectTimeoutMs: 2000, commandTimeoutMs: 2000 },
@@ -35,7 +44,8 @@ export const DEFAULTS = Object.freeze({
     artimSeconds: 10, idleSeconds: 300,
     maxAssociateRqBytes: 65536, maxPduBytes: 16777216, maxCommandBytes: 16384,
     maxAssociations: 500, maxAssociationsPerPrincipal: 50, maxAssociationHours: 12,
+    maxConnections: 1024, maxConnectionsPerAddress: 64,
   },
-  http: { bodyLimitBytes: 1048576, trustProxy: false },
+  http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256 },
   log: { level: 'info' },
 });

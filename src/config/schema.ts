@@ -91,6 +91,14 @@ export const configSchema = {
         lockMinutes: positive,
       },
     },
+    login: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        maxConcurrentChecks: { type: 'integer', minimum: 1, maximum: 64 },
+        maxQueuedChecks: { type: 'integer', minimum: 0, maximum: 10000 },
+        maxChecksPerAddress: { type: 'integer', minimum: 1, maximum: 10000 },
+      },
+    },
     state: {
       type: 'object', additionalProperties: false,
       properties: {
@@ -128,11 +136,18 @@ export const configSchema = {
         maxAssociations: positive,
         maxAssociationsPerPrincipal: positive,
         maxAssociationHours: positive,
+        maxConnections: positive,
+        maxConnectionsPerAddress: { type: 'integer', minimum: 0 },
       },
     },
     http: {
       type: 'object', additionalProperties: false,
-      properties: { bodyLimitBytes: positive, trustProxy: { type: 'boolean' } },
+      properties: {
+        bodyLimitBytes: positive,
+        trustProxy: { type: 'boolean' },
+        maxConnections: positive,
+        maxConnectionsPerAddress: { type: 'integer', minimum: 0 },
+      },
     },
     log: {
       type: 'object', additionalProperties: false,

@@ -60,6 +60,14 @@ export interface GatewayConfig {
     readonly windowMinutes: number;
     readonly lockMinutes: number;
   };
+  readonly login: {
+    /** Password checks (scrypt) running at once. */
+    readonly maxConcurrentChecks: number;
+    /** Password checks waiting for a free slot; beyond them ERR_BUSY. */
+    readonly maxQueuedChecks: number;
+    /** Password checks running or waiting per source address (IPv6: per /64). */
+    readonly maxChecksPerAddress: number;
+  };
   readonly state: { readonly store: 'memory' | 'redis'; readonly keyPrefix: string; readonly redis: RedisOptions };
   readonly dicom: {
     readonly artimSeconds: number;
@@ -71,8 +79,19 @@ export interface GatewayConfig {
     readonly maxAssociationsPerPrincipal: number;
     /** Absolute lifetime of an association, however busy; ended with A-ABORT at the first re-check past it. */
     readonly maxAssociationHours: number;
+    /** Open connections on the DICOM port, associations or not yet (before the A-ASSOCIATE-RQ is read). */
+    readonly maxConnections: number;
+    /** Open connections on the DICOM port per source address (IPv6: per /64); 0 = no limit. */
+    readonly maxConnectionsPerAddress: number;
   };
-  readonly http: { readonly bodyLimitBytes: number; readonly trustProxy: boolean };
+  readonly http: {
+    readonly bodyLimitBytes: number;
+    readonly trustProxy: boolean;
+    /** Open connections on the HTTPS port. */
+    readonly maxConnections: number;
+    /** Open connections on the HTTPS port per source address (IPv6: per /64); 0 = no limit. Not applied with trustProxy. */
+    readonly maxConnectionsPerAddress: number;
+  };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   /** Directory that relative paths are resolved against (the config file's base directory). */
   readonly baseDir: string;

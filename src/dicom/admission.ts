@@ -14,7 +14,9 @@ export type Admission =
 
 function refusalFor(r: IdentityRefusal): Rejection {
   if (r === 'locked-out') return Refusal.lockedOut;
-  if (r === 'store-unavailable') return Refusal.temporaryCongestion;
+  // PS3.8 §9.3.4: the password checks are all busy, a passing overload, not a limit this client is
+  // counted against (that is 2/3/2, the association limits): 2/3/1, temporary congestion.
+  if (r === 'store-unavailable' || r === 'busy') return Refusal.temporaryCongestion;
   return Refusal.notAuthenticated;
 }
 

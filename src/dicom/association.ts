@@ -25,6 +25,7 @@ import { GuardedPipe } from './guarded-pipe.js';
 import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
+import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
 import { snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
 import { tlsError } from '../tls/profile.js';
@@ -79,7 +80,7 @@ export class Association {
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
     this.#peer = snapshotPeer(client);
     this.#facts = {
-      associationId: this.id, source: client.remoteAddress ?? 'unknown',
+      associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
       tlsVersion: this.#peer.tlsVersion ?? null, certFingerprint: this.#peer.certificate?.fingerprint256,
     };
     this.#log = deps.logger.child({ assoc: this.id, source: this.#facts.source });

@@ -7,6 +7,7 @@ import type { Logger } from '../audit/logger.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
+import { capConnections } from '../util/connection-caps.js';
 import { TLS_SERVER_PROFILE } from '../tls/profile.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Association } from './association.js';
@@ -59,9 +60,10 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
     noDelay: true,
     handshakeTimeout: config.dicom.artimSeconds * 1000,
   });
-  // A hard ceiling on sockets (pre-association ones included) above the association limit, so that
-  // a flood of idle TLS connections cannot exhaust descriptors; ARTIM closes the idle ones.
-  server.maxConnections = config.dicom.maxAssociations * 2 + 16;
+  // Ceilings on sockets (pre-association ones included), overall and per source address, counted
+  // from the TCP accept, so that a flood of idle TLS connections cannot exhaust descriptors or crowd
+  // out other clients; ARTIM closes the idle ones.
+  capConnections(server, { maxConnections: config.dicom.maxConnections, maxPerAddress: config.dicom.maxConnectionsPerAddress }, { listener: 'dicom', logger: log, audit: deps.audit });
   const sockets = new Set<Socket>();
   server.on('connection', (raw: Socket) => {
     raw.setNoDelay(true);
@@ -81,7 +83,9 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
     }
   });
   server.on('tlsClientError', (err, socket) => {
-    log.info({ source: socket.remoteAddress, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'TLS handshake failed');
+    // A peer that hung up mid-handshake (port scanners, connections over a cap) is not worth an info line each.
+    const code = (err as NodeJS.ErrnoException).code;
+    log[code === 'ECONNRESET' ? 'debug' : 'info']({ source: socket.remoteAddress, err: { message: err.message, code } }, 'TLS handshake failed');
     socket.destroy();
   });
   server.on('error', (err) => log.error({ err }, 'DIMSE listener error'));

@@ -77,7 +77,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     } catch (err) {
       if (!html) return replyError(reply, err);
       const status = isGatewayError(err) ? err.statusCode : 500;
-      if (isGatewayError(err, 'ERR_LOCKED_OUT')) reply.header('retry-after', String(err.detail?.['retryAfterSeconds'] ?? 60));
+      const retry = isGatewayError(err) ? err.detail?.['retryAfterSeconds'] : undefined;
+      if (typeof retry === 'number') reply.header('retry-after', String(retry)); // ERR_LOCKED_OUT, ERR_BUSY
       return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: (err as Error).message, username: body.username }));
     }
   });

@@ -54,9 +54,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     loggerInstance: deps.logger.child({ channel: 'http' }),
     // Plain HTTP over in-process connections from the edge, which terminates TLS (./edge/).
     serverFactory: (handler) => createHttpServer(handler),
-    // One load balancer in front: the client is the address it saw (the last X-Forwarded-For entry);
-    // entries before it were written by the client and prove nothing.
-    trustProxy: config.http.trustProxy ? (_address: string, hop: number) => hop < 1 : false,
+    // The client address is the edge's (client-address.ts): the in-process connection reports it as
+    // the socket's remoteAddress for each request, so req.ip is never derived from headers here.
+    trustProxy: false,
     bodyLimit: config.http.bodyLimitBytes,
     requestIdHeader: false,
     // Audit events replace per-request access lines (one event per decision, not two log lines per request).
@@ -100,6 +100,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     upstreamTimeoutMs: config.upstream.timeoutMs,
     keepAliveMs: KEEP_ALIVE_MS,
     upstreamConnections: 128,
+    // Behind a load balancer (trustProxy) every connection comes from the balancer: no per-address cap.
+    connectionCaps: { maxConnections: config.http.maxConnections, maxPerAddress: config.http.trustProxy ? 0 : config.http.maxConnectionsPerAddress },
   });
   return { app: app as unknown as FastifyInstance, edge };
 }

@@ -1,10 +1,13 @@
-// Password + TOTP login: constant answers, replay refusal, failure counting and lockouts.
+// Password + TOTP login: constant answers, replay refusal, and lockouts that count each attempt
+// before its password is checked, so concurrent attempts cannot outrun them.
 
-import { GatewayError } from '../errors.js';
+import { AlertThrottle } from '../audit/alert-throttle.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { Audit } from '../audit/audit.js';
-import type { StateStore } from '../state/store.js';
+import type { AttemptReservation, StateStore } from '../state/store.js';
+import { addressKey } from '../util/address-key.js';
 import type { Clock } from '../util/clock.js';
-import { dummyPasswordHash, verifyPassword } from './password.js';
+import type { PasswordChecker } from './password.js';
 import { matchTotp, TOTP_PERIOD_SECONDS } from './totp.js';
 import type { UserDirectory } from './user-directory.js';
 import type { UserRecord } from './user-record.js';
@@ -26,7 +29,7 @@ export interface LoginAttempt {
 }
 
 /** Internal reasons, written to the audit trail only; the caller always sees ERR_LOGIN_FAILED. */
-type FailureReason = 'unknown-user' | 'user-disabled' | 'wrong-password' | 'wrong-totp' | 'totp-replayed' | 'malformed';
+type FailureReason = 'unknown-user' | 'user-disabled' | 'wrong-password' | 'wrong-totp' | 'totp-replayed';
 
 const MIN = 60_000;
 const REPLAY_TTL_MS = 4 * TOTP_PERIOD_SECONDS * 1000; // longer than the ±1 step acceptance window
@@ -37,91 +40,124 @@ export class LoginService {
   readonly #audit: Audit;
   readonly #clock: Clock;
   readonly #policy: LockoutPolicy;
+  readonly #passwords: PasswordChecker;
+  readonly #busyAlerts: AlertThrottle;
 
-  constructor(deps: { users: UserDirectory; store: StateStore; audit: Audit; clock: Clock; policy: LockoutPolicy }) {
+  constructor(deps: { users: UserDirectory; store: StateStore; audit: Audit; clock: Clock; policy: LockoutPolicy; passwords: PasswordChecker }) {
     this.#users = deps.users;
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#policy = deps.policy;
+    this.#passwords = deps.passwords;
+    this.#busyAlerts = new AlertThrottle(deps.audit, { clock: deps.clock });
   }
 
   /**
    * Checks password and TOTP code. Resolves the user on success; otherwise throws
-   * ERR_LOGIN_FAILED (same answer whatever went wrong), ERR_LOCKED_OUT, or ERR_STORE_UNAVAILABLE.
+   * ERR_LOGIN_FAILED (same answer whatever went wrong), ERR_LOCKED_OUT, ERR_BUSY (too many
+   * password checks running and waiting), or ERR_STORE_UNAVAILABLE.
+   *
+   * The attempt is counted (reserved) for the account and for the source address before the
+   * password is checked, atomically in the state store: of any number of concurrent attempts at
+   * most `userMaxFailures` per account (and `addressMaxFailures` per address) get checked. A
+   * success clears the account's count and gives back its place in the address's; an attempt
+   * refused before its check (locked out, busy) gives back what it reserved.
    */
   async login(a: LoginAttempt): Promise<UserRecord> {
     const now = this.#clock();
     const username = a.username.trim().toLowerCase().slice(0, 128);
-    const locked = await this.#lockedUntil(username, a.source, now);
-    if (locked !== null) {
-      this.#record(a, username, 'deny', `locked-out:${locked.scope}`);
-      throw new GatewayError('ERR_LOCKED_OUT', `Too many failed attempts; try again after ${new Date(locked.until).toISOString()}`, {
-        detail: { retryAfterSeconds: Math.max(1, Math.ceil((locked.until - now) / 1000)) },
-      });
+    const source = addressKey(a.source);
+    const userKey = `attempts:user:${username}`;
+    const addrKey = `attempts:addr:${source}`;
+    const [byUser, byAddr] = await Promise.all([
+      this.#store.reserveAttempt(userKey, this.#window(now, this.#policy.userMaxFailures)),
+      this.#store.reserveAttempt(addrKey, this.#window(now, this.#policy.addressMaxFailures)),
+    ]);
+    if (!byUser.granted || !byAddr.granted) {
+      await this.#release(byUser.granted ? userKey : undefined, byAddr.granted ? addrKey : undefined, now);
+      throw this.#lockedOut(a, username, source, byUser, byAddr, now);
     }
-    const user = username.length <= 64 ? await this.#users.get(username) : undefined;
-    const passwordOk = await verifyPassword(a.password, user?.passwordHash ?? (await dummyPasswordHash()));
     let reason: FailureReason | undefined;
-    if (user === undefined) reason = 'unknown-user';
-    else if (!passwordOk) reason = 'wrong-password';
-    else if (user.disabled) reason = 'user-disabled';
-    let step: number | null = null;
-    if (reason === undefined && user !== undefined) {
-      step = await matchTotp(user.totpSecret, a.totp, now);
-      if (step === null) reason = 'wrong-totp';
-      else if (!(await this.#store.setIfGreater(`totp-used:${username}`, step, REPLAY_TTL_MS))) reason = 'totp-replayed';
+    let user: UserRecord | undefined;
+    try {
+      ({ reason, user } = await this.#check(a, username, source, now));
+    } catch (err) {
+      if (isGatewayError(err, 'ERR_BUSY')) {
+        // Never checked: its places go back. (Any other error leaves them counted: fail closed.)
+        await this.#release(userKey, addrKey, now);
+        this.#record(a, username, 'deny', 'busy');
+        this.#busyAlerts.alert('login.busy', 'password-checks', { source: a.source, addressKey: source, reason: err.detail?.['reason'], ...this.#passwords.load });
+      }
+      throw err;
     }
     if (reason !== undefined || user === undefined) {
-      await this.#fail(a, username, reason ?? 'unknown-user', now);
+      this.#record(a, username, 'deny', reason ?? 'unknown-user');
+      await this.#lockIfReached(a, username, source, byUser.count, byAddr.count);
       throw new GatewayError('ERR_LOGIN_FAILED');
     }
-    await this.#clearFailures('user', username, now);
+    await Promise.all([this.#store.deleteRecord(userKey), this.#store.releaseAttempt(addrKey, now, this.#windowMs())]);
     this.#record(a, username, 'allow', 'password-and-totp-valid');
     return user;
   }
 
-  /** Failures are counted in fixed buckets of windowMinutes; a count spans this bucket and the one before. */
-  #failKey(scope: 'user' | 'addr', id: string, now: number, bucketsBack = 0): string {
-    const windowMs = this.#policy.windowMinutes * MIN;
-    return `fail:${scope}:${id}:${Math.floor(now / windowMs) - bucketsBack}`;
+  /** The password (scrypt, within the PasswordChecker's limits), then the account state, then the TOTP code and its replay mark. */
+  async #check(a: LoginAttempt, username: string, source: string, now: number): Promise<{ reason: FailureReason | undefined; user: UserRecord | undefined }> {
+    const user = username.length <= 64 ? await this.#users.get(username) : undefined;
+    const passwordOk = await this.#passwords.verify(a.password, user?.passwordHash, source);
+    if (user === undefined) return { reason: 'unknown-user', user };
+    if (!passwordOk) return { reason: 'wrong-password', user };
+    if (user.disabled) return { reason: 'user-disabled', user };
+    const step = await matchTotp(user.totpSecret, a.totp, now);
+    if (step === null) return { reason: 'wrong-totp', user };
+    if (!(await this.#store.setIfGreater(`totp-used:${username}`, step, REPLAY_TTL_MS))) return { reason: 'totp-replayed', user };
+    return { reason: undefined, user };
   }
 
-  /** Counts one failure; returns the failures in this bucket and the previous one, so a window boundary does not reset the count. */
-  async #countFailure(scope: 'user' | 'addr', id: string, now: number): Promise<number> {
-    const windowMs = this.#policy.windowMinutes * MIN;
-    const [current, previous] = await Promise.all([
-      this.#store.increment(this.#failKey(scope, id, now), windowMs * 2),
-      this.#store.getNumber(this.#failKey(scope, id, now, 1)),
+  #windowMs(): number {
+    return this.#policy.windowMinutes * MIN;
+  }
+
+  /** Failures are counted in fixed buckets of windowMinutes; a count spans this bucket and the one before, so a boundary does not reset it. */
+  #window(now: number, limit: number): { now: number; windowMs: number; limit: number; lockMs: number } {
+    return { now, windowMs: this.#windowMs(), limit, lockMs: this.#policy.lockMinutes * MIN };
+  }
+
+  async #release(userKey: string | undefined, addrKey: string | undefined, now: number): Promise<void> {
+    await Promise.all([userKey, addrKey].map((k) => (k === undefined ? undefined : this.#store.releaseAttempt(k, now, this.#windowMs()))));
+  }
+
+  /** The refusal of an attempt that found its account or address locked (or its count reached, which locks it now). */
+  #lockedOut(a: LoginAttempt, username: string, source: string, byUser: AttemptReservation, byAddr: AttemptReservation, now: number): GatewayError {
+    if (!byUser.granted && byUser.newlyLocked) this.#lockAlert('user', a, username, source, this.#policy.userMaxFailures, byUser.lockedUntil);
+    if (!byAddr.granted && byAddr.newlyLocked) this.#lockAlert('address', a, username, source, this.#policy.addressMaxFailures, byAddr.lockedUntil);
+    let scope: 'user' | 'address';
+    let until: number;
+    if (!byUser.granted) [scope, until] = ['user', byUser.lockedUntil];
+    else if (!byAddr.granted) [scope, until] = ['address', byAddr.lockedUntil];
+    else throw new TypeError('#lockedOut called for an attempt that was counted');
+    this.#record(a, username, 'deny', `locked-out:${scope}`);
+    return new GatewayError('ERR_LOCKED_OUT', `Too many failed attempts; try again after ${new Date(until).toISOString()}`, {
+      detail: { retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) },
+    });
+  }
+
+  /** After a failure: the attempt that reached a limit locks the account or address for lockMinutes from now. */
+  async #lockIfReached(a: LoginAttempt, username: string, source: string, byUser: number, byAddr: number): Promise<void> {
+    const now = this.#clock();
+    const until = now + this.#policy.lockMinutes * MIN;
+    const [user, addr] = await Promise.all([
+      byUser >= this.#policy.userMaxFailures && this.#store.lockAttempts(`attempts:user:${username}`, now, until),
+      byAddr >= this.#policy.addressMaxFailures && this.#store.lockAttempts(`attempts:addr:${source}`, now, until),
     ]);
-    return current + previous;
+    if (user) this.#lockAlert('user', a, username, source, byUser, until);
+    if (addr) this.#lockAlert('address', a, username, source, byAddr, until);
   }
 
-  async #clearFailures(scope: 'user' | 'addr', id: string, now: number): Promise<void> {
-    await Promise.all([this.#store.deleteRecord(this.#failKey(scope, id, now)), this.#store.deleteRecord(this.#failKey(scope, id, now, 1))]);
-  }
-
-  async #lockedUntil(username: string, source: string, now: number): Promise<{ scope: 'user' | 'address'; until: number } | null> {
-    const [u, s] = await Promise.all([this.#store.getNumber(`lock:user:${username}`), this.#store.getNumber(`lock:addr:${source}`)]);
-    if (u > now) return { scope: 'user', until: u };
-    if (s > now) return { scope: 'address', until: s };
-    return null;
-  }
-
-  async #fail(a: LoginAttempt, username: string, reason: FailureReason, now: number): Promise<void> {
-    this.#record(a, username, 'deny', reason);
-    const lockMs = this.#policy.lockMinutes * MIN;
-    const [byUser, byAddr] = await Promise.all([this.#countFailure('user', username, now), this.#countFailure('addr', a.source, now)]);
-    if (byUser >= this.#policy.userMaxFailures) {
-      await this.#store.setNumber(`lock:user:${username}`, now + lockMs, lockMs * 2);
-      await this.#clearFailures('user', username, now);
-      this.#audit.alert('lockout.user', { username, source: a.source, failures: byUser, lockedUntil: new Date(now + lockMs).toISOString() });
-    }
-    if (byAddr >= this.#policy.addressMaxFailures) {
-      await this.#store.setNumber(`lock:addr:${a.source}`, now + lockMs, lockMs * 2);
-      await this.#clearFailures('addr', a.source, now);
-      this.#audit.alert('lockout.address', { source: a.source, failures: byAddr, lockedUntil: new Date(now + lockMs).toISOString() });
-    }
+  #lockAlert(scope: 'user' | 'address', a: LoginAttempt, username: string, source: string, failures: number, until: number): void {
+    const lockedUntil = new Date(until).toISOString();
+    if (scope === 'user') this.#audit.alert('lockout.user', { username, source: a.source, failures, lockedUntil });
+    else this.#audit.alert('lockout.address', { source: a.source, addressKey: source, failures, lockedUntil });
   }
 
   #record(a: LoginAttempt, username: string, decision: 'allow' | 'deny', reason: string): void {

@@ -2,6 +2,7 @@
 
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors.js';
+import { WorkLimiter, type WorkLimits } from '../util/work-limiter.js';
 import { COMMON_PASSWORDS } from './common-passwords.js';
 
 /** OWASP ASVS 2.4.3 / password storage cheat sheet: N = 2^17, r = 8, p = 1. */
@@ -56,4 +57,31 @@ let dummyHash: Promise<string> | undefined;
 export function dummyPasswordHash(): Promise<string> {
   dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
   return dummyHash;
+}
+
+/**
+ * Password checks as a client may ask for them before it is authenticated: each one is an scrypt
+ * run of 128 MiB and a few hundred ms of a core (SCRYPT_PARAMS), so at most `concurrency` run at
+ * once, at most `queue` wait, and one source address may have at most `perKey` running or waiting
+ * (login.maxConcurrentChecks, maxQueuedChecks, maxChecksPerAddress). Beyond that: ERR_BUSY.
+ */
+export class PasswordChecker {
+  readonly #limiter: WorkLimiter;
+
+  constructor(limits: WorkLimits) {
+    this.#limiter = new WorkLimiter(limits);
+  }
+
+  /**
+   * Verifies `password` against `stored`, or against a dummy hash when there is no such user (so
+   * both cost the same). `source` is the per-address key of the client. Throws ERR_BUSY.
+   */
+  verify(password: string, stored: string | undefined, source: string): Promise<boolean> {
+    return this.#limiter.run(source, async () => verifyPassword(password, stored ?? (await dummyPasswordHash())));
+  }
+
+  /** Checks running and waiting now. */
+  get load(): { readonly running: number; readonly waiting: number } {
+    return this.#limiter.load;
+  }
 }

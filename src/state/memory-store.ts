@@ -3,7 +3,13 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
-import type { StateStore } from './store.js';
+import type { AttemptReservation, AttemptWindow, StateStore } from './store.js';
+
+/** The value under an attempts key (reserveAttempt): a lock time and the counts of recent buckets. */
+interface Attempts {
+  readonly lock: number;
+  readonly buckets: Map<number, number>;
+}
 
 interface Entry {
   value: unknown;
@@ -97,6 +103,41 @@ export class MemoryStore implements StateStore {
 
   async setNumber(key: string, value: number, ttlMs: number): Promise<void> {
     this.#set(key, value, ttlMs);
+  }
+
+  #attempts(key: string): Attempts | undefined {
+    return this.#get(key)?.value as Attempts | undefined;
+  }
+
+  async reserveAttempt(key: string, w: AttemptWindow): Promise<AttemptReservation> {
+    const a = this.#attempts(key);
+    if (a !== undefined && a.lock > w.now) return { granted: false, lockedUntil: a.lock, newlyLocked: false };
+    const bucket = Math.floor(w.now / w.windowMs);
+    const current = a?.buckets.get(bucket) ?? 0;
+    const previous = a?.buckets.get(bucket - 1) ?? 0;
+    if (current + previous >= w.limit) {
+      const until = w.now + w.lockMs;
+      this.#set(key, { lock: until, buckets: new Map() } satisfies Attempts, w.lockMs);
+      return { granted: false, lockedUntil: until, newlyLocked: true };
+    }
+    // Older buckets are dropped: only this one and the one before count.
+    const buckets = new Map([[bucket - 1, previous], [bucket, current + 1]]);
+    this.#set(key, { lock: 0, buckets } satisfies Attempts, 2 * w.windowMs + w.lockMs);
+    return { granted: true, count: current + previous + 1 };
+  }
+
+  async releaseAttempt(key: string, at: number, windowMs: number): Promise<void> {
+    const buckets = this.#attempts(key)?.buckets;
+    const bucket = Math.floor(at / windowMs);
+    const n = buckets?.get(bucket) ?? 0;
+    if (n > 0) buckets?.set(bucket, n - 1);
+  }
+
+  async lockAttempts(key: string, now: number, until: number): Promise<boolean> {
+    const a = this.#attempts(key);
+    if (a !== undefined && a.lock > now) return false;
+    this.#set(key, { lock: until, buckets: new Map() } satisfies Attempts, until - now);
+    return true;
   }
 
   async swap(key: string, value: string, ttlMs: number): Promise<string | null> {

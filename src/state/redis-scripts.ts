@@ -45,6 +45,44 @@ if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`,
   },
+  /**
+   * An attempts hash (login lockouts): field `lock` (locked until, ms) and one count per bucket.
+   * ARGV: now, current bucket field, previous bucket field, limit, lock-until, ttlMs, lockMs.
+   * Returns {1, count} when counted, {0, lockedUntil, 1 if this call locked it} when refused.
+   */
+  pgwReserveAttempt: {
+    numberOfKeys: 1,
+    lua: `local r = redis.call('HMGET', KEYS[1], 'lock', ARGV[2], ARGV[3])
+if tonumber(r[1] or '0') > tonumber(ARGV[1]) then return {0, r[1], 0} end
+local n = tonumber(r[2] or '0') + tonumber(r[3] or '0')
+if n >= tonumber(ARGV[4]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'lock', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[7])
+  return {0, ARGV[5], 1}
+end
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if f ~= ARGV[2] and f ~= ARGV[3] then redis.call('HDEL', KEYS[1], f) end
+end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {1, tostring(n + 1), 0}`,
+  },
+  /** ARGV: bucket field. Takes one back from the bucket's count, never below zero. */
+  pgwReleaseAttempt: {
+    numberOfKeys: 1,
+    lua: `if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1], -1) end
+return 1`,
+  },
+  /** ARGV: now, until, ttlMs. Locks the attempts hash (forgetting its counts) unless it is locked; 1 when this call locked it. */
+  pgwLockAttempts: {
+    numberOfKeys: 1,
+    lua: `if tonumber(redis.call('HGET', KEYS[1], 'lock') or '0') > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'lock', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`,
+  },
   /** ARGV: field, expected, next. Compare-and-set of one hash field; 1 when replaced. */
   pgwHashCompareAndSet: {
     numberOfKeys: 1,
@@ -61,4 +99,7 @@ export interface ScriptCommands {
   pgwIncrement(key: string, ttlMs: number): Promise<number>;
   pgwSetIfGreater(key: string, value: string, ttlMs: number): Promise<number>;
   pgwHashCompareAndSet(key: string, field: string, expected: string, next: string): Promise<number>;
+  pgwReserveAttempt(key: string, now: string, current: string, previous: string, limit: number, until: string, ttlMs: number, lockMs: number): Promise<[number, string, number]>;
+  pgwReleaseAttempt(key: string, field: string): Promise<number>;
+  pgwLockAttempts(key: string, now: string, until: string, ttlMs: number): Promise<number>;
 }

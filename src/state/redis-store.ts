@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import { connectRedis, describeTarget, firstOutcome, quitClient, redactError, secretsOf, type RedisClient } from './redis-connection.js';
 import { RECORD_JSON_FIELD, RECORD_SEEN_FIELD, SCRIPTS, type ScriptCommands } from './redis-scripts.js';
 import { RedisSubscriber } from './redis-subscriber.js';
-import type { StateStore } from './store.js';
+import type { AttemptReservation, AttemptWindow, StateStore } from './store.js';
 
 export interface RedisStoreOptions {
   readonly redis: RedisOptions;
@@ -256,6 +256,24 @@ export class RedisStore implements StateStore {
     const ttl = checkTtl(ttlMs);
     if (!Number.isFinite(value)) throw new TypeError(`setNumber: value must be a finite number, got ${value}`);
     await this.#run('setNumber', (c) => c.set(this.#key(key), String(value), 'PX', ttl));
+  }
+
+  async reserveAttempt(key: string, w: AttemptWindow): Promise<AttemptReservation> {
+    for (const [name, v] of Object.entries(w)) if (!Number.isFinite(v)) throw new TypeError(`reserveAttempt: ${name} must be a finite number, got ${String(v)}`);
+    const bucket = Math.floor(w.now / w.windowMs);
+    const [granted, value, locked] = await this.#run('reserveAttempt', (c) => c.pgwReserveAttempt(
+      this.#key(key), String(w.now), `b${bucket}`, `b${bucket - 1}`, w.limit, String(w.now + w.lockMs), checkTtl(2 * w.windowMs + w.lockMs), checkTtl(w.lockMs),
+    ));
+    return granted === 1 ? { granted: true, count: Number(value) } : { granted: false, lockedUntil: Number(value), newlyLocked: locked === 1 };
+  }
+
+  async releaseAttempt(key: string, at: number, windowMs: number): Promise<void> {
+    await this.#run('releaseAttempt', (c) => c.pgwReleaseAttempt(this.#key(key), `b${Math.floor(at / windowMs)}`));
+  }
+
+  async lockAttempts(key: string, now: number, until: number): Promise<boolean> {
+    if (!Number.isFinite(now) || !Number.isFinite(until)) throw new TypeError('lockAttempts: now and until must be finite numbers');
+    return Number(await this.#run('lockAttempts', (c) => c.pgwLockAttempts(this.#key(key), String(now), String(until), checkTtl(until - now)))) === 1;
   }
 
   async swap(key: string, value: string, ttlMs: number): Promise<string | null> {

@@ -1,6 +1,24 @@
 // The one interface every piece of volatile security state goes through (memory or Redis).
 
 /**
+ * How attempts are counted under one key (an account or a source address): in fixed buckets of
+ * `windowMs`, a count spanning the bucket of `now` and the one before it, refused from `limit` on.
+ */
+export interface AttemptWindow {
+  readonly now: number;
+  readonly windowMs: number;
+  readonly limit: number;
+  /** How long a key stays locked once its count reached the limit. */
+  readonly lockMs: number;
+}
+
+export type AttemptReservation =
+  /** Counted: `count` attempts (this one included) in the two buckets. */
+  | { readonly granted: true; readonly count: number }
+  /** Refused: the key is locked until `lockedUntil`; `newlyLocked` when this call locked it. */
+  | { readonly granted: false; readonly lockedUntil: number; readonly newlyLocked: boolean };
+
+/**
  * Volatile security state: sessions, failure counters, lockouts, TOTP replay marks,
  * revocations and rate limits. Every key is namespaced by the caller and has a TTL,
  * so nothing grows without bound. Time decisions are made by the caller's clock; the
@@ -33,6 +51,21 @@ export interface StateStore {
   getNumber(key: string): Promise<number>;
   /** Stores a numeric value for `ttlMs`. */
   setNumber(key: string, value: number, ttlMs: number): Promise<void>;
+  /**
+   * Atomically counts an attempt before it is evaluated (login lockouts): refuses while `key` is
+   * locked; when the count already reached `w.limit` (attempts still being evaluated, or failures
+   * whose lock was never written) locks it until `now + lockMs`, forgets its counts and refuses;
+   * otherwise counts one in the bucket of `now`. Concurrent callers can never be granted more
+   * than `limit` attempts per two buckets. Delete the key (deleteRecord) to clear it.
+   */
+  reserveAttempt(key: string, w: AttemptWindow): Promise<AttemptReservation>;
+  /** Gives back one attempt reserved at time `at` (it succeeded, or was never evaluated); never below zero. */
+  releaseAttempt(key: string, at: number, windowMs: number): Promise<void>;
+  /**
+   * Locks `key` until `until` and forgets its counts, unless it is locked already (at `now`).
+   * True when this call locked it. The lock is kept for `until - now`.
+   */
+  lockAttempts(key: string, now: number, until: number): Promise<boolean>;
   /** Atomically replaces the string at `key`, returning the previous value. */
   swap(key: string, value: string, ttlMs: number): Promise<string | null>;
   /** Subscribes to change notices published by any replica (users and devices reload). */

@@ -57,7 +57,8 @@ export interface TestGateway {
   code(user: TestUser, offsetMs?: number): Promise<string>;
   /** POST /auth/login with a fresh oathtool code; returns the token. */
   login(user: TestUser): Promise<string>;
-  request(method: string, path: string, options?: { headers?: Record<string, string>; body?: string | Buffer; cert?: { cert: string; key: string } }): Promise<HttpAnswer>;
+  /** An HTTPS request on a new connection; `localAddress` picks the client's address (any 127.x.y.z on Linux loopback). */
+  request(method: string, path: string, options?: { headers?: Record<string, string>; body?: string | Buffer; cert?: { cert: string; key: string }; localAddress?: string }): Promise<HttpAnswer>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +106,7 @@ export function httpsClient(port: number, caPem: string): TestGateway['request']
       host: '127.0.0.1', port, path, servername: 'localhost',
       method, ca: caPem, headers: ro.headers, agent: false,
       ...(ro.cert === undefined ? {} : { cert: ro.cert.cert, key: ro.cert.key }),
+      ...(ro.localAddress === undefined ? {} : { localAddress: ro.localAddress }),
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

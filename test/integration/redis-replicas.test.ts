@@ -68,6 +68,8 @@ writeFileSync(configFile, stringify({
   session: { signingKey: '${PACS_GATEWAY_SESSION_KEY}', idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60 },
   // A long window: failures are counted per fixed window, so A's and B's must fall in the same one.
   lockout: { userMaxFailures: USER_MAX_FAILURES, addressMaxFailures: 10_000, windowMinutes: 1440, lockMinutes: 15 },
+  // Every client here is 127.0.0.1: only the lockout bounds the concurrent logins below.
+  login: { maxQueuedChecks: 1000, maxChecksPerAddress: 1000 },
   state: {
     store: 'redis', keyPrefix,
     redis: {
@@ -202,6 +204,22 @@ t.test('failures on A and on B add up to one lockout', async (t) => {
     t.equal(locked.json().error, 'ERR_LOCKED_OUT');
     t.ok(Number(locked.headers['retry-after']) > 0, 'Retry-After says how long');
   }
+});
+
+t.test('concurrent wrong logins split over A and B: at most userMaxFailures passwords are checked in all', async (t) => {
+  // Each attempt is counted in Redis before its password is checked, atomically (one Lua script),
+  // so two processes together cannot outrun the count either.
+  await addUser('flood-victim', 'viewer');
+  const n = 100;
+  const answers = await Promise.all(Array.from({ length: n }, (_, i) => loginWith(i % 2 === 0 ? a : b, 'flood-victim', `guess-${i}-wrong`, '123456')));
+  const statuses = answers.map((r) => r.status);
+  t.same([...new Set(statuses)].filter((s) => s !== 401 && s !== 429), [], 'every answer is 401 (checked) or 429 (locked out)');
+  const events = (): Record<string, any>[] => replicas.flatMap((r) => r.auditEvents('auth.login')).filter((e) => e.principal === 'flood-victim');
+  t.ok(await logged(() => events().length === n), 'one auth.login event per attempt, on one replica or the other');
+  const checked = events().filter((e) => e.reason !== 'locked-out:user');
+  t.ok(checked.length <= USER_MAX_FAILURES, `${checked.length} of ${n} had their password checked (at most ${USER_MAX_FAILURES})`);
+  t.equal(statuses.filter((s) => s === 401).length, checked.length, 'each checked attempt answered 401');
+  t.ok(checked.every((e) => e.reason === 'wrong-password'));
 });
 
 t.test('a user disabled with the CLI loses access on both replicas at once', async (t) => {

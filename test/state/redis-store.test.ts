@@ -1,5 +1,6 @@
 // The StateStore contract and the Redis-only promises (fail closed, recovery, ACL, TLS, prefixes) on a real redis-server.
 
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import t from 'tap';
 import { Audit } from '../../src/audit/audit.js';
@@ -57,8 +58,13 @@ t.test('every key carries the prefix and a TTL; channels carry the prefix', asyn
   await s.setIfGreater('totp-used:alice', 5, 60_000);
   await s.setNumber('lock:user:alice', 9, 60_000);
   await s.swap('user-session:alice', 'sid', 60_000);
+  await s.reserveAttempt('attempts:user:alice', { now: Date.now(), windowMs: 20_000, limit: 5, lockMs: 20_000 });
+  await s.lockAttempts('attempts:addr:192.0.2.1', Date.now(), Date.now() + 60_000);
   const keys = (await raw.keys('*')).sort();
-  t.same(keys, ['pgw-a:fail:user:alice', 'pgw-a:lock:user:alice', 'pgw-a:session:1', 'pgw-a:totp-used:alice', 'pgw-a:user-session:alice']);
+  t.same(keys, [
+    'pgw-a:attempts:addr:192.0.2.1', 'pgw-a:attempts:user:alice',
+    'pgw-a:fail:user:alice', 'pgw-a:lock:user:alice', 'pgw-a:session:1', 'pgw-a:totp-used:alice', 'pgw-a:user-session:alice',
+  ]);
   for (const k of keys) {
     const ttl = await raw.pttl(k);
     t.ok(ttl > 0 && ttl <= 60_000, `${k} has a TTL (${ttl})`);
@@ -243,6 +249,17 @@ t.test('a subscription made while Redis is down is made when it returns', async 
   t.ok(await eventually(() => a.isSubscribed() && b.isAvailable(), 5000));
   await b.publish('users', 'hello');
   t.ok(await eventually(() => got.length === 1));
+});
+
+t.test('the least-privilege ACL user of docs/redis.md can do every store operation', async (t) => {
+  const line = /^user gateway on .*$/m.exec(readFileSync('docs/redis.md', 'utf8'))?.[0];
+  if (line === undefined) throw new Error('docs/redis.md has no "user gateway on …" ACL line');
+  const password = 'Doc-Acl-Pass-51e0';
+  const rules = line.replace(/^user gateway on /, '').replace('>LONG-RANDOM-PASSWORD', `>${password}`).replaceAll('pgw:prod:', 'docacl:').split(' ');
+  const raw = server.client();
+  t.teardown(async () => { await raw.call('ACL', 'DELUSER', 'docacl'); await raw.quit(); });
+  await raw.call('ACL', 'SETUSER', 'docacl', 'reset', 'on', ...rules);
+  await storeContract(t, () => new RedisStore({ redis: server.options({ username: 'docacl', password }), keyPrefix: 'docacl:', maxRetryDelayMs: 200 }));
 });
 
 t.test('ACL user with a password: works, and the password never shows', async (t) => {

@@ -158,6 +158,57 @@ export async function storeContract(t: Test, makeStore: () => StateStore | Promi
     t.same([...previous.filter((p) => p !== null), last].sort(), [...values].sort(), 'every value was returned exactly once');
   });
 
+  // Attempts (login lockouts): times are the caller's, so these need no clock; a bucket is one minute.
+  const W = 60_000;
+  const MID = 28_333_333 * W + W / 2; // the middle of a bucket
+  const window = (now: number, limit = 3) => ({ now, windowMs: W, limit, lockMs: 30_000 });
+
+  await withStore('reserveAttempt counts up to the limit, then locks and refuses until the lock ends', async (t, s) => {
+    for (let i = 1; i <= 3; i++) t.same(await s.reserveAttempt('att:1', window(MID)), { granted: true, count: i });
+    t.same(await s.reserveAttempt('att:1', window(MID + 1)), { granted: false, lockedUntil: MID + 1 + 30_000, newlyLocked: true }, 'the fourth locks');
+    t.same(await s.reserveAttempt('att:1', window(MID + 2)), { granted: false, lockedUntil: MID + 1 + 30_000, newlyLocked: false }, 'and stays locked');
+    t.same(await s.reserveAttempt('att:1', window(MID + 30_002)), { granted: true, count: 1 }, 'after the lock the count starts again');
+    t.same(await s.reserveAttempt('att:other', window(MID)), { granted: true, count: 1 }, 'keys are independent');
+  });
+
+  await withStore('reserveAttempt counts span the bucket of now and the one before, no further', async (t, s) => {
+    const end = MID + W / 2 - 1000; // one second before a bucket boundary
+    const w5 = (now: number) => window(now, 5);
+    t.same(await s.reserveAttempt('att:span', w5(end)), { granted: true, count: 1 });
+    t.same(await s.reserveAttempt('att:span', w5(end)), { granted: true, count: 2 });
+    t.same(await s.reserveAttempt('att:span', w5(end + 2000)), { granted: true, count: 3 }, 'the bucket before still counts');
+    t.same(await s.reserveAttempt('att:span', w5(end + 2000 + W)), { granted: true, count: 2 }, 'two buckets on, the first is forgotten');
+  });
+
+  await withStore('releaseAttempt gives one attempt back, never below zero', async (t, s) => {
+    await s.reserveAttempt('att:rel', window(MID));
+    await s.reserveAttempt('att:rel', window(MID));
+    await s.releaseAttempt('att:rel', MID, W);
+    t.same(await s.reserveAttempt('att:rel', window(MID)), { granted: true, count: 2 });
+    for (let i = 0; i < 5; i++) await s.releaseAttempt('att:rel', MID, W);
+    await s.releaseAttempt('att:none', MID, W);
+    t.same(await s.reserveAttempt('att:rel', window(MID)), { granted: true, count: 1 });
+    t.same(await s.reserveAttempt('att:none', window(MID)), { granted: true, count: 1 }, 'releasing nothing creates no debt');
+  });
+
+  await withStore('lockAttempts locks once; deleteRecord clears counts and lock', async (t, s) => {
+    await s.reserveAttempt('att:lock', window(MID));
+    t.equal(await s.lockAttempts('att:lock', MID, MID + 5000), true);
+    t.equal(await s.lockAttempts('att:lock', MID + 1, MID + 6000), false, 'already locked');
+    t.same(await s.reserveAttempt('att:lock', window(MID + 2)), { granted: false, lockedUntil: MID + 5000, newlyLocked: false });
+    t.same(await s.reserveAttempt('att:lock', window(MID + 5001)), { granted: true, count: 1 }, 'the lock forgot the earlier count');
+    t.equal(await s.lockAttempts('att:lock', MID + 5002, MID + 9000), true);
+    t.equal(await s.deleteRecord('att:lock'), true);
+    t.same(await s.reserveAttempt('att:lock', window(MID + 5003)), { granted: true, count: 1 }, 'deleted: neither lock nor count');
+  });
+
+  await withStore('reserveAttempt is atomic: of 100 concurrent attempts exactly `limit` are granted, one locks', async (t, s) => {
+    const results = await Promise.all(Array.from({ length: 100 }, () => s.reserveAttempt('att:race', window(MID, 10))));
+    const granted = results.filter((r) => r.granted);
+    t.same(granted.map((r) => (r.granted ? r.count : 0)).sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 1));
+    t.equal(results.filter((r) => !r.granted && r.newlyLocked).length, 1);
+  });
+
   await withStore('keys are independent', async (t, s) => {
     await s.putRecord('ind:a', { a: 1 }, LONG);
     await s.setNumber('ind:b', 4, LONG);

@@ -6,6 +6,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { AuthInput } from '../authenticate.js';
+import { clientAddress } from '../client-address.js';
+import { canonicalAddress } from '../../util/address-key.js';
 import { guardRequest, mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
 import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
@@ -51,11 +53,17 @@ export class EdgeConnection {
   #exchange: Exchange | undefined;
   #control: Duplex | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The TCP peer, canonical (an IPv4-mapped address as IPv4). */
+  readonly #peerAddress: string;
+  /** The current request's client address (client-address.ts): the peer, or with trustProxy the balancer's X-Forwarded-For entry. */
+  #client: string;
 
   constructor(socket: TLSSocket, ctx: EdgeContext) {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#peer = snapshotPeer(socket);
+    this.#peerAddress = canonicalAddress(socket.remoteAddress ?? '');
+    this.#client = this.#peerAddress;
     socket.setNoDelay(true);
     // TLS records are decrypted into the read buffer the DIMSE listener shares too, instead of a new
     // 16 KB buffer per read; the bytes are copied out at once (node's small-buffer pool for a
@@ -153,6 +161,17 @@ export class EdgeConnection {
       this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${head.reason}`), head.status, true);
       return;
     }
+    if (this.#ctx.trustProxy) {
+      let xff: string | undefined;
+      for (const [k, v] of head.headers) if (k === 'x-forwarded-for') xff = v;
+      const c = clientAddress(this.#peerAddress, xff, true);
+      if (!c.ok) {
+        this.#ctx.logger.info({ source: this.#peerAddress, reason: c.reason }, 'malformed HTTP request refused');
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${c.reason}`), 400, true);
+        return;
+      }
+      this.#client = c.address;
+    }
     this.#busy = true;
     const raw = buf.subarray(0, end + 4);
     this.#buf = buf.subarray(end + 4);
@@ -182,23 +201,13 @@ export class EdgeConnection {
   }
 
   #authInput(head: RequestHead): AuthInput {
-    const s = this.#socket;
-    let ip = s.remoteAddress ?? '';
-    if (this.#ctx.trustProxy) {
-      // As the control plane (fastify trustProxy: 1): the address the load balancer appended, the
-      // last entry of the last X-Forwarded-For field; earlier entries come from the client.
-      let xff: string | undefined;
-      for (const [k, v] of head.headers) if (k === 'x-forwarded-for') xff = v;
-      const last = xff?.split(',').pop()?.trim();
-      if (last !== undefined && last !== '') ip = last;
-    }
     let authorization: string | undefined;
     let cookie: string | undefined;
     for (const [k, v] of head.headers) {
       if (k === 'authorization') authorization = authorization === undefined ? v : '';
       else if (k === 'cookie') cookie = cookie === undefined ? v : `${cookie}; ${v}`;
     }
-    return { authorization, cookie, ip, tls: this.#peer };
+    return { authorization, cookie, ip: this.#client, tls: this.#peer };
   }
 
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
@@ -244,8 +253,12 @@ export class EdgeConnection {
     if (c === undefined || c.destroyed || c.writableEnded || c.readableEnded) {
       c?.destroy();
       const s = this.#socket;
+      const self = this;
       const pair = internalConnection({
-        remoteAddress: s.remoteAddress, remotePort: s.remotePort, peerIdentity: this.#peer,
+        // The control plane's req.ip: the client address the edge worked out for the request it is
+        // handing over (one request at a time goes to the control plane), never re-derived there.
+        get remoteAddress() { return self.#client; },
+        remotePort: s.remotePort, peerIdentity: this.#peer,
       });
       this.#ctx.controlPlane(pair.server);
       c = pair.edge;

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
+import { capConnections, type ConnectionCaps } from '../../util/connection-caps.js';
 import type { GuardDeps, Mount } from '../dicomweb-guard.js';
 import { EdgeConnection } from './edge-connection.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -24,6 +25,8 @@ export interface EdgeOptions {
   readonly keepAliveMs: number;
   /** Most open connections to each upstream. */
   readonly upstreamConnections: number;
+  /** Caps on open client connections (http.maxConnections, maxConnectionsPerAddress); the gateway always sets them. */
+  readonly connectionCaps?: ConnectionCaps;
 }
 
 export interface EdgeServer {
@@ -59,6 +62,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
     open.add(c);
     socket.once('close', () => open.delete(c));
   });
+  if (o.connectionCaps !== undefined) capConnections(server, o.connectionCaps, { listener: 'https', logger: o.logger, audit: o.guard.audit });
   server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
     o.logger.debug({ source: socket.remoteAddress, err: { message: err.message, code: err.code } }, 'TLS handshake failed');
   });
