@@ -28,6 +28,11 @@ const FIND_PC = 3;
 export const MAX_COUNTED_MATCHES = 1000;
 /** Responses taken after the C-CANCEL before the probe gives up on a peer that keeps sending (PS3.7 C.4.1.3: it should stop). */
 const MAX_AFTER_CANCEL = 100;
+/**
+ * The whole C-FIND, every response included, ends within this many timeouts: a peer that sends one
+ * match just inside each timeout cannot hold the probe for 1,100 of them. The count is then "at least".
+ */
+const FIND_TIMEOUTS = 5;
 /** DIMSE messages skipped while waiting for A-RELEASE-RP. */
 const MAX_BEFORE_RELEASE = 16;
 
@@ -101,23 +106,32 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
     [CommandTag.CommandDataSetType, { us: 0x0001 }],
   ]);
   link.send(Buffer.concat([buildPData(FIND_PC, true, cmd, maxFragment), buildPData(FIND_PC, false, studyLevelIdentifier(), maxFragment)]));
+  const deadline = performance.now() + FIND_TIMEOUTS * ctx.timeoutMs;
   let count = 0;
   let cancelled = false;
+  const cancel = (): void => {
+    if (cancelled) return;
+    cancelled = true;
+    link.send(buildPData(FIND_PC, true, buildCommandSet([
+      [CommandTag.CommandField, { us: CommandField.CCancelRq }],
+      [CommandTag.MessageIdBeingRespondedTo, { us: 2 }],
+      [CommandTag.CommandDataSetType, { us: NO_DATA_SET }],
+    ]), maxFragment));
+  };
   for (let afterCancel = 0; afterCancel <= MAX_AFTER_CANCEL; afterCancel += cancelled ? 1 : 0) {
-    const e = await link.next(ctx.timeoutMs);
+    const wait = Math.min(ctx.timeoutMs, deadline - performance.now());
+    const e = wait > 0 ? await link.next(wait) : { kind: 'timeout' as const };
+    if (e.kind === 'timeout' && wait < ctx.timeoutMs) {
+      // Out of time, not out of answers: what was counted stands, as a lower bound.
+      cancel();
+      return { kind: 'matches', count, truncated: true, status: 0xff00 };
+    }
     if (!commandEvent(e, CommandField.CFindRq) || e.command.status === undefined) return { kind: 'no-answer', detail: noAnswer(e) };
     const status = e.command.status;
     // PS3.4 C.4.1.1.4: FF00/FF01 pending (one match each, its identifier already dropped by the link).
     if (status === 0xff00 || status === 0xff01) {
       count++;
-      if (count >= MAX_COUNTED_MATCHES && !cancelled) {
-        cancelled = true;
-        link.send(buildPData(FIND_PC, true, buildCommandSet([
-          [CommandTag.CommandField, { us: CommandField.CCancelRq }],
-          [CommandTag.MessageIdBeingRespondedTo, { us: 2 }],
-          [CommandTag.CommandDataSetType, { us: NO_DATA_SET }],
-        ]), maxFragment));
-      }
+      if (count >= MAX_COUNTED_MATCHES) cancel();
       continue;
     }
     if (status === 0x0000 || status === 0xfe00) return { kind: 'matches', count, truncated: cancelled, status };
@@ -129,10 +143,11 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
 
 async function release(link: DicomLink, ctx: ProbeContext): Promise<void> {
   link.send(buildRelease(PduType.ReleaseRq));
-  // PS3.8 §7.2: wait for A-RELEASE-RP, but not beyond the timeout nor past a few stray messages.
+  // PS3.8 §7.2: wait for A-RELEASE-RP, but not beyond one timeout in all nor past a few stray messages.
+  const deadline = performance.now() + ctx.timeoutMs;
   for (let i = 0; i < MAX_BEFORE_RELEASE; i++) {
-    const e = await link.next(ctx.timeoutMs);
-    if (e.kind !== 'message') break;
+    const wait = deadline - performance.now();
+    if (wait <= 0 || (await link.next(wait)).kind !== 'message') break;
   }
 }
 
