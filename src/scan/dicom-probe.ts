@@ -13,6 +13,7 @@ import type { ConnectFailed } from './connection.js';
 import type { ProbeContext } from './context.js';
 import { DicomLink, type LinkEvent } from './dicom-link.js';
 import { describeAbort } from './dicom-words.js';
+import { peerText } from './peer-text.js';
 import { studyLevelIdentifier } from './find-identifier.js';
 import { SCANNER_AE } from './types.js';
 import type { Socket } from 'node:net';
@@ -185,7 +186,7 @@ async function attempt(open: Opener, ctx: ProbeContext, calledAe: string): Promi
         return { kind: 'not-dicom', http: false, detail: `PDU type ${e.type} in answer to an A-ASSOCIATE-RQ` };
       case 'not-dicom': {
         const http = e.head.subarray(0, 5).toString('latin1') === 'HTTP/';
-        return { kind: 'not-dicom', http, detail: http ? `an HTTP response ("${e.head.toString('latin1').split('\r\n')[0] ?? ''}")` : e.reason };
+        return { kind: 'not-dicom', http, detail: http ? `an HTTP response ("${peerText(e.head.toString('latin1').split('\r\n')[0] ?? '')}")` : e.reason };
       }
       case 'closed': return { kind: 'closed' };
       case 'timeout': return { kind: 'silent' };

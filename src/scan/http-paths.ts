@@ -1,6 +1,8 @@
 // The HTTP paths the probe asks for, and how a 2xx answer proves that a PACS function answers
 // without authentication. Bodies are read only to recognise the product and to count; nothing is kept.
 
+import { peerText } from './peer-text.js';
+
 /** What a 2xx answer to a path shows. */
 export type PathSignal =
   /** A PACS function answered without authentication: the evidence line. */
@@ -39,9 +41,11 @@ export const HTTP_PATHS: readonly PathProbe[] = Object.freeze([
   {
     path: '/system', accept: 'application/json',
     match: (body) => {
+      // Orthanc's /system: {"DicomAet": "ORTHANC", "Version": "1.10.1", …}, both strings.
       const v = json(body) as { DicomAet?: unknown; Version?: unknown } | undefined;
-      if (v === undefined || v === null || typeof v !== 'object' || v.DicomAet === undefined) return undefined;
-      return { kind: 'exposed', what: `Orthanc REST API answered without authentication (Orthanc ${String(v.Version)}, AE ${String(v.DicomAet)})` };
+      if (v === undefined || v === null || typeof v !== 'object' || typeof v.DicomAet !== 'string') return undefined;
+      const version = typeof v.Version === 'string' ? peerText(v.Version) : 'version not given';
+      return { kind: 'exposed', what: `Orthanc REST API answered without authentication (Orthanc ${version}, AE ${peerText(v.DicomAet)})` };
     },
   },
   {
@@ -76,5 +80,5 @@ export const HTTP_PATHS: readonly PathProbe[] = Object.freeze([
 export function gatewayErrorCode(body: Buffer): string | undefined {
   const v = json(body) as { statusCode?: unknown; error?: unknown } | undefined;
   if (v === undefined || v === null || typeof v !== 'object') return undefined;
-  return typeof v.statusCode === 'number' && typeof v.error === 'string' && /^ERR_[A-Z_]+$/.test(v.error) ? v.error : undefined;
+  return typeof v.statusCode === 'number' && typeof v.error === 'string' && /^ERR_[A-Z_]{1,60}$/.test(v.error) ? v.error : undefined;
 }

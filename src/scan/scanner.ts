@@ -7,6 +7,7 @@ import { probePort } from './probe-port.js';
 import { RateLimiter } from './rate-limiter.js';
 import { expandHosts, type ScanHost, type Target } from './targets.js';
 import { DEFAULT_CALLED_AETS, summarize, type ScanReport, type ServiceResult } from './types.js';
+import { peerText } from './peer-text.js';
 import { portHint } from './ports.js';
 
 export interface ScanOptions {
@@ -88,7 +89,12 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
       return { host: job.host.host, port: job.port, service: portHint(job.port).service, verdict: 'unknown', evidence: [`the host name does not resolve (${r.error})`] };
     }
     const ep: Endpoint = { host: job.host.host, address: r.address, port: job.port, servername: job.host.kind === 'name' ? job.host.host : undefined };
-    return probePort(ep, ctx);
+    try {
+      return await probePort(ep, ctx);
+    } catch (err) {
+      // A probe is written never to throw; should one still, its port is reported and the scan goes on.
+      return { host: job.host.host, port: job.port, service: portHint(job.port).service, verdict: 'unknown', evidence: [`the probe failed: ${peerText((err as Error).message)}`] };
+    }
   };
   const worker = async (): Promise<void> => {
     for (let job = nextJob(); job !== undefined; job = nextJob()) {
