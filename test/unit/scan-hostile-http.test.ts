@@ -164,3 +164,12 @@ t.test('a TLS server that stalls in the middle of its handshake is left at the t
   t.match(r.evidence.join('\n'), /no answer to a TLS ClientHello within 400 ms/);
   checkPrintable(t, r);
 });
+
+t.test('a host name: the report says which of its addresses was probed', async (t) => {
+  const port = await httpPeer(t, (_req, res) => { res.writeHead(404).end(); });
+  const report = await scan({ targets: parseTargets(['localhost']).targets, ports: [port], version: '0.0.0-test', timeoutMs: 1000, ratePerSecond: 1000 });
+  t.equal(report.results[0]?.host, 'localhost');
+  t.match(report.results[0]?.evidence.at(-1), /^probed 127\.0\.0\.1, the address localhost resolves to/);
+  const none = await scan({ targets: parseTargets(['no-such-host.invalid']).targets, ports: [port], version: '0.0.0-test', timeoutMs: 1000, ratePerSecond: 1000 });
+  t.match(none.results, [{ host: 'no-such-host.invalid', verdict: 'unknown', evidence: [/does not resolve/] }], 'RFC 6761: .invalid never resolves');
+});
