@@ -54,7 +54,8 @@ export const HTTP_PATHS: readonly PathProbe[] = Object.freeze([
   },
   {
     path: '/ui/app/', accept: 'text/html',
-    match: (body, ct) => (/orthanc/i.test(html(body, ct) ?? '') ? { kind: 'exposed', what: 'Orthanc Explorer 2 (web UI) served without authentication' } : undefined),
+    // The authorization plugin leaves /ui/app/ unchecked (the page runs the login): the page alone proves no access.
+    match: (body, ct) => (/orthanc/i.test(html(body, ct) ?? '') ? { kind: 'present', what: 'Orthanc Explorer 2 (web UI) served (whether its API asks for a login is shown by /system)' } : undefined),
   },
   { path: '/dicom-web/studies?limit=1', accept: 'application/dicom+json', match: qido('DICOMweb QIDO-RS (/dicom-web/studies)') },
   {
