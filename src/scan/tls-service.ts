@@ -8,7 +8,7 @@ import { probeDicom, type AttemptOutcome } from './dicom-probe.js';
 import { dicomVerdict, spokeDicom } from './dicom-verdict.js';
 import { probeHttp } from './http-probe.js';
 import { httpVerdict } from './http-verdict.js';
-import { describeVersions, probeTlsVersions } from './tls-versions.js';
+import { describeVersions, probeTlsVersions, type VersionOutcome } from './tls-versions.js';
 import type { Service, ServiceResult } from './types.js';
 
 /** The TLS flavour of the service a port is expected to carry. */
@@ -33,9 +33,12 @@ function outcomeWords(o: AttemptOutcome | undefined): string {
   }
 }
 
-/** A port whose TLS handshake fails without a client certificate: protected, with the versions it takes. */
-export async function clientCertRequired(ep: Endpoint, ctx: ProbeContext, expected: Service, failure: ConnectFailed): Promise<ServiceResult> {
-  const versions = await probeTlsVersions(ep, ctx, failure.negotiated);
+/**
+ * A port whose TLS handshake fails without a client certificate: protected, with the versions it
+ * takes (`versions` when already probed).
+ */
+export async function clientCertRequired(ep: Endpoint, ctx: ProbeContext, expected: Service, failure: ConnectFailed, versions?: readonly VersionOutcome[]): Promise<ServiceResult> {
+  versions ??= await probeTlsVersions(ep, ctx, failure.negotiated);
   return {
     host: ep.host, port: ep.port, service: tlsServiceFor(expected), verdict: 'protected',
     evidence: [
@@ -46,12 +49,13 @@ export async function clientCertRequired(ep: Endpoint, ctx: ProbeContext, expect
   };
 }
 
-/** Identifies the service inside a TLS connection that `hello` opened, and its verdict. */
-export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: TlsConnected, expected: Service): Promise<ServiceResult> {
+/** Identifies the service inside a TLS connection that `hello` opened, and its verdict (`versions` when already probed). */
+export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: TlsConnected, expected: Service, probed?: readonly VersionOutcome[]): Promise<ServiceResult> {
   const order: Array<'dicom' | 'http'> = expected === 'http' || expected === 'https' ? ['http', 'dicom'] : ['dicom', 'http'];
   let spare: TLSSocket | undefined = hello.socket;
   const take = (): TLSSocket | undefined => { const s = spare; spare = undefined; return s; };
   const known = { protocol: hello.protocol, cipher: hello.cipher };
+  const tlsVersions = async (): Promise<readonly VersionOutcome[]> => probed ?? probeTlsVersions(ep, ctx, known);
   const notes: string[] = [];
   let certRequired: string | undefined;
   let closedQuietly = 0;
@@ -61,7 +65,7 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
       const attempts = await probeDicom(async () => { const s = take(); return s === undefined ? openTls(ep, ctx) : { ok: true, socket: s }; }, ctx);
       if (spokeDicom(attempts)) {
         const v = dicomVerdict(attempts, 'tls');
-        const versions = await probeTlsVersions(ep, ctx, known);
+        const versions = await tlsVersions();
         return { host: ep.host, port: ep.port, service: 'dicom-tls', verdict: v.verdict, evidence: [...v.evidence, ...describeVersions(versions)] };
       }
       const o = attempts[0]?.outcome;
@@ -74,7 +78,7 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
       const r = await probeHttp(ep, ctx, { tls: true, ...(spare === undefined ? {} : { socket: take() as TLSSocket }) });
       if (r.failed === undefined) {
         const v = httpVerdict(r, true);
-        const versions = await probeTlsVersions(ep, ctx, known);
+        const versions = await tlsVersions();
         return { host: ep.host, port: ep.port, service: 'https', verdict: v.verdict, evidence: [...v.evidence, ...describeVersions(versions)] };
       }
       certRequired = certRequiredError(lateTlsError(hello.socket)) ?? (r.failed.failure === 'client-cert-required' ? r.failed.detail : undefined);
@@ -83,7 +87,7 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
     }
   }
   take()?.destroy();
-  const versions = await probeTlsVersions(ep, ctx, known);
+  const versions = await tlsVersions();
   const service = tlsServiceFor(expected);
   if (certRequired !== undefined) {
     return { host: ep.host, port: ep.port, service, verdict: 'protected', evidence: [
