@@ -5,7 +5,7 @@
 import { buildRelease, parseAbort, type Abort } from '../dicom/abort.js';
 import { buildAssociateRq } from '../dicom/associate-build.js';
 import { parseAssociateAc } from '../dicom/associate-parse.js';
-import { buildCommandSet } from '../dicom/command-build.js';
+import { buildCommandSet, implicitElement } from '../dicom/command-build.js';
 import { CommandField, CommandTag, NO_DATA_SET, PduType, PresentationResult, RejectReason, RejectSource, RESPONSE_BIT } from '../dicom/constants.js';
 import { buildPData } from '../dicom/p-data.js';
 import { parseAssociateRj, type Rejection } from '../dicom/reject.js';
@@ -14,7 +14,6 @@ import type { ProbeContext } from './context.js';
 import { DicomLink, type LinkEvent } from './dicom-link.js';
 import { describeAbort } from './dicom-words.js';
 import { peerText } from './peer-text.js';
-import { studyLevelIdentifier } from './find-identifier.js';
 import { SCANNER_AE } from './types.js';
 import type { Socket } from 'node:net';
 
@@ -23,6 +22,11 @@ export const SopClass = Object.freeze({
   studyRootFind: '1.2.840.10008.5.1.4.1.2.2.1',
 } as const);
 const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+/**
+ * The C-FIND identifier: (0008,0052) Query/Retrieve Level = STUDY and an empty (0020,000D) Study
+ * Instance UID as the unique key (PS3.4 C.4.1.2.1): every study matches, each carrying only its UID.
+ */
+const STUDY_LEVEL_IDENTIFIER = Buffer.concat([implicitElement(0x0008, 0x0052, { text: 'STUDY' }), implicitElement(0x0020, 0x000d, { ui: '' })]);
 const ECHO_PC = 1;
 const FIND_PC = 3;
 /** Past this many C-FIND matches the probe sends C-CANCEL: the count is then "at least". */
@@ -106,7 +110,7 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
     // PS3.7 E.1-1: any value other than 0101H says a data set (the identifier) follows.
     [CommandTag.CommandDataSetType, { us: 0x0001 }],
   ]);
-  link.send(Buffer.concat([buildPData(FIND_PC, true, cmd, maxFragment), buildPData(FIND_PC, false, studyLevelIdentifier(), maxFragment)]));
+  link.send(Buffer.concat([buildPData(FIND_PC, true, cmd, maxFragment), buildPData(FIND_PC, false, STUDY_LEVEL_IDENTIFIER, maxFragment)]));
   const deadline = performance.now() + FIND_TIMEOUTS * ctx.timeoutMs;
   let count = 0;
   let cancelled = false;
