@@ -6,7 +6,8 @@ import { buildRelease, parseAbort, type Abort } from '../dicom/abort.js';
 import { buildAssociateRq } from '../dicom/associate-build.js';
 import { parseAssociateAc } from '../dicom/associate-parse.js';
 import { buildCommandSet, implicitElement } from '../dicom/command-build.js';
-import { CommandField, CommandTag, NO_DATA_SET, PduType, PresentationResult, RejectReason, RejectSource, RESPONSE_BIT } from '../dicom/constants.js';
+import { commandName } from '../dicom/command-set.js';
+import { CommandField, CommandTag, NO_DATA_SET, PDU_NAMES, PduType, PresentationResult, RejectReason, RejectSource, RESPONSE_BIT } from '../dicom/constants.js';
 import { buildPData } from '../dicom/p-data.js';
 import { parseAssociateRj, type Rejection } from '../dicom/reject.js';
 import type { ConnectFailed } from './connection.js';
@@ -79,13 +80,13 @@ function noAnswer(e: LinkEvent): string {
     case 'closed': return 'the connection closed';
     case 'error': return `transport error ${e.error.code ?? e.error.message}`;
     case 'not-dicom': return `malformed answer (${e.reason})`;
-    case 'pdu': return e.type === PduType.Abort ? `answered with ${describeAbort(parseAbort(e.raw))}` : `PDU type ${e.type} instead of an answer`;
+    case 'pdu': return e.type === PduType.Abort ? `answered with ${describeAbort(parseAbort(e.raw))}` : `${pduName(e.type)} instead of an answer`;
     default: return `an unexpected ${commandName(e.command.commandField)}`;
   }
 }
 
-function commandName(field: number): string {
-  return `command 0x${field.toString(16).padStart(4, '0')}`;
+function pduName(type: number): string {
+  return PDU_NAMES[type] ?? `PDU type ${type}`;
 }
 
 async function echo(link: DicomLink, ctx: ProbeContext, maxFragment: number): Promise<EchoResult> {
@@ -187,7 +188,7 @@ async function attempt(open: Opener, ctx: ProbeContext, calledAe: string): Promi
         if (e.type === PduType.AssociateAc) return await associated(link, ctx, e.raw);
         if (e.type === PduType.AssociateRj) return { kind: 'rejected', rejection: parseAssociateRj(e.raw) };
         if (e.type === PduType.Abort) return { kind: 'aborted', abort: parseAbort(e.raw) };
-        return { kind: 'not-dicom', http: false, detail: `PDU type ${e.type} in answer to an A-ASSOCIATE-RQ` };
+        return { kind: 'not-dicom', http: false, detail: `${pduName(e.type)} in answer to an A-ASSOCIATE-RQ` };
       case 'not-dicom': {
         const http = e.head.subarray(0, 5).toString('latin1') === 'HTTP/';
         return { kind: 'not-dicom', http, detail: http ? `an HTTP response ("${peerText(e.head.toString('latin1').split('\r\n')[0] ?? '')}")` : e.reason };

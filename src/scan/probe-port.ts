@@ -5,7 +5,7 @@ import { openPlain, openTls } from './connection.js';
 import { closedEvidence } from './closed.js';
 import type { Endpoint, ProbeContext } from './context.js';
 import { probeDicom } from './dicom-probe.js';
-import { dicomVerdict, spokeDicom } from './dicom-verdict.js';
+import { dicomVerdict, noDicomAnswer, spokeDicom } from './dicom-verdict.js';
 import { probeHttp } from './http-probe.js';
 import { httpVerdict } from './http-verdict.js';
 import { portHint } from './ports.js';
@@ -56,7 +56,7 @@ export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<Servic
         const v = dicomVerdict(attempts, 'plain');
         return result('dicom', v.verdict, v.evidence);
       }
-      notes.push(`A-ASSOCIATE-RQ: ${first?.kind === 'not-dicom' ? `answered ${first.detail}` : first?.kind === 'silent' ? `no answer within ${ctx.timeoutMs} ms` : first?.kind === 'closed' ? 'closed without answering' : 'no DICOM answer'}`);
+      notes.push(`A-ASSOCIATE-RQ: ${noDicomAnswer(first, ctx.timeoutMs)}`);
       // An HTTP server answered the A-ASSOCIATE-RQ: the HTTP probe next, whatever the port suggested.
       if (first?.kind === 'not-dicom' && first.http && plan.includes('http')) {
         plan.splice(plan.indexOf('http'), 1);

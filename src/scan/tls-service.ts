@@ -4,8 +4,8 @@
 import type { TLSSocket } from 'node:tls';
 import { lateTlsError, openTls, tlsFailure, type ConnectFailed, type TlsConnected } from './connection.js';
 import type { Endpoint, ProbeContext } from './context.js';
-import { probeDicom, type AttemptOutcome } from './dicom-probe.js';
-import { dicomVerdict, spokeDicom } from './dicom-verdict.js';
+import { probeDicom } from './dicom-probe.js';
+import { dicomVerdict, noDicomAnswer, spokeDicom } from './dicom-verdict.js';
 import { probeHttp } from './http-probe.js';
 import { httpVerdict } from './http-verdict.js';
 import { describeVersions, probeTlsVersions, type VersionOutcome } from './tls-versions.js';
@@ -20,17 +20,6 @@ function certRequiredError(err: NodeJS.ErrnoException | undefined): string | und
   if (err === undefined) return undefined;
   const f = tlsFailure(err, true);
   return f.failure === 'client-cert-required' ? f.detail : undefined;
-}
-
-function outcomeWords(o: AttemptOutcome | undefined): string {
-  switch (o?.kind) {
-    case 'not-dicom': return `answered ${o.detail}`;
-    case 'closed': return 'the server closed the connection without answering';
-    case 'silent': return 'no answer in time';
-    case 'transport-error': return `transport error ${o.error.code ?? o.error.message}`;
-    case 'connect-failed': return o.failure.detail;
-    default: return 'no answer';
-  }
 }
 
 /**
@@ -73,7 +62,7 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
         ?? (o?.kind === 'transport-error' ? certRequiredError(o.error) : undefined)
         ?? (o?.kind === 'connect-failed' && o.failure.failure === 'client-cert-required' ? o.failure.detail : undefined);
       if (o?.kind === 'closed') closedQuietly++;
-      notes.push(`A-ASSOCIATE-RQ over TLS: ${outcomeWords(o)}`);
+      notes.push(`A-ASSOCIATE-RQ over TLS: ${noDicomAnswer(o, ctx.timeoutMs)}`);
     } else {
       const r = await probeHttp(ep, ctx, { tls: true, ...(spare === undefined ? {} : { socket: take() as TLSSocket }) });
       if (r.failed === undefined) {
