@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { Test } from 'tap';
 import AjvDraft04 from 'ajv-draft-04';
 import ajvFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv-draft-04';
@@ -14,6 +15,9 @@ import { buildAssociateAc } from '../../src/dicom/associate-build.js';
 import { buildCommandSet } from '../../src/dicom/command-build.js';
 import { CommandField, CommandTag, NO_DATA_SET, PduType, RESPONSE_BIT } from '../../src/dicom/constants.js';
 import { buildPData } from '../../src/dicom/p-data.js';
+import { probePort } from '../../src/scan/probe-port.js';
+import { probeContext } from '../../src/scan/scanner.js';
+import type { ServiceResult } from '../../src/scan/types.js';
 import { run, type RunResult } from './tools.js';
 
 const BIN = join(process.cwd(), 'bin/pacs-gateway.js');
@@ -110,4 +114,25 @@ export function openEchoScp(s: Duplex): void {
     else if (type === PduType.PData) s.write(echoResponse());
     else if (type === PduType.ReleaseRq) s.end(buildRelease(PduType.ReleaseRp));
   });
+}
+
+/**
+ * Starts `server` (net, http, tls or https) on a free 127.0.0.1 port; in teardown every connection it
+ * holds is destroyed and it is closed. Returns the port.
+ */
+export async function listenOnLoopback(t: Test, server: Server): Promise<number> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
+  return (server.address() as { port: number }).port;
+}
+
+/** probePort on 127.0.0.1:port with a test context (no rate limit to speak of). */
+export function probeLoopback(port: number, timeoutMs = 2000): Promise<ServiceResult> {
+  return probePort({ host: '127.0.0.1', address: '127.0.0.1', port, servername: undefined }, probeContext({ version: '0.0.0-test', timeoutMs, ratePerSecond: 1000 }));
 }

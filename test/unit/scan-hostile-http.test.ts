@@ -3,39 +3,26 @@
 // stays bounded, and reports what it saw in printable, bounded words.
 
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { openPlain } from '../../src/scan/connection.js';
 import { probeDicom } from '../../src/scan/dicom-probe.js';
-import { probePort } from '../../src/scan/probe-port.js';
 import { probeContext, scan } from '../../src/scan/scanner.js';
 import { parseTargets } from '../../src/scan/targets.js';
 import type { ServiceResult } from '../../src/scan/types.js';
-
-async function listen(t: Test, server: Server): Promise<number> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
-  return (server.address() as { port: number }).port;
-}
+import { listenOnLoopback, probeLoopback } from '../helpers/scan.js';
 
 /** A raw TCP peer: `answer` runs once the first bytes of each connection arrive. */
 function rawPeer(t: Test, answer: (s: Socket) => void): Promise<number> {
-  return listen(t, createServer((s) => s.once('data', () => answer(s))));
+  return listenOnLoopback(t, createServer((s) => s.once('data', () => answer(s))));
 }
 
 function httpPeer(t: Test, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
-  return listen(t, createHttpServer(handler));
+  return listenOnLoopback(t, createHttpServer(handler));
 }
 
 const ctx = (timeoutMs = 1000) => probeContext({ version: '0.0.0-test', timeoutMs, ratePerSecond: 1000 });
-const probe = (port: number, timeoutMs?: number): Promise<ServiceResult> =>
-  probePort({ host: '127.0.0.1', address: '127.0.0.1', port, servername: undefined }, ctx(timeoutMs));
+const probe = (port: number, timeoutMs = 1000): Promise<ServiceResult> => probeLoopback(port, timeoutMs);
 
 /** Writes `chunk` for as long as the peer reads; returns a counter of the bytes handed to the socket. */
 function flood(s: Socket, head: string, chunk: Buffer): { written: number } {

@@ -1,7 +1,7 @@
 // The scanner is a client of whatever answers on a port: a hostile peer must not make it hang,
 // allocate without bound, or keep its data. Raw TCP peers built from the project's PDU builders.
 
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { buildRelease } from '../../src/dicom/abort.js';
 import { buildAssociateAc } from '../../src/dicom/associate-build.js';
@@ -11,19 +11,10 @@ import { buildPData } from '../../src/dicom/p-data.js';
 import { openPlain } from '../../src/scan/connection.js';
 import { MAX_COUNTED_MATCHES, probeDicom, SopClass } from '../../src/scan/dicom-probe.js';
 import { probeContext } from '../../src/scan/scanner.js';
-import { acceptVerificationAndFind, echoResponse, onPduTypes } from '../helpers/scan.js';
+import { acceptVerificationAndFind, echoResponse, listenOnLoopback, onPduTypes } from '../helpers/scan.js';
 
-async function peer(t: Test, onConnection: (s: Socket) => void): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    onConnection(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
-  return (server.address() as { port: number }).port;
+function peer(t: Test, onConnection: (s: Socket) => void): Promise<number> {
+  return listenOnLoopback(t, createServer(onConnection));
 }
 
 const ctx = (deep: boolean) => probeContext({ version: '0.0.0-test', timeoutMs: 2000, ratePerSecond: 1000, deep });

@@ -4,24 +4,20 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import t, { type Test } from 'tap';
-import { probePort } from '../../src/scan/probe-port.js';
-import { probeContext } from '../../src/scan/scanner.js';
+import { listenOnLoopback, probeLoopback } from '../helpers/scan.js';
 
 type Routes = Readonly<Record<string, (res: ServerResponse) => void>>;
 
-async function site(t: Test, routes: Routes): Promise<number> {
+function site(t: Test, routes: Routes): Promise<number> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const route = routes[req.url ?? ''];
     if (route === undefined) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
     else route(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return (server.address() as { port: number }).port;
+  return listenOnLoopback(t, server);
 }
 
-const probe = (port: number) => probePort({ host: '127.0.0.1', address: '127.0.0.1', port, servername: undefined },
-  probeContext({ version: '0.0.0-test', timeoutMs: 2000, ratePerSecond: 1000 }));
+const probe = (port: number) => probeLoopback(port);
 
 const json = (body: unknown) => (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 const html = (title: string) => (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })

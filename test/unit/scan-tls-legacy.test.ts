@@ -4,14 +4,11 @@
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Server as NetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import t, { type Test } from 'tap';
-import { probePort } from '../../src/scan/probe-port.js';
-import { probeContext } from '../../src/scan/scanner.js';
-import { openEchoScp } from '../helpers/scan.js';
+import t from 'tap';
+import { listenOnLoopback, openEchoScp, probeLoopback } from '../helpers/scan.js';
 import { run } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgw-scan-tls-'));
@@ -25,20 +22,10 @@ const LEGACY: TlsOptions = {
   minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0',
 };
 
-async function listen(t: Test, server: NetServer): Promise<number> {
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (s: Socket) => { sockets.add(s); s.on('error', () => undefined); s.on('close', () => sockets.delete(s)); });
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }));
-  return (server.address() as { port: number }).port;
-}
-
-const probe = (port: number) => probePort({ host: '127.0.0.1', address: '127.0.0.1', port, servername: undefined },
-  probeContext({ version: '0.0.0-test', timeoutMs: 2000, ratePerSecond: 1000 }));
+const probe = (port: number) => probeLoopback(port);
 
 t.test('a DICOM SCP on TLS 1.0/1.1 only, without client certificates: exposed, and the old versions named', async (t) => {
-  const port = await listen(t, createTlsServer(LEGACY, (s) => openEchoScp(s)));
+  const port = await listenOnLoopback(t, createTlsServer(LEGACY, (s) => openEchoScp(s)));
   const r = await probe(port);
   t.equal(r.service, 'dicom-tls');
   t.equal(r.verdict, 'exposed');
@@ -49,7 +36,7 @@ t.test('a DICOM SCP on TLS 1.0/1.1 only, without client certificates: exposed, a
 });
 
 t.test('TLS 1.0/1.1 only, with a client certificate required: protected, versions still found', async (t) => {
-  const port = await listen(t, createTlsServer({ ...LEGACY, requestCert: true, rejectUnauthorized: true, ca: [cert] }, (s) => openEchoScp(s)));
+  const port = await listenOnLoopback(t, createTlsServer({ ...LEGACY, requestCert: true, rejectUnauthorized: true, ca: [cert] }, (s) => openEchoScp(s)));
   const r = await probe(port);
   t.equal(r.service, 'dicom-tls');
   t.equal(r.verdict, 'protected');
@@ -60,7 +47,7 @@ t.test('TLS 1.0/1.1 only, with a client certificate required: protected, version
 });
 
 t.test('an Orthanc-like REST API on TLS 1.0/1.1 only: exposed', async (t) => {
-  const port = await listen(t, createHttpsServer(LEGACY, (req, res) => {
+  const port = await listenOnLoopback(t, createHttpsServer(LEGACY, (req, res) => {
     if (req.url !== '/system') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"DicomAet":"LEGACY","Version":"1.5.8"}');
   }));
