@@ -1,6 +1,6 @@
 // `pacs-gateway scan`: which of these hosts' DICOM and PACS web ports answer without authentication.
 
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GatewayError } from '../errors.js';
 import { parsePorts } from '../scan/ports.js';
@@ -58,6 +58,19 @@ function aetOption(values: readonly string[] | undefined): string[] {
   return [...(values ?? [])];
 }
 
+function cannotWrite(path: string, e: unknown): Error {
+  return new Error(`cannot write the SARIF log to ${path}: ${(e as Error).message}`, { cause: e });
+}
+
+/** Opens (creates or truncates) the SARIF log before the scan: a long scan must not end in "cannot write". */
+function openSarif(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (e) {
+    throw cannotWrite(path, e);
+  }
+}
+
 /** Runs a scan; returns 3 when something is exposed, else 0. */
 export async function scanCommand(argv: string[], out: Out, err: Out): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -83,16 +96,20 @@ export async function scanCommand(argv: string[], out: Out, err: Out): Promise<n
   const ratePerSecond = rateOption(values.rate);
   const calledAets = aetOption(values.aet);
   const version = packageVersion();
+  const sarifFd = values.sarif === undefined ? undefined : openSarif(values.sarif);
   err(`pacs-gateway scan ${version}: ${count} address${count === 1 ? '' : 'es'} × ${ports.length} port${ports.length === 1 ? '' : 's'}, concurrency ${concurrency}, ${ratePerSecond} connections/s, timeout ${timeoutMs} ms${values.deep === true ? ', deep (C-FIND count)' : ''}. Scan only networks you are responsible for.`);
   const report = await scan({ targets, ports, concurrency, ratePerSecond, timeoutMs, calledAets, deep: values.deep === true, version });
-  if (values.sarif !== undefined) {
+  // The report first: should the log still fail to write (a full disk), the scan's result is not lost.
+  out(values.json === true ? formatJson(report) : formatTable(report));
+  if (sarifFd !== undefined) {
     const sarif = toSarif(report, { version, endedAt: new Date().toISOString(), commandLine: ['pacs-gateway', 'scan', ...argv].join(' ') });
     try {
-      writeFileSync(values.sarif, `${JSON.stringify(sarif, null, 2)}\n`);
+      writeFileSync(sarifFd, `${JSON.stringify(sarif, null, 2)}\n`);
     } catch (e) {
-      throw new Error(`cannot write the SARIF log to ${values.sarif}: ${(e as Error).message}`, { cause: e });
+      throw cannotWrite(values.sarif ?? '', e);
+    } finally {
+      closeSync(sarifFd);
     }
   }
-  out(values.json === true ? formatJson(report) : formatTable(report));
   return report.summary.exposed > 0 ? 3 : 0;
 }

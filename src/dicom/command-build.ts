@@ -18,6 +18,16 @@ function encodeValue(v: CommandValue): Buffer {
   return Buffer.from(s.length % 2 === 0 ? s : s + pad, 'latin1');
 }
 
+/** One element in Implicit VR Little Endian (PS3.5 §7.1.3): group, element, 4-byte length, even-length value. */
+export function implicitElement(group: number, element: number, value: CommandValue): Buffer {
+  const v = encodeValue(value);
+  const head = Buffer.alloc(8);
+  head.writeUInt16LE(group, 0);
+  head.writeUInt16LE(element, 2);
+  head.writeUInt32LE(v.length, 4);
+  return Buffer.concat([head, v]);
+}
+
 /**
  * Encodes elements (sorted ascending, as PS3.5 §7.1 requires) behind a Command Group Length
  * (0000,0000), which PS3.7 §6.3.1 makes mandatory.
@@ -26,12 +36,7 @@ export function buildCommandSet(elements: ReadonlyArray<readonly [number, Comman
   const parts: Buffer[] = [];
   for (const [tag, value] of [...elements].sort((a, b) => a[0] - b[0])) {
     if (tag === CommandTag.CommandGroupLength) throw new TypeError('the group length is computed, not given');
-    const v = encodeValue(value);
-    const head = Buffer.alloc(8);
-    head.writeUInt16LE(0x0000, 0);
-    head.writeUInt16LE(tag, 2);
-    head.writeUInt32LE(v.length, 4);
-    parts.push(head, v);
+    parts.push(implicitElement(0x0000, tag, value));
   }
   const body = Buffer.concat(parts);
   const groupLength = Buffer.alloc(12);

@@ -1,7 +1,7 @@
 // Opening a probe connection, plain or TLS, and naming every way it can fail in terms an admin reads.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type SecureVersion, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type SecureVersion, type TLSSocket } from 'node:tls';
 import type { Endpoint, ProbeContext } from './context.js';
 
 /** Why a connection attempt produced no usable connection. */
@@ -52,6 +52,12 @@ function networkFailure(err: NodeJS.ErrnoException): ConnectFailed {
   return { ok: false, failure, detail: err.code ?? err.message };
 }
 
+/** True once the peer has sent its certificate (a TLS failure after that point means something else than before it). */
+export function sawPeerCertificate(socket: TLSSocket | null | undefined): boolean {
+  const cert = socket?.getPeerCertificate?.();
+  return cert !== null && cert !== undefined && Object.keys(cert).length > 0;
+}
+
 /** TLS alerts and OpenSSL errors (node's ERR_SSL_* codes) mapped to failures. */
 export function tlsFailure(err: NodeJS.ErrnoException, sawServerCertificate: boolean): ConnectFailed {
   const code = err.code ?? '';
@@ -95,7 +101,7 @@ export async function openPlain(ep: Endpoint, ctx: ProbeContext): Promise<PlainC
 }
 
 export interface TlsOffer {
-  /** Offer exactly this version (default: whatever node offers, TLS 1.2–1.3). */
+  /** Offer exactly this version (default: the endpoint's `tlsVersion`, else whatever node offers, TLS 1.2–1.3). */
   readonly version?: SecureVersion;
 }
 
@@ -104,19 +110,23 @@ export interface TlsOffer {
 const OLD_VERSIONS: ReadonlySet<string> = new Set(['TLSv1', 'TLSv1.1']);
 
 /**
- * A TLS handshake without a client certificate and without verifying the server (the scanner
- * inventories; it does not trust). Connect, handshake and the peer's first alert share one timeout.
+ * Options for a TLS connection to `ep` without a client certificate and without verifying the
+ * server (the scanner inventories; it does not trust), offering only `version` when given.
  */
+export function tlsOptions(ep: Endpoint, version: SecureVersion | undefined = ep.tlsVersion): ConnectionOptions {
+  return {
+    host: ep.address, port: ep.port, rejectUnauthorized: false,
+    ...(ep.servername === undefined ? {} : { servername: ep.servername }),
+    ...(version === undefined ? {} : { minVersion: version, maxVersion: version }),
+    ...(version !== undefined && OLD_VERSIONS.has(version) ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+  };
+}
+
+/** A TLS handshake (see tlsOptions). Connect, handshake and the peer's first alert share one timeout. */
 export async function openTls(ep: Endpoint, ctx: ProbeContext, offer: TlsOffer = {}): Promise<TlsConnected | ConnectFailed> {
   await ctx.limiter.take();
   return new Promise((resolve) => {
-    const v = offer.version;
-    const socket = tlsConnect({
-      host: ep.address, port: ep.port, rejectUnauthorized: false,
-      ...(ep.servername === undefined ? {} : { servername: ep.servername }),
-      ...(v === undefined ? {} : { minVersion: v, maxVersion: v }),
-      ...(v !== undefined && OLD_VERSIONS.has(v) ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
-    });
+    const socket = tlsConnect(tlsOptions(ep, offer.version ?? ep.tlsVersion));
     socket.setNoDelay(true);
     let settled = false;
     const finish = (r: TlsConnected | ConnectFailed): void => {
@@ -139,8 +149,7 @@ export async function openTls(ep: Endpoint, ctx: ProbeContext, offer: TlsOffer =
       finish({ ok: true, socket, protocol: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher().standardName });
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      const cert = socket.getPeerCertificate();
-      const f = tlsFailure(err, cert !== null && cert !== undefined && Object.keys(cert).length > 0);
+      const f = tlsFailure(err, sawPeerCertificate(socket));
       const protocol = socket.getProtocol();
       const cipher = socket.getCipher() as { standardName?: string } | undefined;
       finish(f.failure === 'client-cert-required' && protocol !== null && cipher?.standardName !== undefined

@@ -1,5 +1,6 @@
 // What every probe needs: where to connect, how long to wait, how fast to go, how to name itself.
 
+import type { SecureVersion } from 'node:tls';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** One port of one host. `address` is what is connected to; `host` is what the report names. */
@@ -9,6 +10,8 @@ export interface Endpoint {
   readonly port: number;
   /** TLS SNI and HTTP Host name: only for targets given by name (RFC 6066 §3 forbids addresses). */
   readonly servername: string | undefined;
+  /** Offer only this TLS version: set for a peer that refuses node's default (TLS 1.2–1.3) but takes an older one. */
+  readonly tlsVersion?: SecureVersion;
 }
 
 export interface ProbeContext {

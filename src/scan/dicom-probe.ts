@@ -5,15 +5,16 @@
 import { buildRelease, parseAbort, type Abort } from '../dicom/abort.js';
 import { buildAssociateRq } from '../dicom/associate-build.js';
 import { parseAssociateAc } from '../dicom/associate-parse.js';
-import { buildCommandSet } from '../dicom/command-build.js';
-import { CommandField, CommandTag, NO_DATA_SET, PduType, PresentationResult, RejectReason, RejectSource, RESPONSE_BIT } from '../dicom/constants.js';
+import { buildCommandSet, implicitElement } from '../dicom/command-build.js';
+import { commandName } from '../dicom/command-set.js';
+import { CommandField, CommandTag, NO_DATA_SET, PDU_NAMES, PduType, PresentationResult, RejectReason, RejectSource, RESPONSE_BIT } from '../dicom/constants.js';
 import { buildPData } from '../dicom/p-data.js';
 import { parseAssociateRj, type Rejection } from '../dicom/reject.js';
 import type { ConnectFailed } from './connection.js';
 import type { ProbeContext } from './context.js';
 import { DicomLink, type LinkEvent } from './dicom-link.js';
 import { describeAbort } from './dicom-words.js';
-import { studyLevelIdentifier } from './find-identifier.js';
+import { peerText } from './peer-text.js';
 import { SCANNER_AE } from './types.js';
 import type { Socket } from 'node:net';
 
@@ -22,12 +23,22 @@ export const SopClass = Object.freeze({
   studyRootFind: '1.2.840.10008.5.1.4.1.2.2.1',
 } as const);
 const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+/**
+ * The C-FIND identifier: (0008,0052) Query/Retrieve Level = STUDY and an empty (0020,000D) Study
+ * Instance UID as the unique key (PS3.4 C.4.1.2.1): every study matches, each carrying only its UID.
+ */
+const STUDY_LEVEL_IDENTIFIER = Buffer.concat([implicitElement(0x0008, 0x0052, { text: 'STUDY' }), implicitElement(0x0020, 0x000d, { ui: '' })]);
 const ECHO_PC = 1;
 const FIND_PC = 3;
 /** Past this many C-FIND matches the probe sends C-CANCEL: the count is then "at least". */
 export const MAX_COUNTED_MATCHES = 1000;
 /** Responses taken after the C-CANCEL before the probe gives up on a peer that keeps sending (PS3.7 C.4.1.3: it should stop). */
 const MAX_AFTER_CANCEL = 100;
+/**
+ * The whole C-FIND, every response included, ends within this many timeouts: a peer that sends one
+ * match just inside each timeout cannot hold the probe for 1,100 of them. The count is then "at least".
+ */
+const FIND_TIMEOUTS = 5;
 /** DIMSE messages skipped while waiting for A-RELEASE-RP. */
 const MAX_BEFORE_RELEASE = 16;
 
@@ -69,13 +80,13 @@ function noAnswer(e: LinkEvent): string {
     case 'closed': return 'the connection closed';
     case 'error': return `transport error ${e.error.code ?? e.error.message}`;
     case 'not-dicom': return `malformed answer (${e.reason})`;
-    case 'pdu': return e.type === PduType.Abort ? `answered with ${describeAbort(parseAbort(e.raw))}` : `PDU type ${e.type} instead of an answer`;
+    case 'pdu': return e.type === PduType.Abort ? `answered with ${describeAbort(parseAbort(e.raw))}` : `${pduName(e.type)} instead of an answer`;
     default: return `an unexpected ${commandName(e.command.commandField)}`;
   }
 }
 
-function commandName(field: number): string {
-  return `command 0x${field.toString(16).padStart(4, '0')}`;
+function pduName(type: number): string {
+  return PDU_NAMES[type] ?? `PDU type ${type}`;
 }
 
 async function echo(link: DicomLink, ctx: ProbeContext, maxFragment: number): Promise<EchoResult> {
@@ -100,24 +111,33 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
     // PS3.7 E.1-1: any value other than 0101H says a data set (the identifier) follows.
     [CommandTag.CommandDataSetType, { us: 0x0001 }],
   ]);
-  link.send(Buffer.concat([buildPData(FIND_PC, true, cmd, maxFragment), buildPData(FIND_PC, false, studyLevelIdentifier(), maxFragment)]));
+  link.send(Buffer.concat([buildPData(FIND_PC, true, cmd, maxFragment), buildPData(FIND_PC, false, STUDY_LEVEL_IDENTIFIER, maxFragment)]));
+  const deadline = performance.now() + FIND_TIMEOUTS * ctx.timeoutMs;
   let count = 0;
   let cancelled = false;
+  const cancel = (): void => {
+    if (cancelled) return;
+    cancelled = true;
+    link.send(buildPData(FIND_PC, true, buildCommandSet([
+      [CommandTag.CommandField, { us: CommandField.CCancelRq }],
+      [CommandTag.MessageIdBeingRespondedTo, { us: 2 }],
+      [CommandTag.CommandDataSetType, { us: NO_DATA_SET }],
+    ]), maxFragment));
+  };
   for (let afterCancel = 0; afterCancel <= MAX_AFTER_CANCEL; afterCancel += cancelled ? 1 : 0) {
-    const e = await link.next(ctx.timeoutMs);
+    const wait = Math.min(ctx.timeoutMs, deadline - performance.now());
+    const e = wait > 0 ? await link.next(wait) : { kind: 'timeout' as const };
+    if (e.kind === 'timeout' && wait < ctx.timeoutMs) {
+      // Out of time, not out of answers: what was counted stands, as a lower bound.
+      cancel();
+      return { kind: 'matches', count, truncated: true, status: 0xff00 };
+    }
     if (!commandEvent(e, CommandField.CFindRq) || e.command.status === undefined) return { kind: 'no-answer', detail: noAnswer(e) };
     const status = e.command.status;
     // PS3.4 C.4.1.1.4: FF00/FF01 pending (one match each, its identifier already dropped by the link).
     if (status === 0xff00 || status === 0xff01) {
       count++;
-      if (count >= MAX_COUNTED_MATCHES && !cancelled) {
-        cancelled = true;
-        link.send(buildPData(FIND_PC, true, buildCommandSet([
-          [CommandTag.CommandField, { us: CommandField.CCancelRq }],
-          [CommandTag.MessageIdBeingRespondedTo, { us: 2 }],
-          [CommandTag.CommandDataSetType, { us: NO_DATA_SET }],
-        ]), maxFragment));
-      }
+      if (count >= MAX_COUNTED_MATCHES) cancel();
       continue;
     }
     if (status === 0x0000 || status === 0xfe00) return { kind: 'matches', count, truncated: cancelled, status };
@@ -129,10 +149,11 @@ async function find(link: DicomLink, ctx: ProbeContext, maxFragment: number): Pr
 
 async function release(link: DicomLink, ctx: ProbeContext): Promise<void> {
   link.send(buildRelease(PduType.ReleaseRq));
-  // PS3.8 §7.2: wait for A-RELEASE-RP, but not beyond the timeout nor past a few stray messages.
+  // PS3.8 §7.2: wait for A-RELEASE-RP, but not beyond one timeout in all nor past a few stray messages.
+  const deadline = performance.now() + ctx.timeoutMs;
   for (let i = 0; i < MAX_BEFORE_RELEASE; i++) {
-    const e = await link.next(ctx.timeoutMs);
-    if (e.kind !== 'message') break;
+    const wait = deadline - performance.now();
+    if (wait <= 0 || (await link.next(wait)).kind !== 'message') break;
   }
 }
 
@@ -167,10 +188,10 @@ async function attempt(open: Opener, ctx: ProbeContext, calledAe: string): Promi
         if (e.type === PduType.AssociateAc) return await associated(link, ctx, e.raw);
         if (e.type === PduType.AssociateRj) return { kind: 'rejected', rejection: parseAssociateRj(e.raw) };
         if (e.type === PduType.Abort) return { kind: 'aborted', abort: parseAbort(e.raw) };
-        return { kind: 'not-dicom', http: false, detail: `PDU type ${e.type} in answer to an A-ASSOCIATE-RQ` };
+        return { kind: 'not-dicom', http: false, detail: `${pduName(e.type)} in answer to an A-ASSOCIATE-RQ` };
       case 'not-dicom': {
         const http = e.head.subarray(0, 5).toString('latin1') === 'HTTP/';
-        return { kind: 'not-dicom', http, detail: http ? `an HTTP response ("${e.head.toString('latin1').split('\r\n')[0] ?? ''}")` : e.reason };
+        return { kind: 'not-dicom', http, detail: http ? `an HTTP response ("${peerText(e.head.toString('latin1').split('\r\n')[0] ?? '')}")` : e.reason };
       }
       case 'closed': return { kind: 'closed' };
       case 'timeout': return { kind: 'silent' };

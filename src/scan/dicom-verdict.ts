@@ -2,7 +2,7 @@
 // a refusal that is about identity is protected; AE-title games and silence are unknown.
 
 import { RejectResult, RejectSource, RejectReason } from '../dicom/constants.js';
-import { calledAeUnknown, type DicomAttempt } from './dicom-probe.js';
+import { calledAeUnknown, type AttemptOutcome, type DicomAttempt } from './dicom-probe.js';
 import { describeAbort, describeRejection, describeStatus } from './dicom-words.js';
 import { SCANNER_AE, type Verdict } from './types.js';
 
@@ -15,12 +15,26 @@ function via(t: DicomTransport): string {
   return t === 'plain' ? 'over plain TCP' : 'over TLS without a client certificate';
 }
 
+/** Why an attempt got no DICOM answer, in words for the evidence. */
+export function noDicomAnswer(o: AttemptOutcome | undefined, timeoutMs: number): string {
+  switch (o?.kind) {
+    case 'not-dicom': return `answered ${o.detail}`;
+    case 'closed': return 'closed without answering';
+    case 'silent': return `no answer within ${timeoutMs} ms`;
+    case 'transport-error': return `transport error ${o.error.code ?? o.error.message}`;
+    case 'connect-failed': return o.failure.detail;
+    default: return 'no DICOM answer';
+  }
+}
+
 /** True when at least one attempt got a DICOM answer (AC, RJ or A-ABORT): the port speaks DICOM. */
 export function spokeDicom(attempts: readonly DicomAttempt[]): boolean {
   return attempts.some((a) => a.outcome.kind === 'accepted' || a.outcome.kind === 'rejected' || a.outcome.kind === 'aborted');
 }
 
-function acceptedEvidence(a: DicomAttempt & { outcome: { kind: 'accepted' } }, t: DicomTransport): string[] {
+type AcceptedAttempt = DicomAttempt & { readonly outcome: Extract<AttemptOutcome, { kind: 'accepted' }> };
+
+function acceptedEvidence(a: AcceptedAttempt, t: DicomTransport): string[] {
   const out = [`A-ASSOCIATE-RQ without credentials (calling AE ${SCANNER_AE}, called AE ${a.calledAe}) accepted ${via(t)}`];
   const echo = a.outcome.echo;
   if (echo.kind === 'status') out.push(`C-ECHO without credentials: ${describeStatus(echo.status)}`);
@@ -36,10 +50,8 @@ function acceptedEvidence(a: DicomAttempt & { outcome: { kind: 'accepted' } }, t
 
 /** The verdict for a port where at least one attempt got a DICOM answer. */
 export function dicomVerdict(attempts: readonly DicomAttempt[], transport: DicomTransport): DicomFinding {
-  const accepted = attempts.find((a) => a.outcome.kind === 'accepted');
-  if (accepted !== undefined && accepted.outcome.kind === 'accepted') {
-    return { verdict: 'exposed', evidence: acceptedEvidence({ ...accepted, outcome: accepted.outcome }, transport) };
-  }
+  const accepted = attempts.find((a): a is AcceptedAttempt => a.outcome.kind === 'accepted');
+  if (accepted !== undefined) return { verdict: 'exposed', evidence: acceptedEvidence(accepted, transport) };
   const last = attempts[attempts.length - 1];
   const o = last?.outcome;
   if (o?.kind === 'rejected') {

@@ -26,13 +26,14 @@ export function describeAbort(a: Abort): string {
   return a.source === 0 ? 'A-ABORT (service-user)' : `A-ABORT (service-provider, ${ABORT_REASONS[a.reason] ?? `reason ${a.reason}`})`;
 }
 
+const STATUS_NAMES: Readonly<Record<number, string>> = Object.freeze({
+  0x0000: 'success', 0x0124: 'refused: not authorized', 0x0122: 'SOP class not supported', 0xfe00: 'cancelled',
+  0xa700: 'out of resources', 0xa900: 'identifier does not match SOP class',
+});
+
 /** A DIMSE status as 0xNNNN with its PS3.7 meaning where it is a common one. */
 export function describeStatus(status: number): string {
   const hex = `0x${status.toString(16).padStart(4, '0')}`;
-  const name: Readonly<Record<number, string>> = {
-    0x0000: 'success', 0x0124: 'refused: not authorized', 0x0122: 'SOP class not supported', 0xfe00: 'cancelled',
-    0xa700: 'out of resources', 0xa900: 'identifier does not match SOP class',
-  };
-  const n = name[status] ?? (status >= 0xc000 && status <= 0xcfff ? 'unable to process' : undefined);
+  const n = STATUS_NAMES[status] ?? (status >= 0xc000 && status <= 0xcfff ? 'unable to process' : undefined);
   return n === undefined ? hex : `${hex} ${n}`;
 }

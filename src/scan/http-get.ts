@@ -4,7 +4,7 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { tlsFailure, type ConnectFailure } from './connection.js';
+import { sawPeerCertificate, tlsFailure, tlsOptions, type ConnectFailure } from './connection.js';
 import { hostPort, type Endpoint, type ProbeContext } from './context.js';
 
 /** A body larger than this is cut off: enough to recognise a product, never a whole study. */
@@ -38,9 +38,7 @@ export async function httpGet(ep: Endpoint, ctx: ProbeContext, path: string, acc
     let connected = o.socket !== undefined;
     const createConnection = (): Socket => {
       if (o.socket !== undefined) return o.socket;
-      const s: Socket = o.tls
-        ? tlsConnect({ host: ep.address, port: ep.port, rejectUnauthorized: false, ...(ep.servername === undefined ? {} : { servername: ep.servername }) })
-        : netConnect({ host: ep.address, port: ep.port });
+      const s: Socket = o.tls ? tlsConnect(tlsOptions(ep)) : netConnect({ host: ep.address, port: ep.port });
       // TCP connected: a timeout after this is a silent peer, before it an unanswered connect.
       s.once('connect', () => { connected = true; });
       return s;
@@ -71,12 +69,7 @@ export async function httpGet(ep: Endpoint, ctx: ProbeContext, path: string, acc
       const code = err.code ?? '';
       if (code.startsWith('HPE_')) return finish({ ok: false, failure: 'not-http', detail: `not an HTTP answer (${code})` });
       if (code === 'ECONNRESET' && connected) return finish({ ok: false, failure: 'closed', detail: 'the connection closed without an HTTP answer' });
-      if (code.startsWith('ERR_SSL_')) {
-        const cert = (req.socket as TLSSocket | null)?.getPeerCertificate?.();
-        const f = tlsFailure(err, cert !== undefined && cert !== null && Object.keys(cert).length > 0);
-        return finish({ ok: false, failure: f.failure, detail: f.detail });
-      }
-      const f = tlsFailure(err, false);
+      const f = tlsFailure(err, code.startsWith('ERR_SSL_') && sawPeerCertificate(req.socket as TLSSocket | null));
       finish({ ok: false, failure: f.failure, detail: f.detail });
     });
     const timer = setTimeout(() => finish(connected

@@ -1,6 +1,8 @@
 // The HTTP paths the probe asks for, and how a 2xx answer proves that a PACS function answers
 // without authentication. Bodies are read only to recognise the product and to count; nothing is kept.
 
+import { peerText } from './peer-text.js';
+
 /** What a 2xx answer to a path shows. */
 export type PathSignal =
   /** A PACS function answered without authentication: the evidence line. */
@@ -39,9 +41,11 @@ export const HTTP_PATHS: readonly PathProbe[] = Object.freeze([
   {
     path: '/system', accept: 'application/json',
     match: (body) => {
+      // Orthanc's /system: {"DicomAet": "ORTHANC", "Version": "1.10.1", …}, both strings.
       const v = json(body) as { DicomAet?: unknown; Version?: unknown } | undefined;
-      if (v === undefined || v === null || typeof v !== 'object' || v.DicomAet === undefined) return undefined;
-      return { kind: 'exposed', what: `Orthanc REST API answered without authentication (Orthanc ${String(v.Version)}, AE ${String(v.DicomAet)})` };
+      if (v === undefined || v === null || typeof v !== 'object' || typeof v.DicomAet !== 'string') return undefined;
+      const version = typeof v.Version === 'string' ? peerText(v.Version) : 'version not given';
+      return { kind: 'exposed', what: `Orthanc REST API answered without authentication (Orthanc ${version}, AE ${peerText(v.DicomAet)})` };
     },
   },
   {
@@ -50,7 +54,8 @@ export const HTTP_PATHS: readonly PathProbe[] = Object.freeze([
   },
   {
     path: '/ui/app/', accept: 'text/html',
-    match: (body, ct) => (/orthanc/i.test(html(body, ct) ?? '') ? { kind: 'exposed', what: 'Orthanc Explorer 2 (web UI) served without authentication' } : undefined),
+    // The authorization plugin leaves /ui/app/ unchecked (the page runs the login): the page alone proves no access.
+    match: (body, ct) => (/orthanc/i.test(html(body, ct) ?? '') ? { kind: 'present', what: 'Orthanc Explorer 2 (web UI) served (whether its API asks for a login is shown by /system)' } : undefined),
   },
   { path: '/dicom-web/studies?limit=1', accept: 'application/dicom+json', match: qido('DICOMweb QIDO-RS (/dicom-web/studies)') },
   {
@@ -76,5 +81,5 @@ export const HTTP_PATHS: readonly PathProbe[] = Object.freeze([
 export function gatewayErrorCode(body: Buffer): string | undefined {
   const v = json(body) as { statusCode?: unknown; error?: unknown } | undefined;
   if (v === undefined || v === null || typeof v !== 'object') return undefined;
-  return typeof v.statusCode === 'number' && typeof v.error === 'string' && /^ERR_[A-Z_]+$/.test(v.error) ? v.error : undefined;
+  return typeof v.statusCode === 'number' && typeof v.error === 'string' && /^ERR_[A-Z_]{1,60}$/.test(v.error) ? v.error : undefined;
 }

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { Endpoint, ProbeContext } from './context.js';
 import { httpGet, type HttpFailed } from './http-get.js';
 import { gatewayErrorCode, HTTP_PATHS, qido } from './http-paths.js';
+import { peerText } from './peer-text.js';
 
 export type PathOutcome =
   | { readonly kind: 'exposed' | 'present'; readonly path: string; readonly status: number; readonly what: string }
@@ -25,6 +26,12 @@ function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** A header as the evidence quotes it (the peer chose it: printable and bounded). */
+function quoted(v: string | string[] | undefined): string | undefined {
+  const h = header(v);
+  return h === undefined ? undefined : peerText(h);
+}
+
 /** GETs every known path (plus `extraPaths`, e.g. a configured DICOMweb root) on one host:port. */
 export async function probeHttp(ep: Endpoint, ctx: ProbeContext, o: { tls: boolean; socket?: Socket; extraPaths?: readonly string[] }): Promise<HttpProbeResult> {
   const probes = [
@@ -43,15 +50,15 @@ export async function probeHttp(ep: Endpoint, ctx: ProbeContext, o: { tls: boole
       continue;
     }
     first = false;
-    server ??= header(a.headers.server);
+    server ??= quoted(a.headers.server);
     const auth = header(a.headers['www-authenticate']);
     const errorCode = gatewayErrorCode(a.body);
     if ((auth !== undefined && /realm="pacs-gateway"/.test(auth)) || errorCode !== undefined) gateway = true;
     const ct = header(a.headers['content-type']) ?? '';
     if (a.status === 401 || a.status === 403 || a.status === 407) {
-      paths.push({ kind: 'challenged', path: p.path, status: a.status, how: auth === undefined ? (errorCode ?? 'no WWW-Authenticate') : `WWW-Authenticate: ${auth}` });
+      paths.push({ kind: 'challenged', path: p.path, status: a.status, how: auth === undefined ? (errorCode ?? 'no WWW-Authenticate') : `WWW-Authenticate: ${peerText(auth)}` });
     } else if (a.status >= 300 && a.status < 400 && /login|signin|sso|oauth|openid|saml|realms|auth/i.test(header(a.headers.location) ?? '')) {
-      paths.push({ kind: 'challenged', path: p.path, status: a.status, how: `redirect to a login (${header(a.headers.location) ?? ''})` });
+      paths.push({ kind: 'challenged', path: p.path, status: a.status, how: `redirect to a login (${quoted(a.headers.location) ?? ''})` });
     } else if (a.status >= 200 && a.status < 300) {
       const s = p.match(a.body, ct);
       if (s === undefined) paths.push({ kind: 'absent', path: p.path, status: a.status, gatewayError: errorCode });

@@ -5,13 +5,17 @@ import { openPlain, openTls } from './connection.js';
 import { closedEvidence } from './closed.js';
 import type { Endpoint, ProbeContext } from './context.js';
 import { probeDicom } from './dicom-probe.js';
-import { dicomVerdict, spokeDicom } from './dicom-verdict.js';
+import { dicomVerdict, noDicomAnswer, spokeDicom } from './dicom-verdict.js';
 import { probeHttp } from './http-probe.js';
 import { httpVerdict } from './http-verdict.js';
 import { portHint } from './ports.js';
 import { clientCertRequired, probeTlsService, tlsServiceFor } from './tls-service.js';
-import { describeVersions, probeTlsVersions } from './tls-versions.js';
+import { describeVersions, probeTlsVersions, versionName } from './tls-versions.js';
 import type { ServiceResult } from './types.js';
+
+function withNote(r: ServiceResult, note: string): ServiceResult {
+  return { ...r, evidence: [...r.evidence, note] };
+}
 
 /** Probes one port; never throws. */
 export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<ServiceResult> {
@@ -29,6 +33,15 @@ export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<Servic
       if (hello.failure === 'client-cert-required') return clientCertRequired(ep, ctx, hint.service, hello);
       if (hello.failure === 'handshake-failed' || hello.failure === 'version-refused') {
         const versions = await probeTlsVersions(ep, ctx);
+        const older = [...versions].reverse().find((v) => v.kind === 'accepted')?.version;
+        if (older !== undefined) {
+          // An old PACS that takes only TLS 1.0/1.1 (say): look inside over the newest version it takes.
+          const legacy: Endpoint = { ...ep, tlsVersion: older };
+          const again = await openTls(legacy, ctx);
+          const note = `refused node's default TLS 1.2–1.3 handshake (${hello.detail}); probed over ${versionName(older)}, the newest version it accepts`;
+          if (again.ok) return withNote(await probeTlsService(legacy, ctx, again, hint.service, versions), note);
+          if (again.failure === 'client-cert-required') return withNote(await clientCertRequired(legacy, ctx, hint.service, again, versions), note);
+        }
         return result(tlsServiceFor(hint.service), 'unknown', [`speaks TLS but refused a TLS 1.2/1.3 handshake (${hello.detail})`, ...describeVersions(versions)]);
       }
       notes.push(`TLS ClientHello: ${hello.failure === 'not-tls' ? `not TLS (${hello.detail})` : hello.detail}`);
@@ -43,7 +56,7 @@ export async function probePort(ep: Endpoint, ctx: ProbeContext): Promise<Servic
         const v = dicomVerdict(attempts, 'plain');
         return result('dicom', v.verdict, v.evidence);
       }
-      notes.push(`A-ASSOCIATE-RQ: ${first?.kind === 'not-dicom' ? `answered ${first.detail}` : first?.kind === 'silent' ? `no answer within ${ctx.timeoutMs} ms` : first?.kind === 'closed' ? 'closed without answering' : 'no DICOM answer'}`);
+      notes.push(`A-ASSOCIATE-RQ: ${noDicomAnswer(first, ctx.timeoutMs)}`);
       // An HTTP server answered the A-ASSOCIATE-RQ: the HTTP probe next, whatever the port suggested.
       if (first?.kind === 'not-dicom' && first.http && plan.includes('http')) {
         plan.splice(plan.indexOf('http'), 1);

@@ -35,9 +35,9 @@ const RULES: Readonly<Record<Exclude<Verdict, 'closed'>, Rule>> = Object.freeze(
 });
 const RULE_ORDER = ['exposed', 'unknown', 'protected'] as const;
 
+/** The service as a URI, its service name as the scheme: `dicom-tls://10.0.0.5:2762`, `https://10.0.0.5:8443/`. */
 function uri(r: ServiceResult): string {
-  const scheme = r.service === 'dicom-tls' ? 'dicom-tls' : r.service;
-  return `${scheme}://${hostPort(r.host, r.port)}${r.service === 'http' || r.service === 'https' ? '/' : ''}`;
+  return `${r.service}://${hostPort(r.host, r.port)}${r.service === 'http' || r.service === 'https' ? '/' : ''}`;
 }
 
 /** The report as a SARIF 2.1.0 log (an object; JSON.stringify it). */

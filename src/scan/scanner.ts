@@ -7,6 +7,7 @@ import { probePort } from './probe-port.js';
 import { RateLimiter } from './rate-limiter.js';
 import { expandHosts, type ScanHost, type Target } from './targets.js';
 import { DEFAULT_CALLED_AETS, summarize, type ScanReport, type ServiceResult } from './types.js';
+import { peerText } from './peer-text.js';
 import { portHint } from './ports.js';
 
 export interface ScanOptions {
@@ -45,10 +46,25 @@ export function probeContext(o: Pick<ScanOptions, 'ratePerSecond' | 'timeoutMs' 
 
 interface Job { readonly index: number; readonly host: ScanHost; readonly port: number }
 
-async function resolve(host: ScanHost): Promise<{ address: string } | { error: string }> {
-  if (host.kind !== 'name') return { address: host.host };
+type Resolved = { readonly address: string; readonly note: string | undefined } | { readonly error: string };
+
+/**
+ * The address a target is probed at: itself, or a name's first address. A name that resolves to
+ * many addresses is still one target (the address budget counts it once); the evidence says which
+ * address answered for it.
+ */
+async function resolve(host: ScanHost): Promise<Resolved> {
+  if (host.kind !== 'name') return { address: host.host, note: undefined };
   try {
-    return { address: (await lookup(host.host)).address };
+    const all = await lookup(host.host, { all: true });
+    const first = all[0];
+    if (first === undefined) return { error: 'no address' };
+    return {
+      address: first.address,
+      note: all.length === 1
+        ? `probed ${first.address}, the address ${host.host} resolves to`
+        : `probed ${first.address}, the first of the ${all.length} addresses ${host.host} resolves to (the others were not scanned)`,
+    };
   } catch (err) {
     return { error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
@@ -59,7 +75,7 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
   const scannedAt = (o.now?.() ?? new Date()).toISOString();
   const ctx = probeContext(o);
   const results: ServiceResult[] = [];
-  const addresses = new Map<string, Promise<{ address: string } | { error: string }>>();
+  const addresses = new Map<string, Promise<Resolved>>();
   const hosts = expandHosts(o.targets);
   let hostIndex = 0;
   let current: ScanHost | undefined;
@@ -88,7 +104,13 @@ export async function scan(o: ScanOptions): Promise<ScanReport> {
       return { host: job.host.host, port: job.port, service: portHint(job.port).service, verdict: 'unknown', evidence: [`the host name does not resolve (${r.error})`] };
     }
     const ep: Endpoint = { host: job.host.host, address: r.address, port: job.port, servername: job.host.kind === 'name' ? job.host.host : undefined };
-    return probePort(ep, ctx);
+    try {
+      const found = await probePort(ep, ctx);
+      return r.note === undefined ? found : { ...found, evidence: [...found.evidence, r.note] };
+    } catch (err) {
+      // A probe is written never to throw; should one still, its port is reported and the scan goes on.
+      return { host: job.host.host, port: job.port, service: portHint(job.port).service, verdict: 'unknown', evidence: [`the probe failed: ${peerText((err as Error).message)}`] };
+    }
   };
   const worker = async (): Promise<void> => {
     for (let job = nextJob(); job !== undefined; job = nextJob()) {

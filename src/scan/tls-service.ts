@@ -4,11 +4,11 @@
 import type { TLSSocket } from 'node:tls';
 import { lateTlsError, openTls, tlsFailure, type ConnectFailed, type TlsConnected } from './connection.js';
 import type { Endpoint, ProbeContext } from './context.js';
-import { probeDicom, type AttemptOutcome } from './dicom-probe.js';
-import { dicomVerdict, spokeDicom } from './dicom-verdict.js';
+import { probeDicom } from './dicom-probe.js';
+import { dicomVerdict, noDicomAnswer, spokeDicom } from './dicom-verdict.js';
 import { probeHttp } from './http-probe.js';
 import { httpVerdict } from './http-verdict.js';
-import { describeVersions, probeTlsVersions } from './tls-versions.js';
+import { describeVersions, probeTlsVersions, type VersionOutcome } from './tls-versions.js';
 import type { Service, ServiceResult } from './types.js';
 
 /** The TLS flavour of the service a port is expected to carry. */
@@ -22,20 +22,12 @@ function certRequiredError(err: NodeJS.ErrnoException | undefined): string | und
   return f.failure === 'client-cert-required' ? f.detail : undefined;
 }
 
-function outcomeWords(o: AttemptOutcome | undefined): string {
-  switch (o?.kind) {
-    case 'not-dicom': return `answered ${o.detail}`;
-    case 'closed': return 'the server closed the connection without answering';
-    case 'silent': return 'no answer in time';
-    case 'transport-error': return `transport error ${o.error.code ?? o.error.message}`;
-    case 'connect-failed': return o.failure.detail;
-    default: return 'no answer';
-  }
-}
-
-/** A port whose TLS handshake fails without a client certificate: protected, with the versions it takes. */
-export async function clientCertRequired(ep: Endpoint, ctx: ProbeContext, expected: Service, failure: ConnectFailed): Promise<ServiceResult> {
-  const versions = await probeTlsVersions(ep, ctx, failure.negotiated);
+/**
+ * A port whose TLS handshake fails without a client certificate: protected, with the versions it
+ * takes (`versions` when already probed).
+ */
+export async function clientCertRequired(ep: Endpoint, ctx: ProbeContext, expected: Service, failure: ConnectFailed, versions?: readonly VersionOutcome[]): Promise<ServiceResult> {
+  versions ??= await probeTlsVersions(ep, ctx, failure.negotiated);
   return {
     host: ep.host, port: ep.port, service: tlsServiceFor(expected), verdict: 'protected',
     evidence: [
@@ -46,12 +38,13 @@ export async function clientCertRequired(ep: Endpoint, ctx: ProbeContext, expect
   };
 }
 
-/** Identifies the service inside a TLS connection that `hello` opened, and its verdict. */
-export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: TlsConnected, expected: Service): Promise<ServiceResult> {
+/** Identifies the service inside a TLS connection that `hello` opened, and its verdict (`versions` when already probed). */
+export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: TlsConnected, expected: Service, probed?: readonly VersionOutcome[]): Promise<ServiceResult> {
   const order: Array<'dicom' | 'http'> = expected === 'http' || expected === 'https' ? ['http', 'dicom'] : ['dicom', 'http'];
   let spare: TLSSocket | undefined = hello.socket;
   const take = (): TLSSocket | undefined => { const s = spare; spare = undefined; return s; };
   const known = { protocol: hello.protocol, cipher: hello.cipher };
+  const tlsVersions = async (): Promise<readonly VersionOutcome[]> => probed ?? probeTlsVersions(ep, ctx, known);
   const notes: string[] = [];
   let certRequired: string | undefined;
   let closedQuietly = 0;
@@ -61,7 +54,7 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
       const attempts = await probeDicom(async () => { const s = take(); return s === undefined ? openTls(ep, ctx) : { ok: true, socket: s }; }, ctx);
       if (spokeDicom(attempts)) {
         const v = dicomVerdict(attempts, 'tls');
-        const versions = await probeTlsVersions(ep, ctx, known);
+        const versions = await tlsVersions();
         return { host: ep.host, port: ep.port, service: 'dicom-tls', verdict: v.verdict, evidence: [...v.evidence, ...describeVersions(versions)] };
       }
       const o = attempts[0]?.outcome;
@@ -69,12 +62,12 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
         ?? (o?.kind === 'transport-error' ? certRequiredError(o.error) : undefined)
         ?? (o?.kind === 'connect-failed' && o.failure.failure === 'client-cert-required' ? o.failure.detail : undefined);
       if (o?.kind === 'closed') closedQuietly++;
-      notes.push(`A-ASSOCIATE-RQ over TLS: ${outcomeWords(o)}`);
+      notes.push(`A-ASSOCIATE-RQ over TLS: ${noDicomAnswer(o, ctx.timeoutMs)}`);
     } else {
       const r = await probeHttp(ep, ctx, { tls: true, ...(spare === undefined ? {} : { socket: take() as TLSSocket }) });
       if (r.failed === undefined) {
         const v = httpVerdict(r, true);
-        const versions = await probeTlsVersions(ep, ctx, known);
+        const versions = await tlsVersions();
         return { host: ep.host, port: ep.port, service: 'https', verdict: v.verdict, evidence: [...v.evidence, ...describeVersions(versions)] };
       }
       certRequired = certRequiredError(lateTlsError(hello.socket)) ?? (r.failed.failure === 'client-cert-required' ? r.failed.detail : undefined);
@@ -83,7 +76,7 @@ export async function probeTlsService(ep: Endpoint, ctx: ProbeContext, hello: Tl
     }
   }
   take()?.destroy();
-  const versions = await probeTlsVersions(ep, ctx, known);
+  const versions = await tlsVersions();
   const service = tlsServiceFor(expected);
   if (certRequired !== undefined) {
     return { host: ep.host, port: ep.port, service, verdict: 'protected', evidence: [

@@ -44,11 +44,11 @@ export async function probeTlsVersions(ep: Endpoint, ctx: ProbeContext, known?: 
 
 /** Evidence lines: accepted versions with ciphers, refused ones, untested ones, and a warning for TLS < 1.2. */
 export function describeVersions(v: readonly VersionOutcome[]): string[] {
-  const accepted = v.filter((o) => o.kind === 'accepted');
+  const accepted = v.filter((o): o is Extract<VersionOutcome, { kind: 'accepted' }> => o.kind === 'accepted');
   const refused = v.filter((o) => o.kind === 'refused');
   const lines: string[] = [];
   if (accepted.length > 0) {
-    lines.push(`TLS versions accepted: ${accepted.map((o) => `${versionName(o.version)}${o.kind === 'accepted' && o.cipher !== undefined ? ` (${o.cipher})` : ''}`).join(', ')}${refused.length > 0 ? `; refused: ${refused.map((o) => versionName(o.version)).join(', ')}` : ''}`);
+    lines.push(`TLS versions accepted: ${accepted.map((o) => `${versionName(o.version)}${o.cipher !== undefined ? ` (${o.cipher})` : ''}`).join(', ')}${refused.length > 0 ? `; refused: ${refused.map((o) => versionName(o.version)).join(', ')}` : ''}`);
   } else if (refused.length > 0) {
     lines.push(`TLS versions refused: ${refused.map((o) => versionName(o.version)).join(', ')}`);
   }

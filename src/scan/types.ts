@@ -10,8 +10,6 @@ export type Service = 'dicom' | 'dicom-tls' | 'http' | 'https';
  */
 export type Verdict = 'exposed' | 'protected' | 'closed' | 'unknown';
 
-export const VERDICTS = Object.freeze(['exposed', 'protected', 'closed', 'unknown'] as const);
-
 /** One scanned host:port. `evidence` holds the facts the verdict rests on, in the order found. */
 export interface ServiceResult {
   readonly host: string;

@@ -1,12 +1,13 @@
 // For check-config: do the configured PACS's DICOM and HTTP ports answer from this host without
 // credentials? They must (the gateway connects that way), so they must be firewalled from everyone else.
 
+import { isIP } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';
 import { openPlain, openTls } from './connection.js';
 import { closedEvidence } from './closed.js';
 import { hostPort, type Endpoint } from './context.js';
 import { probeDicom } from './dicom-probe.js';
-import { dicomVerdict, spokeDicom } from './dicom-verdict.js';
+import { dicomVerdict, noDicomAnswer, spokeDicom } from './dicom-verdict.js';
 import { probeHttp } from './http-probe.js';
 import { httpVerdict } from './http-verdict.js';
 import { probeContext } from './scanner.js';
@@ -26,7 +27,7 @@ export interface UpstreamReport {
 }
 
 function endpoint(host: string, port: number): Endpoint {
-  return { host, address: host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host };
+  return { host, address: host, port, servername: isIP(host) === 0 ? host : undefined };
 }
 
 /** Probes upstream.dicom (with its AE title only) and the upstream.dicomweb origin. Never throws. */
@@ -46,7 +47,7 @@ export async function checkUpstream(config: GatewayConfig, o: { version: string;
     lines.push({ what: dicomWhat, ...v });
     if (v.verdict === 'exposed') open.push(hostPort(d.host, d.port));
   } else {
-    const why = first?.kind === 'connect-failed' ? (closedEvidence(first.failure.failure, first.failure.detail) ?? first.failure.detail) : `no DICOM answer (${first?.kind ?? 'none'})`;
+    const why = (first?.kind === 'connect-failed' ? closedEvidence(first.failure.failure, first.failure.detail) : undefined) ?? noDicomAnswer(first, ctx.timeoutMs);
     lines.push({ what: dicomWhat, verdict: first?.kind === 'connect-failed' ? 'closed' : 'unknown', evidence: [why] });
   }
 

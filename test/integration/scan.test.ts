@@ -177,3 +177,12 @@ t.test('a closed port and a port that accepts but never answers (timeout)', asyn
   t.match(s.evidence.join('\n'), /A-ASSOCIATE-RQ: no answer within 300 ms/);
   t.match(s.evidence.join('\n'), /HTTP request: no HTTP answer within 300 ms/);
 });
+
+t.test('an unwritable --sarif file is refused before anything is scanned (a long scan never ends without its log)', async (t) => {
+  const slow = await silentPort();
+  t.teardown(() => slow.close());
+  const r = await pgw(['scan', '127.0.0.1', '--ports', String(slow.port), '--sarif', '/nonexistent-pgw-dir/scan.sarif', '--timeout', '300']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /error: cannot write the SARIF log to \/nonexistent-pgw-dir\/scan\.sarif: ENOENT/);
+  t.notMatch(r.stderr, /Scan only networks you are responsible for/, 'no scan started');
+});
