@@ -140,7 +140,8 @@ export class EdgeConnection {
     const head = parseRequestHead(buf, end);
     if (isRefusal(head)) {
       this.#ctx.logger.info({ source: this.#socket.remoteAddress, reason: head.reason, status: head.status }, 'malformed HTTP request refused');
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${head.reason}`), head.status, true);
+      // RFC 9110 §9.3.2: an answer to HEAD has no content, refusals included.
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${head.reason}`), head.status, true, undefined, buf.toString('latin1', 0, 5) === 'HEAD ');
       return;
     }
     this.#busy = true;
@@ -151,7 +152,7 @@ export class EdgeConnection {
     else {
       this.#toPacs(head, mounted).catch((err: unknown) => {
         this.#ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
-        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true, undefined, head.method === 'HEAD');
       });
     }
   }
@@ -192,12 +193,13 @@ export class EdgeConnection {
   }
 
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
+    const isHead = head.method === 'HEAD';
     if (head.version !== '1.1') {
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true);
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true, undefined, isHead);
       return;
     }
     if (head.body.kind !== 'none' && BODILESS.has(head.method)) {
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true);
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true, undefined, isHead);
       return;
     }
     const auth = this.#authInput(head);
@@ -205,7 +207,7 @@ export class EdgeConnection {
     if (this.#closed) return;
     if (!verdict.allowed) {
       // A refused request's body is never read: the connection ends after the answer.
-      this.#refuse(verdict.error, verdict.status, head.body.kind !== 'none' || !head.keepAlive, verdict.headers, head.method === 'HEAD');
+      this.#refuse(verdict.error, verdict.status, head.body.kind !== 'none' || !head.keepAlive, verdict.headers, isHead);
       if (!this.#closed) this.#ready();
       return;
     }
@@ -272,7 +274,9 @@ export class EdgeConnection {
     this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream DICOMweb request failed');
     const e = timeout || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
       ? new GatewayError('ERR_UPSTREAM_TIMEOUT', 'The PACS did not answer in time (upstream timeout)', { cause: err })
-      : new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS is unreachable (upstream connection failed)', { cause: err });
+      : (err as { code?: string }).code === 'UPSTREAM_MALFORMED'
+        ? new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS sent an answer the gateway does not relay (malformed upstream response)', { cause: err })
+        : new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS is unreachable (upstream connection failed)', { cause: err });
     const close = head.body.kind !== 'none' || !head.keepAlive;
     this.#refuse(e, undefined, close, undefined, head.method === 'HEAD');
     if (!this.#closed) this.#ready();
@@ -284,12 +288,12 @@ export class EdgeConnection {
     if (o.kind === 'no-response') {
       if (o.badRequest) {
         this.#ctx.logger.info({ source: this.#socket.remoteAddress, reason: o.error.message }, 'malformed HTTP request refused');
-        this.#refuse(new GatewayError('ERR_BAD_REQUEST', o.error.message), 400, true);
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', o.error.message), 400, true, undefined, head.method === 'HEAD');
         return;
       }
       if (!pacs) {
         this.#ctx.logger.error({ err: { message: o.error.message } }, 'control-plane request failed');
-        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true, undefined, head.method === 'HEAD');
         return;
       }
       this.#upstreamFailed(head, o.error, o.timeout);
