@@ -46,6 +46,8 @@ export interface AuthInput {
   /** The client's address (after trustProxy). */
   readonly ip: string;
   readonly tls: ClientTls | undefined;
+  /** The HTTP exchange's id (audit events and alerts carry it). */
+  readonly requestId?: string;
 }
 
 /** The AuthInput of a fastify request. */
@@ -53,7 +55,7 @@ export function authInputOf(req: FastifyRequest): AuthInput {
   const socket = req.raw.socket as Partial<ClientTls>;
   return {
     authorization: req.headers.authorization, cookie: req.headers.cookie, ip: req.ip,
-    tls: typeof socket.getPeerCertificate === 'function' ? socket as ClientTls : undefined,
+    tls: typeof socket.getPeerCertificate === 'function' ? socket as ClientTls : undefined, requestId: req.id,
   };
 }
 
@@ -98,7 +100,7 @@ export async function authenticate(req: AuthInput, deps: HttpAuthDeps): Promise<
   const got = socket?.getPeerCertificate();
   const cert = got !== undefined && got !== null && 'fingerprint256' in got ? got as PeerCertificate : undefined;
   if (socket !== undefined && cert !== undefined) {
-    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subject?.CN };
+    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subject?.CN, requestId: req.requestId };
     if (!socket.authorized) {
       const code = verifyCode(socket.authorizationError);
       const alert = CERT_ALERTS[code];

@@ -1,7 +1,7 @@
 // Password + TOTP login: constant answers, replay refusal, failure counting and lockouts.
 
 import { GatewayError } from '../errors.js';
-import type { Audit } from '../audit/audit.js';
+import type { Audit, AuditContext } from '../audit/audit.js';
 import type { StateStore } from '../state/store.js';
 import type { Clock } from '../util/clock.js';
 import { dummyPasswordHash, verifyPassword } from './password.js';
@@ -23,6 +23,14 @@ export interface LoginAttempt {
   readonly source: string;
   /** How the attempt arrived, for the audit trail. */
   readonly channel: 'http' | 'dicom';
+  /** The HTTP request or DICOM association of the attempt: on its audit events and alerts. */
+  readonly context?: AuditContext;
+}
+
+/** The internal reason of a login failure (unknown-user, wrong-totp, locked-out:user …), for the caller's own audit event; never shown to the user. */
+export function loginFailureReason(err: unknown): string | undefined {
+  const cause = err instanceof GatewayError ? (err.cause as { loginFailure?: unknown } | undefined) : undefined;
+  return typeof cause?.loginFailure === 'string' ? cause.loginFailure : undefined;
 }
 
 /** Internal reasons, written to the audit trail only; the caller always sees ERR_LOGIN_FAILED. */
@@ -57,7 +65,7 @@ export class LoginService {
     if (locked !== null) {
       this.#record(a, username, 'deny', `locked-out:${locked.scope}`);
       throw new GatewayError('ERR_LOCKED_OUT', `Too many failed attempts; try again after ${new Date(locked.until).toISOString()}`, {
-        detail: { retryAfterSeconds: Math.max(1, Math.ceil((locked.until - now) / 1000)) },
+        detail: { retryAfterSeconds: Math.max(1, Math.ceil((locked.until - now) / 1000)) }, cause: { loginFailure: `locked-out:${locked.scope}` },
       });
     }
     const user = username.length <= 64 ? await this.#users.get(username) : undefined;
@@ -74,7 +82,8 @@ export class LoginService {
     }
     if (reason !== undefined || user === undefined) {
       await this.#fail(a, username, reason ?? 'unknown-user', now);
-      throw new GatewayError('ERR_LOGIN_FAILED');
+      // The cause is for the caller's audit event (a DICOM association's refusal); the answer stays the same whatever went wrong.
+      throw new GatewayError('ERR_LOGIN_FAILED', undefined, { cause: { loginFailure: reason ?? 'unknown-user' } });
     }
     await this.#clearFailures('user', username, now);
     this.#record(a, username, 'allow', 'password-and-totp-valid');
@@ -115,16 +124,20 @@ export class LoginService {
     if (byUser >= this.#policy.userMaxFailures) {
       await this.#store.setNumber(`lock:user:${username}`, now + lockMs, lockMs * 2);
       await this.#clearFailures('user', username, now);
-      this.#audit.alert('lockout.user', { username, source: a.source, failures: byUser, lockedUntil: new Date(now + lockMs).toISOString() });
+      this.#audit.alert('lockout.user', { username, source: a.source, failures: byUser, lockedUntil: new Date(now + lockMs).toISOString(), ...a.context });
     }
     if (byAddr >= this.#policy.addressMaxFailures) {
       await this.#store.setNumber(`lock:addr:${a.source}`, now + lockMs, lockMs * 2);
       await this.#clearFailures('addr', a.source, now);
-      this.#audit.alert('lockout.address', { source: a.source, failures: byAddr, lockedUntil: new Date(now + lockMs).toISOString() });
+      this.#audit.alert('lockout.address', { source: a.source, failures: byAddr, lockedUntil: new Date(now + lockMs).toISOString(), ...a.context });
     }
   }
 
   #record(a: LoginAttempt, username: string, decision: 'allow' | 'deny', reason: string): void {
-    this.#audit.record({ event: 'auth.login', decision, reason, principal: username, method: 'password+totp', source: a.source, channel: a.channel });
+    const c = a.context;
+    this.#audit.record({
+      event: 'auth.login', decision, reason, principal: username, method: 'password+totp', source: a.source, channel: a.channel,
+      requestId: c?.requestId, associationId: c?.associationId, callingAe: c?.callingAe,
+    });
   }
 }

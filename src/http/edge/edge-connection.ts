@@ -6,6 +6,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
 import type { AuthInput } from '../authenticate.js';
+import { nextRequestId } from '../../audit/request-id.js';
+import { requestSiteOf } from '../cross-site.js';
 import { guardRequest, mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
 import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
@@ -47,6 +49,8 @@ export class EdgeConnection {
   #exchange: Exchange | undefined;
   #control: Duplex | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The id of the DICOMweb exchange in progress (audit events and log lines). */
+  #requestId: string | undefined;
 
   constructor(socket: TLSSocket, ctx: EdgeContext) {
     this.#socket = socket;
@@ -189,7 +193,7 @@ export class EdgeConnection {
       if (k === 'authorization') authorization = authorization === undefined ? v : '';
       else if (k === 'cookie') cookie = cookie === undefined ? v : `${cookie}; ${v}`;
     }
-    return { authorization, cookie, ip, tls: s };
+    return { authorization, cookie, ip, tls: s, requestId: this.#requestId };
   }
 
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
@@ -202,8 +206,11 @@ export class EdgeConnection {
       this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true, undefined, isHead);
       return;
     }
+    this.#requestId = nextRequestId();
     const auth = this.#authInput(head);
-    const verdict = await guardRequest(head.method, head.target, m, auth, this.#ctx.guard);
+    // Only requests that change state are checked for a cross-site origin (STOW, DELETE).
+    const site = head.method === 'POST' || head.method === 'DELETE' ? requestSiteOf(head.headers) : undefined;
+    const verdict = await guardRequest(head.method, head.target, m, auth, this.#ctx.guard, site);
     if (this.#closed) return;
     if (!verdict.allowed) {
       // A refused request's body is never read: the connection ends after the answer.
@@ -271,7 +278,7 @@ export class EdgeConnection {
   }
 
   #upstreamFailed(head: RequestHead, err: Error, timeout: boolean): void {
-    this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream DICOMweb request failed');
+    this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code }, requestId: this.#requestId }, 'upstream DICOMweb request failed');
     const e = timeout || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
       ? new GatewayError('ERR_UPSTREAM_TIMEOUT', 'The PACS did not answer in time (upstream timeout)', { cause: err })
       : (err as { code?: string }).code === 'UPSTREAM_MALFORMED'
@@ -300,7 +307,7 @@ export class EdgeConnection {
       return;
     }
     if (o.kind === 'broken') {
-      if (pacs) this.#ctx.logger.warn({ err: { message: o.error.message } }, 'DICOMweb response cut off');
+      if (pacs) this.#ctx.logger.warn({ err: { message: o.error.message }, requestId: this.#requestId }, 'DICOMweb response cut off');
       this.#closed = true;
       this.#socket.destroy();
       return;
