@@ -15,6 +15,7 @@ export const ERRORS = Object.freeze({
   ERR_UNAUTHENTICATED: { status: 401, message: 'Authentication required' },
   ERR_SESSION_EXPIRED: { status: 401, message: 'The session has expired; log in again' },
   ERR_FORBIDDEN: { status: 403, message: 'Your role does not allow this action' },
+  ERR_CROSS_SITE: { status: 403, message: 'Cross-site request refused: this request must come from the gateway\'s own pages' },
   ERR_ROUTE_REFUSED: { status: 404, message: 'Not a DICOMweb route this gateway forwards' },
   ERR_PATH_REFUSED: { status: 400, message: 'The request path is not allowed' },
   ERR_BAD_REQUEST: { status: 400, message: 'The request is malformed' },

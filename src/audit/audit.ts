@@ -21,6 +21,14 @@ export interface AuditEvent {
   readonly [extra: string]: unknown;
 }
 
+/** Which HTTP exchange or DICOM association an event belongs to; events of a layer that serves both (login) take it from the caller. */
+export interface AuditContext {
+  readonly requestId?: string;
+  readonly associationId?: string;
+  /** The association's calling AE title. */
+  readonly callingAe?: string;
+}
+
 export type AlertName =
   | 'lockout.user' | 'lockout.address' | 'store.unavailable' | 'store.recovered'
   | 'reload.refused' | 'cert.revoked-presented' | 'cert.expired-presented' | 'cert.expiring' | 'dicom.protocol-violation'

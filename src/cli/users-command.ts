@@ -1,4 +1,4 @@
-// `pacs-gateway users …`: add, list, disable, enable, reset-totp, set-password.
+// `pacs-gateway users …`: add, list, disable, enable, reset-totp, set-password, set-ae.
 
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
@@ -9,15 +9,16 @@ import { FileUserDirectory } from '../identity/file-user-directory.js';
 import { checkPasswordStrength, hashPassword } from '../identity/password.js';
 import { generateTotpSecret, totpUri } from '../identity/totp.js';
 import type { UserDirectory } from '../identity/user-directory.js';
-import { checkUsername } from '../identity/user-record.js';
+import { AE_TITLE_PATTERN, checkUsername } from '../identity/user-record.js';
 import { configFromArgs } from './config-arg.js';
 import { endUserSessions } from './end-sessions.js';
 import { promptHidden, readStdinLine } from './prompt.js';
 
 export const USERS_USAGE = `pacs-gateway users <command> [options]
 
-  add USERNAME --role ROLE [--password-stdin] [--json]
-                         create a user; prints the TOTP enrolment URI and QR code
+  add USERNAME --role ROLE [--ae AETITLE…] [--password-stdin] [--json]
+                         create a user; prints the TOTP enrolment URI and QR code; --ae (repeatable)
+                         limits the calling AE titles the user may use over DICOM
   list [--json]          list users (never prints secrets)
   disable USERNAME       disable a user; their sessions, DIMSE tokens and associations end at once
   enable USERNAME        enable a disabled user
@@ -27,6 +28,8 @@ export const USERS_USAGE = `pacs-gateway users <command> [options]
   set-password USERNAME [--password-stdin]
                          give a user a new password (same rules as add);
                          their sessions, DIMSE tokens and associations end
+  set-ae USERNAME [--ae AETITLE…]
+                         the calling AE titles the user may use over DICOM (none given: any)
 
 Options: --config FILE (default: $PACS_GATEWAY_CONFIG, config/gateway.yaml, config/gateway.example.yaml)`;
 
@@ -56,7 +59,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       config: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' },
-      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ae: { type: 'string', multiple: true },
     },
   });
   const [sub, username] = positionals;
@@ -84,13 +87,17 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         checkPasswordStrength(password, name);
         const now = new Date().toISOString();
         const totpSecret = generateTotpSecret();
-        await dir.add({ username: name, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now });
+        const aeTitles = aeTitlesArg(values.ae);
+        await dir.add({
+          username: name, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now,
+          ...(aeTitles === undefined ? {} : { aeTitles }),
+        });
         await enrolment(name, role, totpSecret, json, out);
         return 0;
       }
       case 'list': {
         const users = await dir.list();
-        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, disabled: u.disabled, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
+        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, disabled: u.disabled, aeTitles: u.aeTitles, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
         else if (users.length === 0) out('no users yet: add one with "pacs-gateway users add USERNAME --role ROLE"');
         else out(users.map((u) => `${u.username.padEnd(24)} ${u.role.padEnd(16)} ${u.disabled ? 'disabled' : 'active'}`).join('\n'));
         return 0;
@@ -120,12 +127,28 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         out(`password of ${name} changed; ${await endUserSessions(config, name, 'password-changed')}`);
         return 0;
       }
+      case 'set-ae': {
+        const name = needName();
+        const aeTitles = aeTitlesArg(values.ae);
+        await dir.update(name, { aeTitles });
+        out(aeTitles === undefined ? `user ${name} may use any calling AE title` : `user ${name} may use the calling AE titles ${aeTitles.join(', ')}`);
+        return 0;
+      }
       default:
         throw new GatewayError('ERR_USAGE', `unknown users command "${sub}"\n\n${USERS_USAGE}`);
     }
   } finally {
     await dir.close();
   }
+}
+
+/** The --ae values, checked as AE titles; undefined when none was given (any title). */
+function aeTitlesArg(values: string[] | undefined): string[] | undefined {
+  if (values === undefined || values.length === 0) return undefined;
+  for (const ae of values) {
+    if (!AE_TITLE_PATTERN.test(ae) || ae.trim() !== ae) throw new GatewayError('ERR_USAGE', `--ae "${ae.slice(0, 20)}" is not an AE title (1–16 characters, no backslash, no leading or trailing space)`);
+  }
+  return [...new Set(values)];
 }
 
 async function promptTwice(): Promise<string> {

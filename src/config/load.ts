@@ -61,7 +61,7 @@ function describe(e: ErrorObject, root: unknown): string | undefined {
   const field = fieldOf(e);
   const params = e.params as Record<string, unknown>;
   if (/^roles\.[^.]+$/.test(field) && e.keyword === 'type') {
-    return `${field}: must be a list of actions or { actions, moveDestinations, storeSopClasses }`;
+    return `${field}: must be a list of actions or { actions, moveDestinations, storeSopClasses, aeTitles }`;
   }
   const got = (): string => {
     const v = valueAt(root, e.instancePath);
@@ -90,8 +90,12 @@ function normaliseRoles(roles: Record<string, unknown>): Record<string, RoleRule
     if (Array.isArray(rules)) {
       out[name] = { actions: rules as Action[], moveDestinations: [], storeSopClasses: [] };
     } else {
-      const r = rules as { actions: Action[]; moveDestinations?: string[]; storeSopClasses?: string[] };
-      out[name] = { actions: r.actions, moveDestinations: r.moveDestinations ?? [], storeSopClasses: r.storeSopClasses ?? [] };
+      const r = rules as { actions: Action[]; moveDestinations?: string[]; storeSopClasses?: string[]; aeTitles?: string[] };
+      out[name] = {
+        actions: r.actions, moveDestinations: r.moveDestinations ?? [], storeSopClasses: r.storeSopClasses ?? [],
+        // Compared with the calling AE title as the association parser decodes it (padding removed).
+        ...(Array.isArray(r.aeTitles) ? { aeTitles: r.aeTitles.map((a) => String(a).trim()) } : {}),
+      };
     }
   }
   return out;
@@ -118,7 +122,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
       const d = describe(e, merged);
       if (d !== undefined && !problems.includes(d) && !problems.some((p) => p.startsWith(`${d.split(':')[0]}: environment variable`))) problems.push(d);
     }
-    if (problems.length === 0) problems.push('roles: each role is a list of actions or { actions, moveDestinations, storeSopClasses }; role names are lower-case');
+    if (problems.length === 0) problems.push('roles: each role is a list of actions or { actions, moveDestinations, storeSopClasses, aeTitles }; role names are lower-case');
   }
   const roles = normaliseRoles((merged['roles'] ?? {}) as Record<string, unknown>);
   checkCrossFields(merged, roles, problems);

@@ -22,6 +22,7 @@ const roleRules = {
         actions: { type: 'array', items: { enum: ACTIONS }, uniqueItems: true },
         moveDestinations: { type: 'array', items: aeTitle },
         storeSopClasses: { type: 'array', items: uid },
+        aeTitles: { type: 'array', items: aeTitle, uniqueItems: true },
       },
     },
   ],

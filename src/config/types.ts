@@ -10,6 +10,11 @@ export interface RoleRules {
   readonly moveDestinations: readonly string[];
   /** SOP Class UIDs this role may C-STORE / STOW; empty means any. */
   readonly storeSopClasses: readonly string[];
+  /**
+   * Calling AE titles a principal of this role may use on a DICOM association (A-ASSOCIATE-RJ 1/1/3
+   * for any other); absent: any (a device is still bound to its own, and a user to theirs when set).
+   */
+  readonly aeTitles?: readonly string[];
 }
 
 export interface RedisOptions {

@@ -1,6 +1,7 @@
 // The association guard: who is calling (certificate, then user identity) and may they open this association?
 
 import type { AlertName } from '../audit/audit.js';
+import type { RoleRules } from '../config/types.js';
 import type { Principal } from '../identity/principal.js';
 import type { IdentityRefusal, IdentityResolver, IdentityResult } from '../identity/resolver.js';
 import { verificationAlert, type PeerIdentity } from '../tls/peer-identity.js';
@@ -10,7 +11,20 @@ import { Refusal, type Rejection } from './reject.js';
 
 export type Admission =
   | { readonly ok: true; readonly principal: Principal; readonly via: 'certificate' | 'user-identity'; readonly userIdentityType?: number }
-  | { readonly ok: false; readonly rejection: Rejection; readonly reason: string; readonly detail?: string; readonly alert?: AlertName };
+  | {
+    readonly ok: false; readonly rejection: Rejection; readonly reason: string; readonly detail?: string; readonly alert?: AlertName;
+    /** Who the client claimed or proved to be (a username, a token's subject, a device), for the audit trail. */
+    readonly named?: string;
+    readonly userIdentityType?: number;
+    /** The identity layer's refusal, when `reason` is the more precise one (wrong-totp → bad-credentials). */
+    readonly refusal?: string;
+  };
+
+/** What admission needs besides the request: where its audit events go, and the role table in force. */
+export interface AdmissionContext {
+  readonly associationId: string;
+  readonly roles: Readonly<Record<string, RoleRules>>;
+}
 
 function refusalFor(r: IdentityRefusal): Rejection {
   if (r === 'locked-out') return Refusal.lockedOut;
@@ -33,10 +47,11 @@ async function resolve(call: () => Promise<IdentityResult>): Promise<IdentityRes
  * application context (PS3.8 §9.3.2), then identity — a presented certificate must have been
  * verified (a failed one is refused even if user identity is also offered), a verified one is
  * looked up as a device; otherwise the User Identity sub-item (PS3.7 D.3.3.7); otherwise refused —
- * then a device's calling AE title against the titles its certificate is bound to. `peer` is the
- * connection's identity as its TLS handshake established it (snapshotPeer), never the live socket.
+ * then the calling AE title against the titles the principal (a device, or a user when set) and its
+ * role are bound to. `peer` is the connection's identity as its TLS handshake established it
+ * (snapshotPeer), never the live socket; `context.associationId` goes on the identity layer's audit events.
  */
-export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string, identity: IdentityResolver): Promise<Admission> {
+export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string, identity: IdentityResolver, context: AdmissionContext): Promise<Admission> {
   // PS3.8 §9.3.2: bit 0 of the protocol version is the only version defined.
   if ((rq.protocolVersion & 0x0001) === 0) return { ok: false, rejection: Refusal.protocolVersionNotSupported, reason: 'protocol-version-not-supported' };
   if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
@@ -59,21 +74,28 @@ export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string,
   } else if (rq.userIdentity !== undefined) {
     via = 'user-identity';
     const id = rq.userIdentity;
-    result = await resolve(() => identity.fromUserIdentity(id.type, id.primary, id.secondary, source));
+    result = await resolve(() => identity.fromUserIdentity(id.type, id.primary, id.secondary, source, { associationId: context.associationId, callingAe: rq.callingAe }));
   } else {
     return { ok: false, rejection: Refusal.notAuthenticated, reason: 'no-identity' };
   }
-  if (result instanceof Error) return { ok: false, rejection: Refusal.temporaryCongestion, reason: 'identity-error', detail: result.message };
+  const userIdentityType = via === 'user-identity' ? rq.userIdentity?.type : undefined;
+  const typed = userIdentityType === undefined ? {} : { userIdentityType };
+  if (result instanceof Error) return { ok: false, rejection: Refusal.temporaryCongestion, reason: 'identity-error', detail: result.message, ...typed };
   if (!result.ok) {
     return {
-      ok: false, rejection: refusalFor(result.refusal), reason: result.refusal,
+      ok: false, rejection: refusalFor(result.refusal), reason: result.reason ?? result.refusal, ...typed,
+      ...(result.reason === undefined || result.reason === result.refusal ? {} : { refusal: result.refusal }),
+      ...(result.named === undefined ? {} : { named: result.named }),
       ...(result.detail === undefined ? {} : { detail: result.detail }),
       ...(result.refusal === 'certificate-revoked' ? { alert: 'cert.revoked-presented' as const } : {}),
     };
   }
   const principal = result.principal;
-  if (principal.aeTitles !== undefined && !principal.aeTitles.includes(rq.callingAe)) {
-    return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-not-allowed', detail: rq.callingAe };
+  // A calling AE title must be the principal's own (a device's, a user's when set) and the role's (when set):
+  // a user presenting a modality's title would get whatever the PACS grants that title.
+  const roleTitles = Object.hasOwn(context.roles, principal.role) ? context.roles[principal.role]?.aeTitles : undefined;
+  if ((principal.aeTitles !== undefined && !principal.aeTitles.includes(rq.callingAe)) || (roleTitles !== undefined && !roleTitles.includes(rq.callingAe))) {
+    return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-not-allowed', detail: rq.callingAe, named: principal.id, ...typed };
   }
-  return { ok: true, principal, via, ...(via === 'user-identity' && rq.userIdentity !== undefined ? { userIdentityType: rq.userIdentity.type } : {}) };
+  return { ok: true, principal, via, ...typed };
 }

@@ -16,19 +16,31 @@ export interface ConnectionFacts {
   calledAe?: string;
 }
 
-function who(p: Principal | undefined): Record<string, unknown> {
-  return p === undefined ? {} : { principal: p.id, role: p.role, method: p.method, kind: p.kind };
+/** Who a refused association claimed to be, before (or without) a principal: from admission. */
+export interface ClaimedIdentity {
+  /** The username or token subject named, or the device found; never verified. */
+  readonly named?: string | undefined;
+  readonly userIdentityType?: number | undefined;
+  /** The identity layer's refusal, when the event's reason is the more precise one. */
+  readonly refusal?: string | undefined;
+}
+
+function who(p: Principal | undefined, claimed: ClaimedIdentity): Record<string, unknown> {
+  if (p !== undefined) return { principal: p.id, role: p.role, method: p.method, kind: p.kind };
+  if (claimed.named === undefined) return {};
+  return claimed.userIdentityType === undefined ? { principal: claimed.named } : { principal: claimed.named, kind: 'user' };
 }
 
 /** Records the 'dicom.association' event: accepted (by gateway and PACS) or refused, and why. */
-export function auditAssociation(audit: Audit, facts: ConnectionFacts, e: {
-  decision: 'allow' | 'deny'; reason: string; principal?: Principal | undefined; rejection?: Rejection; detail?: string; userIdentityType?: number; phase?: string;
+export function auditAssociation(audit: Audit, facts: ConnectionFacts, e: ClaimedIdentity & {
+  decision: 'allow' | 'deny'; reason: string; principal?: Principal | undefined; rejection?: Rejection; detail?: string; phase?: string;
 }): void {
   audit.record({
     event: 'dicom.association',
     decision: e.decision,
     reason: e.reason,
-    ...who(e.principal),
+    ...who(e.principal, e),
+    ...(e.refusal === undefined ? {} : { refusal: e.refusal }),
     source: facts.source,
     associationId: facts.associationId,
     callingAe: facts.callingAe,
@@ -55,6 +67,7 @@ export function auditCommand(audit: Audit, facts: ConnectionFacts, principal: Pr
     principal: principal.id, role: principal.role, method: principal.method, kind: principal.kind,
     source: facts.source,
     associationId: facts.associationId,
+    callingAe: facts.callingAe,
     command: d.name,
     action: d.kind === 'pass' ? undefined : d.action,
     messageId: cmd.messageId ?? cmd.messageIdBeingRespondedTo,

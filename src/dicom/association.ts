@@ -11,7 +11,7 @@ import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
 import type { Clock } from '../util/clock.js';
 import { buildAbort } from './abort.js';
 import { admit } from './admission.js';
-import { auditAssociation, auditCommand, type ConnectionFacts } from './association-audit.js';
+import { auditAssociation, auditCommand, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
 import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
 import { decideCommand } from './command-guard.js';
@@ -204,11 +204,11 @@ export class Association {
     this.#facts.calledAe = rq.calledAe;
     if (!this.#d.limits.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
     this.#counted = true;
-    const a = await admit(rq, this.#peer, this.#facts.source, this.#d.identity);
+    const a = await admit(rq, this.#peer, this.#facts.source, this.#d.identity, { associationId: this.id, roles: this.#d.config.roles });
     if (this.#state !== 'admitting') return; // the client went away meanwhile
     if (!a.ok) {
       if (a.alert !== undefined) this.#d.audit.alert(a.alert, { source: this.#facts.source, associationId: this.id, certFingerprint: this.#facts.certFingerprint, detail: a.detail });
-      return this.#reject(a.rejection, a.reason, a.detail);
+      return this.#reject(a.rejection, a.reason, a.detail, undefined, { named: a.named, userIdentityType: a.userIdentityType, refusal: a.refusal });
     }
     if (!this.#d.limits.tryPrincipal(a.principal.id)) return this.#reject(Refusal.localLimitExceeded, 'principal-association-limit', undefined, a.principal);
     this.#principalCounted = a.principal.id;
@@ -218,9 +218,9 @@ export class Association {
     this.#openUpstream(rq);
   }
 
-  #reject(rj: Rejection, reason: string, detail?: string, principal: Principal | undefined = this.#principal): void {
+  #reject(rj: Rejection, reason: string, detail?: string, principal: Principal | undefined = this.#principal, claimed?: ClaimedIdentity): void {
     this.#log.info({ reason, detail, rejection: rj }, 'A-ASSOCIATE-RJ');
-    this.#audit({ decision: 'deny', reason, principal, rejection: rj, ...(detail === undefined ? {} : { detail }) });
+    this.#audit({ decision: 'deny', reason, principal, rejection: rj, ...(detail === undefined ? {} : { detail }), ...claimed });
     if (this.#state === 'closed') return;
     writeAll(this.#client, [buildAssociateRj(rj)]);
     this.#close();

@@ -2,11 +2,12 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { Audit } from '../audit/audit.js';
+import type { Audit, AuditEventName } from '../audit/audit.js';
 import type { LoginService } from '../identity/login.js';
 import type { SessionService } from '../identity/sessions.js';
 import { authenticate, authInputOf, type HttpAuthDeps } from './authenticate.js';
 import { clearedSessionCookie, sessionCookie } from './cookies.js';
+import { CROSS_SITE_REASON, crossSiteError, crossSiteReason } from './cross-site.js';
 import { homePage, loginPage } from './login-page.js';
 import { replyError } from './reply-error.js';
 
@@ -39,9 +40,42 @@ function security(reply: FastifyReply): FastifyReply {
     .header('referrer-policy', 'no-referrer');
 }
 
+/** Methods that never change state here; every other one is checked for cross-site origin. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The audit event of a route's decisions. */
+function eventOf(url: string | undefined): AuditEventName {
+  if (url === '/auth/login') return 'auth.login';
+  if (url === '/auth/logout') return 'auth.logout';
+  return 'auth.token';
+}
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  // An empty JSON body is no body (POST /auth/dimse-token and /auth/logout need none); anything else is parsed as fastify does.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') { done(null, undefined); return; }
+    json(req, body as string, done);
+  });
+
+  // CSRF and login CSRF (./cross-site.ts): before the body is parsed or any credential is looked at.
+  app.addHook('onRequest', async (req, reply) => {
+    if (SAFE_METHODS.has(req.method)) return;
+    const site = { fetchSite: one(req.headers['sec-fetch-site'])?.toLowerCase(), origin: one(req.headers.origin), host: req.headers.host };
+    const why = crossSiteReason(site);
+    if (why === undefined) return;
+    deps.audit.record({
+      event: eventOf(req.routeOptions.url), decision: 'deny', reason: CROSS_SITE_REASON, source: req.ip, requestId: req.id,
+      httpMethod: req.method, path: req.url.slice(0, 512), fetchSite: site.fetchSite, origin: site.origin?.slice(0, 256),
+    });
+    return replyError(security(reply), crossSiteError(why));
   });
 
   app.get('/login', async (_req, reply) => security(reply).type('text/html; charset=utf-8').send(loginPage()));
@@ -69,7 +103,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     }
     const body = req.body as { username: string; password: string; totp: string };
     try {
-      const user = await deps.login.login({ ...body, source: req.ip, channel: 'http' });
+      const user = await deps.login.login({ ...body, source: req.ip, channel: 'http', context: { requestId: req.id } });
       const issued = await deps.sessions.create(user, req.ip);
       reply.header('set-cookie', sessionCookie(deps.cookieName, issued.token, (issued.expiresAt - deps.clock()) / 1000));
       if (html) return reply.redirect('/', 303);
@@ -100,7 +134,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     try {
       const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session !== undefined) await deps.sessions.revoke(session.sid);
-      deps.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'logout', principal: principal.id, method: principal.method, source: req.ip });
+      deps.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'logout', principal: principal.id, method: principal.method, source: req.ip, requestId: req.id });
       return wantsHtml(req) ? reply.redirect('/login', 303) : reply.send({ loggedOut: true });
     } catch (err) {
       return wantsHtml(req) ? reply.redirect('/login', 303) : replyError(reply, err);
@@ -113,7 +147,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'a DIMSE token needs a password + TOTP session');
       const issued = await deps.sessions.issueDimseToken(session);
-      deps.audit.record({ event: 'auth.token', decision: 'allow', reason: 'dimse-token-issued', principal: principal.id, method: principal.method, source: req.ip, tokenId: issued.id });
+      deps.audit.record({ event: 'auth.token', decision: 'allow', reason: 'dimse-token-issued', principal: principal.id, method: principal.method, source: req.ip, requestId: req.id, tokenId: issued.id });
       return reply.send({ token: issued.token, tokenId: issued.id, expiresAt: new Date(issued.expiresAt).toISOString() });
     } catch (err) {
       return replyError(reply, err);
@@ -127,7 +161,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'revoking a DIMSE token needs a session');
       const id = req.params.id;
       const revoked = /^[A-Za-z0-9_-]{10,64}$/.test(id) && (await deps.sessions.revokeDimseTokenOf(principal.id, id));
-      deps.audit.record({ event: 'auth.token', decision: 'allow', reason: revoked ? 'dimse-token-revoked' : 'dimse-token-not-found', principal: principal.id, method: principal.method, source: req.ip, tokenId: id });
+      deps.audit.record({ event: 'auth.token', decision: 'allow', reason: revoked ? 'dimse-token-revoked' : 'dimse-token-not-found', principal: principal.id, method: principal.method, source: req.ip, requestId: req.id, tokenId: id });
       return reply.code(revoked ? 200 : 404).send({ revoked });
     } catch (err) {
       return replyError(reply, err);

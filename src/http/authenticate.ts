@@ -30,13 +30,15 @@ export interface AuthInput {
   readonly ip: string;
   /** The client's identity as its TLS handshake established it (taken once per connection). */
   readonly tls: PeerIdentity;
+  /** The HTTP exchange's id (audit events and alerts carry it). */
+  readonly requestId?: string;
 }
 
 /** The AuthInput of a fastify request. */
 export function authInputOf(req: FastifyRequest): AuthInput {
   // The control plane's socket is the edge's in-process connection, which carries the snapshot (internal-socket.ts).
   const peer = (req.raw.socket as { peerIdentity?: PeerIdentity }).peerIdentity;
-  return { authorization: req.headers.authorization, cookie: req.headers.cookie, ip: req.ip, tls: peer ?? NO_PEER_CERTIFICATE };
+  return { authorization: req.headers.authorization, cookie: req.headers.cookie, ip: req.ip, tls: peer ?? NO_PEER_CERTIFICATE, requestId: req.id };
 }
 
 /**
@@ -83,7 +85,7 @@ export async function authenticate(req: AuthInput, deps: HttpAuthDeps): Promise<
   const peer = req.tls;
   const cert = peer.certificate;
   if (cert !== undefined) {
-    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subjectCn };
+    const facts = { source: req.ip, channel: 'https', certFingerprint: cert.fingerprint256, serial: cert.serialNumber, subject: cert.subjectCn, requestId: req.requestId };
     if (!peer.verified) {
       const code = peer.verifyError ?? 'unknown';
       const alert = verificationAlert(code);

@@ -7,6 +7,7 @@ import type { RoleRules } from '../config/types.js';
 import { authorize } from '../policy/authorize.js';
 import { authenticate, type AuthInput, type HttpAuthDeps } from './authenticate.js';
 import { classifyDicomweb, classifyWadoUri, type Classification } from './classify-dicomweb.js';
+import { CROSS_SITE_REASON, crossSiteError, crossSiteReason, type RequestSite } from './cross-site.js';
 
 export interface GuardDeps extends HttpAuthDeps {
   readonly audit: Audit;
@@ -58,24 +59,36 @@ export type GuardVerdict =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly error: GatewayError; readonly status?: number; readonly headers?: Readonly<Record<string, string>> };
 
-/** Decides one request and writes its authz.http audit event. Never throws. */
-export async function guardRequest(method: string, target: string, m: Mounted, auth: AuthInput, deps: GuardDeps): Promise<GuardVerdict> {
+/**
+ * Decides one request and writes its authz.http audit event. Never throws. `site`: where a browser
+ * says a state-changing request (POST, DELETE) comes from; a cross-site STOW or DELETE is refused
+ * before any credential is looked at (./cross-site.ts).
+ */
+export async function guardRequest(method: string, target: string, m: Mounted, auth: AuthInput, deps: GuardDeps, site?: RequestSite): Promise<GuardVerdict> {
   const path = target.slice(0, 512);
   const c = m.mount.classify(method, m.rest, m.query);
   if (!c.ok) {
-    deps.audit.record({ event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: c.reason });
+    deps.audit.record({ event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: c.reason });
     const code = c.status === 400 ? 'ERR_PATH_REFUSED' : 'ERR_ROUTE_REFUSED';
     return {
       allowed: false, status: c.status, headers: { allow: 'GET, HEAD, POST' },
       error: new GatewayError(code, c.status === 405 ? `method ${method} is not allowed on this DICOMweb route` : undefined),
     };
   }
+  const crossSite = site === undefined || (c.action !== 'store' && c.action !== 'delete') ? undefined : crossSiteReason(site);
+  if (crossSite !== undefined) {
+    deps.audit.record({
+      event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: CROSS_SITE_REASON,
+      action: c.action, service: c.service, fetchSite: site?.fetchSite, origin: site?.origin?.slice(0, 256),
+    });
+    return { allowed: false, error: crossSiteError(crossSite) };
+  }
   let principal;
   try {
     ({ principal } = await authenticate(auth, deps));
   } catch (err) {
     deps.audit.record({
-      event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error',
+      event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error',
       action: c.action, studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
       detail: err instanceof GatewayError ? err.detail : undefined,
     });
@@ -86,7 +99,7 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   // Audit events are object literals without spreads: this one is written for every DICOMweb
   // request (absent UIDs are undefined, which the JSON line leaves out).
   deps.audit.record({
-    event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: d.allowed ? 'allow' : 'deny', reason: d.reason,
+    event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: d.allowed ? 'allow' : 'deny', reason: d.reason,
     principal: principal.id, role: principal.role, method: principal.method, action: c.action, service: c.service,
     studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
   });

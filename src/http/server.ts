@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig, RoleRules } from '../config/types.js';
 import type { Audit } from '../audit/audit.js';
+import { nextRequestId } from '../audit/request-id.js';
 import type { LoginService } from '../identity/login.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import type { SessionService } from '../identity/sessions.js';
@@ -58,7 +59,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     // the socket's remoteAddress for each request, so req.ip is never derived from headers here.
     trustProxy: false,
     bodyLimit: config.http.bodyLimitBytes,
+    // A client's X-Request-Id is not trusted; every exchange gets the gateway's own id (the edge's for DICOMweb).
     requestIdHeader: false,
+    genReqId: () => nextRequestId(),
     // Audit events replace per-request access lines (one event per decision, not two log lines per request).
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,

@@ -1,16 +1,33 @@
 // Answers "who is this?" for certificates and DICOM user identity, on top of devices, users, logins and sessions.
 
 import type { X509Certificate } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import { isGatewayError } from '../errors.js';
-import type { Audit } from '../audit/audit.js';
+import type { Audit, AuditContext } from '../audit/audit.js';
 import { issuedBy, type PeerCertificateFacts } from '../tls/peer-identity.js';
 import { credentialStamp, userProblem } from './credential-stamp.js';
 import type { DeviceRegistry } from './device-registry.js';
-import type { LoginService } from './login.js';
+import { loginFailureReason, type LoginService } from './login.js';
 import type { Principal } from './principal.js';
 import type { IdentityRefusal, IdentityResolver, IdentityResult, Revalidation } from './resolver.js';
 import type { SessionService } from './sessions.js';
 import type { UserDirectory } from './user-directory.js';
+import type { UserRecord } from './user-record.js';
+
+/** A user's own calling AE titles, when the user record limits them. */
+function aeTitlesOf(user: UserRecord): { aeTitles?: readonly string[] } {
+  return user.aeTitles === undefined ? {} : { aeTitles: user.aeTitles };
+}
+
+/** The subject a token claims, read without verifying it: for the audit trail of a refusal only. */
+function claimedSubject(token: string): string | undefined {
+  try {
+    const sub = decodeJwt(token).sub;
+    return typeof sub === 'string' ? sub.slice(0, 128) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** PS3.7 Table D.3-14: User-Identity-Type values. */
 const USERNAME_AND_PASSCODE = 2;
@@ -58,42 +75,55 @@ export class GatewayIdentityResolver implements IdentityResolver {
     return { ok: true, principal };
   }
 
-  async fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string): Promise<IdentityResult> {
+  async fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string, context?: AuditContext): Promise<IdentityResult> {
+    let named: string | undefined;
     try {
       if (type === USERNAME_AND_PASSCODE) {
+        named = primary.toString('utf8').trim().toLowerCase().slice(0, 128);
         const passcode = secondary.toString('utf8');
-        if (passcode.length <= TOTP_LENGTH) return { ok: false, refusal: 'bad-credentials', detail: 'passcode must be the password followed by the 6-digit code' };
+        if (passcode.length <= TOTP_LENGTH) return { ok: false, refusal: 'bad-credentials', reason: 'malformed-passcode', named, detail: 'passcode must be the password followed by the 6-digit code' };
         const user = await this.#login.login({
           username: primary.toString('utf8'),
           password: passcode.slice(0, -TOTP_LENGTH),
           totp: passcode.slice(-TOTP_LENGTH),
-          source, channel: 'dicom',
+          source, channel: 'dicom', ...(context === undefined ? {} : { context }),
         });
-        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-password-totp', credentialStamp: credentialStamp(user) } };
+        return { ok: true, principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-password-totp', credentialStamp: credentialStamp(user), ...aeTitlesOf(user) } };
       }
       if (type === JWT) {
-        const { token, session } = await this.#sessions.verifyDimseToken(primary.toString('utf8'));
+        const raw = primary.toString('utf8');
+        named = claimedSubject(raw);
+        const { token, session } = await this.#sessions.verifyDimseToken(raw);
         const user = await this.#users.get(token.username);
         // The user as the directory has it now, against the login that made the session.
         const problem = userProblem(user, session.cred);
-        this.#audit.record({ event: 'auth.token', decision: problem === undefined ? 'allow' : 'deny', reason: problem ?? 'dimse-token-valid', principal: token.username, method: 'dicom-user-jwt', source, tokenId: token.jti });
+        this.#audit.record({
+          event: 'auth.token', decision: problem === undefined ? 'allow' : 'deny', reason: problem ?? 'dimse-token-valid', principal: token.username, method: 'dicom-user-jwt', source, tokenId: token.jti,
+          associationId: context?.associationId, callingAe: context?.callingAe,
+        });
         if (problem !== undefined || user === undefined) {
           if (problem === 'credentials-changed') {
             await this.#sessions.revoke(session.sid);
-            return { ok: false, refusal: 'token-invalid', detail: 'the password or TOTP secret changed since the login that issued this token; log in again' };
+            return { ok: false, refusal: 'token-invalid', reason: problem, named: token.username, detail: 'the password or TOTP secret changed since the login that issued this token; log in again' };
           }
-          return { ok: false, refusal: 'user-disabled' };
+          return { ok: false, refusal: 'user-disabled', reason: problem ?? 'user-unknown', named: token.username };
         }
         return {
           ok: true,
-          principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-jwt', sessionId: session.sid, tokenId: token.jti, credentialStamp: session.cred },
+          principal: { id: user.username, kind: 'user', role: user.role, method: 'dicom-user-jwt', sessionId: session.sid, tokenId: token.jti, credentialStamp: session.cred, ...aeTitlesOf(user) },
         };
       }
-      return { ok: false, refusal: 'bad-credentials', detail: `user identity type ${type} is not supported (use 2: username + passcode, or 5: JWT)` };
+      return { ok: false, refusal: 'bad-credentials', reason: 'identity-type-not-supported', detail: `user identity type ${type} is not supported (use 2: username + passcode, or 5: JWT)` };
     } catch (err) {
       const r = refusal(err);
-      if (type === JWT) this.#audit.record({ event: 'auth.token', decision: 'deny', reason: r, method: 'dicom-user-jwt', source });
-      return { ok: false, refusal: r, detail: (err as Error).message };
+      const reason = loginFailureReason(err) ?? r;
+      if (type === JWT) {
+        this.#audit.record({
+          event: 'auth.token', decision: 'deny', reason, principal: named, method: 'dicom-user-jwt', source,
+          associationId: context?.associationId, callingAe: context?.callingAe, detail: (err as Error).message,
+        });
+      }
+      return { ok: false, refusal: r, reason, detail: (err as Error).message, ...(named === undefined ? {} : { named }) };
     }
   }
 

@@ -3,7 +3,7 @@
 
 import { AlertThrottle } from '../audit/alert-throttle.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { Audit } from '../audit/audit.js';
+import type { Audit, AuditContext } from '../audit/audit.js';
 import type { AttemptReservation, StateStore } from '../state/store.js';
 import { addressKey } from '../util/address-key.js';
 import type { Clock } from '../util/clock.js';
@@ -26,6 +26,14 @@ export interface LoginAttempt {
   readonly source: string;
   /** How the attempt arrived, for the audit trail. */
   readonly channel: 'http' | 'dicom';
+  /** The HTTP request or DICOM association of the attempt: on its audit events and alerts. */
+  readonly context?: AuditContext;
+}
+
+/** The internal reason of a login failure (unknown-user, wrong-totp, locked-out:user …), for the caller's own audit event; never shown to the user. */
+export function loginFailureReason(err: unknown): string | undefined {
+  const cause = err instanceof GatewayError ? (err.cause as { loginFailure?: unknown } | undefined) : undefined;
+  return typeof cause?.loginFailure === 'string' ? cause.loginFailure : undefined;
 }
 
 /** Internal reasons, written to the audit trail only; the caller always sees ERR_LOGIN_FAILED. */
@@ -94,7 +102,8 @@ export class LoginService {
     if (reason !== undefined || user === undefined) {
       this.#record(a, username, 'deny', reason ?? 'unknown-user');
       await this.#lockIfReached(a, username, source, byUser.count, byAddr.count);
-      throw new GatewayError('ERR_LOGIN_FAILED');
+      // The cause is for the caller's audit event (a DICOM association's refusal); the answer stays the same whatever went wrong.
+      throw new GatewayError('ERR_LOGIN_FAILED', undefined, { cause: { loginFailure: reason ?? 'unknown-user' } });
     }
     await Promise.all([this.#store.deleteRecord(userKey), this.#store.releaseAttempt(addrKey, now, this.#windowMs())]);
     this.#record(a, username, 'allow', 'password-and-totp-valid');
@@ -138,7 +147,7 @@ export class LoginService {
     else throw new TypeError('#lockedOut called for an attempt that was counted');
     this.#record(a, username, 'deny', `locked-out:${scope}`);
     return new GatewayError('ERR_LOCKED_OUT', `Too many failed attempts; try again after ${new Date(until).toISOString()}`, {
-      detail: { retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) },
+      detail: { retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) }, cause: { loginFailure: `locked-out:${scope}` },
     });
   }
 
@@ -156,11 +165,15 @@ export class LoginService {
 
   #lockAlert(scope: 'user' | 'address', a: LoginAttempt, username: string, source: string, failures: number, until: number): void {
     const lockedUntil = new Date(until).toISOString();
-    if (scope === 'user') this.#audit.alert('lockout.user', { username, source: a.source, failures, lockedUntil });
-    else this.#audit.alert('lockout.address', { source: a.source, addressKey: source, failures, lockedUntil });
+    if (scope === 'user') this.#audit.alert('lockout.user', { username, source: a.source, failures, lockedUntil, ...a.context });
+    else this.#audit.alert('lockout.address', { source: a.source, addressKey: source, failures, lockedUntil, ...a.context });
   }
 
   #record(a: LoginAttempt, username: string, decision: 'allow' | 'deny', reason: string): void {
-    this.#audit.record({ event: 'auth.login', decision, reason, principal: username, method: 'password+totp', source: a.source, channel: a.channel });
+    const c = a.context;
+    this.#audit.record({
+      event: 'auth.login', decision, reason, principal: username, method: 'password+totp', source: a.source, channel: a.channel,
+      requestId: c?.requestId, associationId: c?.associationId, callingAe: c?.callingAe,
+    });
   }
 }

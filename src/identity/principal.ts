@@ -23,7 +23,7 @@ export interface Principal {
    * a re-check refuses the principal once either changed. Never logged.
    */
   readonly credentialStamp?: string;
-  /** Calling AE titles a device may use; undefined for users (any). */
+  /** Calling AE titles this principal may use over DICOM: a device's, or a user's when set; undefined: any. */
   readonly aeTitles?: readonly string[];
   /** SHA-256 fingerprint of the client certificate, when mTLS was used. */
   readonly certFingerprint?: string;

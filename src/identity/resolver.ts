@@ -1,6 +1,7 @@
 // The identity questions the DIMSE and HTTP guards ask, answered by the identity layer.
 
 import type { PeerCertificateFacts } from '../tls/peer-identity.js';
+import type { AuditContext } from '../audit/audit.js';
 import type { Principal } from './principal.js';
 
 /** Why an identity was refused; the guards map these to A-ASSOCIATE-RJ or HTTP statuses. */
@@ -10,7 +11,13 @@ export type IdentityRefusal =
 
 export type IdentityResult =
   | { readonly ok: true; readonly principal: Principal }
-  | { readonly ok: false; readonly refusal: IdentityRefusal; readonly detail?: string };
+  | {
+    readonly ok: false; readonly refusal: IdentityRefusal; readonly detail?: string;
+    /** The real reason, for the audit trail only (wrong-totp, unknown-user, locked-out:user, token-invalid …). */
+    readonly reason?: string;
+    /** Who the client claimed to be (a username, a token's subject): for the audit trail, never verified. */
+    readonly named?: string;
+  };
 
 /** Why an admitted principal no longer is: the guards abort its association and audit this reason. */
 export type RevalidationFailure =
@@ -30,9 +37,10 @@ export interface IdentityResolver {
   /**
    * DICOM User Identity Negotiation (PS3.7 D.3.3.7): type 2 = username + passcode
    * (password immediately followed by the current 6-digit TOTP code), type 5 = a DIMSE
-   * token (JWT) the gateway issued. Other types are refused as bad-credentials.
+   * token (JWT) the gateway issued. Other types are refused as bad-credentials. `context` (the
+   * association) goes on the auth.login / auth.token events this writes.
    */
-  fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string): Promise<IdentityResult>;
+  fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string, context?: AuditContext): Promise<IdentityResult>;
   /**
    * Re-checks a principal that is already admitted: a device still registered, enabled, not revoked
    * and with the same certificate; a user still present, enabled, in the same role, with the same

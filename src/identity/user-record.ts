@@ -10,11 +10,19 @@ export interface UserRecord {
   /** Base32 TOTP secret; never logged. */
   readonly totpSecret: string;
   readonly disabled: boolean;
+  /**
+   * Calling AE titles the user may use over DICOM; absent: any (the role's `aeTitles` may still limit
+   * them). Without a limit a user can present a modality's AE title, and a PACS that grants rights
+   * per calling AE title gives them that modality's rights (docs/dicom.md).
+   */
+  readonly aeTitles?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{0,63}$/;
+/** An AE title as the config schema allows it: 1–16 characters of the default repertoire without backslash (PS3.5 §6.2 AE). */
+export const AE_TITLE_PATTERN = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
 
 export function checkUsername(username: string): void {
   if (!USERNAME_PATTERN.test(username)) {
@@ -31,6 +39,10 @@ export function parseUserRecord(username: string, raw: unknown): UserRecord | st
   if (typeof r['passwordHash'] !== 'string' || !r['passwordHash'].startsWith('scrypt$')) return `users.${username}.passwordHash: must be an scrypt hash written by "pacs-gateway users add"`;
   if (typeof r['totpSecret'] !== 'string' || !/^[A-Z2-7]{26,}$/.test(r['totpSecret'])) return `users.${username}.totpSecret: must be a base32 secret of at least 128 bits`;
   if (r['disabled'] !== undefined && typeof r['disabled'] !== 'boolean') return `users.${username}.disabled: must be true or false`;
+  const ae = r['aeTitles'];
+  if (ae !== undefined && (!Array.isArray(ae) || !ae.every((a) => typeof a === 'string' && AE_TITLE_PATTERN.test(a) && a.trim() === a))) {
+    return `users.${username}.aeTitles: must be a list of AE titles (1–16 characters, no backslash, no leading or trailing space)`;
+  }
   const now = new Date(0).toISOString();
   return {
     username,
@@ -38,6 +50,7 @@ export function parseUserRecord(username: string, raw: unknown): UserRecord | st
     passwordHash: r['passwordHash'],
     totpSecret: r['totpSecret'],
     disabled: r['disabled'] === true,
+    ...(ae === undefined ? {} : { aeTitles: ae as string[] }),
     createdAt: typeof r['createdAt'] === 'string' ? r['createdAt'] : now,
     updatedAt: typeof r['updatedAt'] === 'string' ? r['updatedAt'] : now,
   };

@@ -52,7 +52,8 @@ export interface TestGateway {
   /** Every log line the gateway wrote, as written. */
   readonly rawLogs: string[];
   auditEvents(event?: string): Record<string, any>[];
-  addUser(username: string, role: string, password?: string): Promise<TestUser>;
+  /** Adds a user as the CLI does; `extra.aeTitles` binds the calling AE titles the user may use over DICOM. */
+  addUser(username: string, role: string, password?: string, extra?: { aeTitles?: string[] }): Promise<TestUser>;
   /** A TOTP code for the user at the gateway's (injected) time, from oathtool. */
   code(user: TestUser, offsetMs?: number): Promise<string>;
   /** POST /auth/login with a fresh oathtool code; returns the token. */
@@ -175,11 +176,14 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
     httpsPort: addresses.https.port,
     dicomPort: addresses.dicom.port,
     auditEvents: (event) => logs.filter((l) => l['audit'] !== undefined && (event === undefined || l['audit'].event === event)).map((l) => l['audit']),
-    async addUser(username, role, password = `pw-${username}-Xq7!long`) {
+    async addUser(username, role, password = `pw-${username}-Xq7!long`, extra = {}) {
       const users: UserDirectory = config.users.backend === 'redis' ? await openRedisUserDirectory(config) : new FileUserDirectory(join(dir, 'config/users.yaml'));
       const totpSecret = generateTotpSecret();
       const now = new Date().toISOString();
-      await users.add({ username, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now });
+      await users.add({
+        username, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now,
+        ...(extra.aeTitles === undefined ? {} : { aeTitles: extra.aeTitles }),
+      });
       await users.close();
       await gateway.reload();
       return { username, password, role, totpSecret };

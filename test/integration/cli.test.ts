@@ -119,3 +119,25 @@ t.test('users add / list / disable / enable / reset-totp / set-password', async 
   t.notOk(await verifyPassword('Correct-Horse-42', hashOf('alice')), 'the old one does not');
   t.notMatch(readFileSync(join(dir, 'users.yaml'), 'utf8'), /Brand-New-Horse-43/, 'the password is not stored');
 });
+
+t.test('users add --ae / set-ae: the calling AE titles a user may use over DICOM', async (t) => {
+  const dir = workspace();
+  const add = await cli(['users', 'add', 'wanda', '--role', 'technologist', '--ae', 'WS-WANDA', '--ae', 'WS-2', '--password-stdin', '--json', '--config', 'gateway.yaml'], { cwd: dir, input: 'Correct-Horse-Battery-61\n' });
+  t.equal(add.code, 0, add.stderr);
+  t.match(readFileSync(join(dir, 'users.yaml'), 'utf8'), /aeTitles:\n\s+- WS-WANDA\n\s+- WS-2\n/, 'stored in the users file');
+  const list = async (): Promise<unknown> => JSON.parse((await cli(['users', 'list', '--json', '--config', 'gateway.yaml'], { cwd: dir })).stdout)[0].aeTitles;
+  t.same(await list(), ['WS-WANDA', 'WS-2']);
+  const set = await cli(['users', 'set-ae', 'wanda', '--ae', 'CT-ROOM-3', '--config', 'gateway.yaml'], { cwd: dir });
+  t.equal(set.code, 0, set.stderr);
+  t.match(set.stdout, /may use the calling AE titles CT-ROOM-3/);
+  t.same(await list(), ['CT-ROOM-3']);
+  const bad = await cli(['users', 'set-ae', 'wanda', '--ae', 'BACK\\SLASH', '--config', 'gateway.yaml'], { cwd: dir });
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /not an AE title/);
+  const long = await cli(['users', 'add', 'xena', '--role', 'viewer', '--ae', 'SEVENTEEN-CHARS-X', '--password-stdin', '--config', 'gateway.yaml'], { cwd: dir, input: 'Correct-Horse-Battery-62\n' });
+  t.equal(long.code, 2, 'an AE title over 16 characters');
+  const clear = await cli(['users', 'set-ae', 'wanda', '--config', 'gateway.yaml'], { cwd: dir });
+  t.match(clear.stdout, /may use any calling AE title/);
+  t.equal(await list(), undefined, 'no limit any more');
+  t.notMatch(readFileSync(join(dir, 'users.yaml'), 'utf8'), /aeTitles/);
+});

@@ -69,7 +69,7 @@ t.test('dcmtk through the DIMSE guard', async (t) => {
     t.equal(after.dicomConnections, before.dicomConnections, 'Orthanc saw no connection');
     t.same(after.dicomCommands, before.dicomCommands);
     const denied = gw.auditEvents('dicom.association').filter((e) => e.decision === 'deny').map((e) => e.reason);
-    t.match(denied, ['calling-ae-not-allowed', 'no-identity', 'device-disabled', 'bad-credentials']);
+    t.match(denied, ['calling-ae-not-allowed', 'no-identity', 'device-disabled', 'wrong-totp'], 'the real reason of the refused user identity (its refusal class: bad-credentials)');
   });
 
   await t.test('user identity type 2: --user/--password (password + oathtool code) with a positive response', async (t) => {

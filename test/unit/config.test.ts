@@ -69,3 +69,12 @@ t.test('unreadable and non-YAML files', async (t) => {
   writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n');
   t.throws(() => loadConfig(join(dir, 'list.yaml')), { code: 'ERR_CONFIG_INVALID', message: /top level must be a mapping/ });
 });
+
+t.test('roles.<role>.aeTitles: calling AE titles of the role, absent by default', async (t) => {
+  const c = buildConfig({ roles: { reader: { actions: ['search'], aeTitles: ['READ1', 'READ2 '] }, viewer: ['search'] } }, { env: {} });
+  t.same(c.roles['reader']?.aeTitles, ['READ1', 'READ2'], 'compared as the parser decodes a calling AE (padding removed)');
+  t.equal(c.roles['viewer']?.aeTitles, undefined, 'a role without aeTitles: any');
+  t.match(problems({ roles: { reader: { actions: ['search'], aeTitles: ['SEVENTEEN-CHARS-X'] } } }).join('\n'), /^roles\.reader\.aeTitles\.0: must match pattern/m);
+  t.match(problems({ roles: { reader: { actions: ['search'], aeTitles: ['A\\B'] } } }).join('\n'), /^roles\.reader\.aeTitles\.0: must match pattern/m);
+  t.match(problems({ roles: { reader: { actions: ['search'], aeTitles: 'READ1' } } }).join('\n'), /^roles\.reader\.aeTitles: must be array/m);
+});

@@ -8,6 +8,8 @@ import { GatewayError } from '../../errors.js';
 import type { AuthInput } from '../authenticate.js';
 import { clientAddress } from '../client-address.js';
 import { canonicalAddress } from '../../util/address-key.js';
+import { nextRequestId } from '../../audit/request-id.js';
+import { requestSiteOf } from '../cross-site.js';
 import { guardRequest, mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
 import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
@@ -57,6 +59,8 @@ export class EdgeConnection {
   readonly #peerAddress: string;
   /** The current request's client address (client-address.ts): the peer, or with trustProxy the balancer's X-Forwarded-For entry. */
   #client: string;
+  /** The id of the DICOMweb exchange in progress (audit events and log lines). */
+  #requestId: string | undefined;
 
   constructor(socket: TLSSocket, ctx: EdgeContext) {
     this.#socket = socket;
@@ -158,7 +162,8 @@ export class EdgeConnection {
     const head = parseRequestHead(buf, end);
     if (isRefusal(head)) {
       this.#ctx.logger.info({ source: this.#socket.remoteAddress, reason: head.reason, status: head.status }, 'malformed HTTP request refused');
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${head.reason}`), head.status, true);
+      // RFC 9110 §9.3.2: an answer to HEAD has no content, refusals included.
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${head.reason}`), head.status, true, undefined, buf.toString('latin1', 0, 5) === 'HEAD ');
       return;
     }
     if (this.#ctx.trustProxy) {
@@ -180,7 +185,7 @@ export class EdgeConnection {
     else {
       this.#toPacs(head, mounted).catch((err: unknown) => {
         this.#ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
-        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true, undefined, head.method === 'HEAD');
       });
     }
   }
@@ -207,24 +212,28 @@ export class EdgeConnection {
       if (k === 'authorization') authorization = authorization === undefined ? v : '';
       else if (k === 'cookie') cookie = cookie === undefined ? v : `${cookie}; ${v}`;
     }
-    return { authorization, cookie, ip: this.#client, tls: this.#peer };
+    return { authorization, cookie, ip: this.#client, tls: this.#peer, requestId: this.#requestId };
   }
 
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
+    const isHead = head.method === 'HEAD';
     if (head.version !== '1.1') {
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true);
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true, undefined, isHead);
       return;
     }
     if (head.body.kind !== 'none' && BODILESS.has(head.method)) {
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true);
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true, undefined, isHead);
       return;
     }
+    this.#requestId = nextRequestId();
     const auth = this.#authInput(head);
-    const verdict = await guardRequest(head.method, head.target, m, auth, this.#ctx.guard);
+    // Only requests that change state are checked for a cross-site origin (STOW, DELETE).
+    const site = head.method === 'POST' || head.method === 'DELETE' ? requestSiteOf(head.headers) : undefined;
+    const verdict = await guardRequest(head.method, head.target, m, auth, this.#ctx.guard, site);
     if (this.#closed) return;
     if (!verdict.allowed) {
       // A refused request's body is never read: the connection ends after the answer.
-      this.#refuse(verdict.error, verdict.status, head.body.kind !== 'none' || !head.keepAlive, verdict.headers, head.method === 'HEAD');
+      this.#refuse(verdict.error, verdict.status, head.body.kind !== 'none' || !head.keepAlive, verdict.headers, isHead);
       if (!this.#closed) this.#ready();
       return;
     }
@@ -291,10 +300,12 @@ export class EdgeConnection {
   }
 
   #upstreamFailed(head: RequestHead, err: Error, timeout: boolean): void {
-    this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream DICOMweb request failed');
+    this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code }, requestId: this.#requestId }, 'upstream DICOMweb request failed');
     const e = timeout || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
       ? new GatewayError('ERR_UPSTREAM_TIMEOUT', 'The PACS did not answer in time (upstream timeout)', { cause: err })
-      : new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS is unreachable (upstream connection failed)', { cause: err });
+      : (err as { code?: string }).code === 'UPSTREAM_MALFORMED'
+        ? new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS sent an answer the gateway does not relay (malformed upstream response)', { cause: err })
+        : new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS is unreachable (upstream connection failed)', { cause: err });
     const close = head.body.kind !== 'none' || !head.keepAlive;
     this.#refuse(e, undefined, close, undefined, head.method === 'HEAD');
     if (!this.#closed) this.#ready();
@@ -306,19 +317,19 @@ export class EdgeConnection {
     if (o.kind === 'no-response') {
       if (o.badRequest) {
         this.#ctx.logger.info({ source: this.#socket.remoteAddress, reason: o.error.message }, 'malformed HTTP request refused');
-        this.#refuse(new GatewayError('ERR_BAD_REQUEST', o.error.message), 400, true);
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', o.error.message), 400, true, undefined, head.method === 'HEAD');
         return;
       }
       if (!pacs) {
         this.#ctx.logger.error({ err: { message: o.error.message } }, 'control-plane request failed');
-        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true);
+        this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true, undefined, head.method === 'HEAD');
         return;
       }
       this.#upstreamFailed(head, o.error, o.timeout);
       return;
     }
     if (o.kind === 'broken') {
-      if (pacs) this.#ctx.logger.warn({ err: { message: o.error.message } }, 'DICOMweb response cut off');
+      if (pacs) this.#ctx.logger.warn({ err: { message: o.error.message }, requestId: this.#requestId }, 'DICOMweb response cut off');
       this.#closed = true;
       this.#socket.destroy();
       return;

@@ -124,7 +124,7 @@ export class Exchange {
       }
       this.#headBuf = undefined;
       const parsed = parseResponseHead(buf, end, this.#s.method);
-      if (typeof parsed === 'string') { this.#fail(new Error(`malformed upstream response: ${parsed}`), false); return; }
+      if (typeof parsed === 'string') { this.#fail(Object.assign(new Error(`malformed upstream response: ${parsed}`), { code: 'UPSTREAM_MALFORMED' }), false); return; }
       if (parsed.status === 101) { this.#fail(new Error('the upstream switched protocols'), false); return; }
       const interim = parsed.status < 200;
       // The client connection ends after this response when either side wants it, or the request body is unfinished.
