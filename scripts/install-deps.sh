@@ -20,6 +20,9 @@ requirements=(
   "chromium|chromium"
   "openssl|openssl"
   "curl|curl"
+  "prometheus|prometheus" "prometheus|promtool"
+  "rsyslog|rsyslogd"
+  "rsyslog-gnutls|/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"
 )
 
 present() {
@@ -44,7 +47,7 @@ for req in "${requirements[@]}"; do
 done
 
 if [ "${#missing_packages[@]}" -eq 0 ]; then
-  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl); nothing installed"
+  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl, prometheus, promtool, rsyslog, rsyslog-gnutls); nothing installed"
   exit 0
 fi
 
