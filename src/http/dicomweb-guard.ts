@@ -7,6 +7,7 @@ import type { RoleRules } from '../config/types.js';
 import { authorize } from '../policy/authorize.js';
 import { authenticate, type AuthInput, type HttpAuthDeps } from './authenticate.js';
 import { classifyDicomweb, classifyWadoUri, type Classification } from './classify-dicomweb.js';
+import { RequestOutcome } from './request-outcome.js';
 
 export interface GuardDeps extends HttpAuthDeps {
   readonly audit: Audit;
@@ -55,7 +56,8 @@ export function upstreamTarget(m: Mounted): string {
 }
 
 export type GuardVerdict =
-  | { readonly allowed: true }
+  /** `outcome`: the request's outcome report, when the audit trail has listeners (the edge feeds and ends it). */
+  | { readonly allowed: true; readonly outcome: RequestOutcome | undefined }
   | { readonly allowed: false; readonly error: GatewayError; readonly status?: number; readonly headers?: Readonly<Record<string, string>> };
 
 /** Decides one request and writes its authz.http audit event. Never throws. */
@@ -63,7 +65,7 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   const path = target.slice(0, 512);
   const c = m.mount.classify(method, m.rest, m.query);
   if (!c.ok) {
-    deps.audit.record({ event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: c.reason });
+    deps.audit.record({ event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: c.reason, status: c.status });
     const code = c.status === 400 ? 'ERR_PATH_REFUSED' : 'ERR_ROUTE_REFUSED';
     return {
       allowed: false, status: c.status, headers: { allow: 'GET, HEAD, POST' },
@@ -76,8 +78,8 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   } catch (err) {
     deps.audit.record({
       event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error',
-      action: c.action, studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
-      detail: err instanceof GatewayError ? err.detail : undefined,
+      action: c.action, service: c.service, studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
+      detail: err instanceof GatewayError ? err.detail : undefined, status: err instanceof GatewayError ? err.statusCode : 500,
     });
     if (err instanceof GatewayError) return { allowed: false, error: err };
     return { allowed: false, status: 500, error: new GatewayError('ERR_BAD_REQUEST', 'internal error', { cause: err }) };
@@ -88,10 +90,10 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   deps.audit.record({
     event: 'authz.http', source: auth.ip, httpMethod: method, path, decision: d.allowed ? 'allow' : 'deny', reason: d.reason,
     principal: principal.id, role: principal.role, method: principal.method, action: c.action, service: c.service,
-    studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
+    studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid, status: d.allowed ? undefined : 403,
   });
   if (!d.allowed) {
     return { allowed: false, error: new GatewayError('ERR_FORBIDDEN', `your role "${principal.role}" does not allow the "${c.action}" action`, { detail: { action: c.action, role: principal.role } }) };
   }
-  return { allowed: true };
+  return { allowed: true, outcome: deps.audit.listening ? new RequestOutcome(deps.audit, principal, c, auth.ip, method, path) : undefined };
 }

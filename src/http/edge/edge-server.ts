@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
+import { tlsFailureReason } from '../../audit/outcome.js';
 import type { GuardDeps, Mount } from '../dicomweb-guard.js';
 import { EdgeConnection } from './edge-connection.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -54,13 +55,16 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
     logger: o.logger, keepAliveMs: o.keepAliveMs,
   };
   const open = new Set<EdgeConnection>();
+  const audit = o.guard.audit;
   const server: Server = createServer(o.tls, (socket: TLSSocket) => {
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: true });
     const c = new EdgeConnection(socket, ctx);
     open.add(c);
     socket.once('close', () => open.delete(c));
   });
   server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
     o.logger.debug({ source: socket.remoteAddress, err: { message: err.message, code: err.code } }, 'TLS handshake failed');
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: false, reason: tlsFailureReason(err) });
   });
 
   return {
