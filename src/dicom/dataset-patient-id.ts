@@ -67,20 +67,31 @@ function skipUndefined(b: Buffer, o: number, explicit: boolean, depth: number): 
   }
 }
 
-/** Patient ID of the data set, without padding; undefined when absent, empty or unreadable. */
-export function patientIdOf(ds: Buffer): string | undefined {
+/** Reads the top-level string values of `tags` (ascending scan, stops past the largest); unreadable data ends the scan. */
+export function topLevelStrings(ds: Buffer, tags: readonly number[]): Map<number, string> {
+  const out = new Map<number, string>();
+  const wanted = new Set(tags);
+  const last = Math.max(...tags);
   const explicit = looksExplicit(ds);
   let o = 0;
   while (o < ds.length) {
     const h = header(ds, o, explicit);
-    if (h === undefined || h.tag > PATIENT_ID) return undefined;
-    if (h.tag === PATIENT_ID) {
-      if (h.length === UNDEFINED || h.valueAt + h.length > ds.length || h.length > 64) return undefined;
+    if (h === undefined || h.tag > last) break;
+    if (wanted.has(h.tag) && h.length !== UNDEFINED && h.length <= 1024 && h.valueAt + h.length <= ds.length) {
       const v = ds.toString('latin1', h.valueAt, h.valueAt + h.length).replace(/[\0 ]+$/, '').replace(/^ +/, '');
-      return v === '' ? undefined : v;
+      if (v !== '') out.set(h.tag, v);
     }
     o = h.length === UNDEFINED ? skipUndefined(ds, h.valueAt, explicit, 0) : h.valueAt + h.length;
-    if (o < 0) return undefined;
+    if (o < 0) break;
   }
-  return undefined;
+  return out;
 }
+
+/** Patient ID of the data set, without padding; undefined when absent, empty or unreadable. */
+export function patientIdOf(ds: Buffer): string | undefined {
+  const v = topLevelStrings(ds, [PATIENT_ID]).get(PATIENT_ID);
+  return v === undefined || v.length > 64 ? undefined : v;
+}
+
+/** Tags of an identifier the audit export names: Patient's Name, Patient ID, Study Instance UID. */
+export const IdentifierTag = Object.freeze({ PatientName: 0x00100010, PatientId: PATIENT_ID, StudyInstanceUid: 0x0020000d } as const);

@@ -5,6 +5,7 @@ import type { CommandDecision } from './command-guard.js';
 import { decodeCommandSet, type CommandSet } from './command-set.js';
 import { buildPData, pDataHeader } from './p-data.js';
 import { PduError } from './pdu-error.js';
+import { traffic } from '../audit/traffic.js';
 import type { PdvHeader } from './pdu-reader.js';
 
 export interface RequestFilterOptions {
@@ -30,7 +31,7 @@ interface Message {
   readonly forward: boolean;
   /** The response to send once the (dropped) data set has been consumed. */
   readonly response: Buffer | undefined;
-  /** A forwarded C-FIND's identifier, copied for the tracker (at most MAX_QUERY_BYTES). */
+  /** A forwarded C-FIND/C-GET/C-MOVE's identifier, copied for the tracker (at most MAX_QUERY_BYTES). */
   readonly query?: { readonly messageId: number; readonly chunks: Buffer[]; size: number };
 }
 
@@ -39,6 +40,9 @@ export interface RequestTracker {
   forwarded(cmd: CommandSet): void;
   identifier(messageId: number, query: Buffer): void;
 }
+
+/** Requests whose identifier is copied for the tracker: C-FIND (the query), C-GET and C-MOVE (what is retrieved). */
+const QUERIED: ReadonlySet<number> = new Set([CommandField.CFindRq, CommandField.CGetRq, CommandField.CMoveRq]);
 
 /** Largest C-FIND identifier copied for the outcome report (the ATNA Query message). */
 const MAX_QUERY_BYTES = 64 * 1024;
@@ -107,6 +111,7 @@ export class RequestFilter {
     const mode = this.#mode;
     if (mode === 'forward') {
       this.toUpstream.push(data);
+      traffic.dicomToPacs += data.length;
       const q = this.#message?.query;
       if (q !== undefined && (q.size += data.length) <= MAX_QUERY_BYTES) q.chunks.push(Buffer.from(data));
     } else if (mode === 'collect' && this.#command !== undefined) {
@@ -154,7 +159,7 @@ export class RequestFilter {
     const tracker = this.tracker;
     if (tracker !== undefined && !cmd.isResponse && decision.kind === 'allow') tracker.forwarded(cmd);
     if (hasData) {
-      const query = tracker !== undefined && cmd.commandField === CommandField.CFindRq && cmd.messageId !== undefined ? { messageId: cmd.messageId, chunks: [], size: 0 } : undefined;
+      const query = tracker !== undefined && QUERIED.has(cmd.commandField) && cmd.messageId !== undefined ? { messageId: cmd.messageId, chunks: [], size: 0 } : undefined;
       this.#message = { pcId: c.pcId, forward: true, response: undefined, ...(query === undefined ? {} : { query }) };
     }
     this.partEnded = true;

@@ -7,6 +7,7 @@ import { patientIdOf } from './dataset-patient-id.js';
 import { PduError } from './pdu-error.js';
 import type { PdvHeader } from './pdu-reader.js';
 import { MAX_OUTCOME_PATIENTS } from '../audit/outcome.js';
+import { traffic } from '../audit/traffic.js';
 
 /** A request's final response, as the relay saw it (see DimseOutcome). */
 export interface RelayedResult {
@@ -42,6 +43,8 @@ interface Tracked {
   patients: Set<string> | undefined;
   /** Matches without a readable Patient ID (the rules count each as a patient of its own). */
   unidentified: number;
+  /** C-GET / C-MOVE: the first pending response was reported. */
+  begun?: boolean;
 }
 
 function u16(cmd: CommandSet, element: number): number | undefined {
@@ -124,6 +127,7 @@ export class ResponseRelay {
 
   onFragment(data: Buffer): void {
     this.toClient.push(data);
+    traffic.dicomToClient += data.length;
     if (this.#collecting && this.#command !== undefined) {
       this.#command.push(Buffer.from(data));
       this.#commandSize += data.length;
@@ -157,6 +161,14 @@ export class ResponseRelay {
     const request = cmd.commandField & ~RESPONSE_BIT;
     let t = this.#tracked.get(id);
     if (PENDING.has(status)) {
+      if (request === CommandField.CGetRq || request === CommandField.CMoveRq) {
+        // The first pending response: the transfer has begun (ATNA Begin Transferring DICOM Instances).
+        if (t !== undefined && !t.begun) {
+          t.begun = true;
+          (this.#report as (r: RelayedResult) => void)({ command: t.command, messageId: id, status, sopClassUid: t.sopClassUid, seconds: undefined, ...(t.query === undefined ? {} : { query: t.query }) });
+        }
+        return;
+      }
       if (request !== CommandField.CFindRq) return;
       if (t === undefined) {
         t = { command: 'C-FIND', sopClassUid: cmd.affectedSopClassUid, sentAt: undefined, query: undefined, results: 0, patients: undefined, unidentified: 0 };
@@ -174,7 +186,7 @@ export class ResponseRelay {
       (this.#report as (r: RelayedResult) => void)({ ...base, results: t?.results ?? 0, patientIds: t?.patients === undefined ? [] : [...t.patients], unidentified: t?.unidentified ?? 0, ...(t?.query === undefined ? {} : { query: t.query }) });
     } else if (request === CommandField.CGetRq || request === CommandField.CMoveRq) {
       (this.#report as (r: RelayedResult) => void)({
-        ...base, completed: u16(cmd, SUB_OPS.completed) ?? 0, failed: u16(cmd, SUB_OPS.failed) ?? 0, warning: u16(cmd, SUB_OPS.warning) ?? 0,
+        ...base, ...(t?.query === undefined ? {} : { query: t.query }), completed: u16(cmd, SUB_OPS.completed) ?? 0, failed: u16(cmd, SUB_OPS.failed) ?? 0, warning: u16(cmd, SUB_OPS.warning) ?? 0,
       });
     } else {
       (this.#report as (r: RelayedResult) => void)(base);

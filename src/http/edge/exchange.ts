@@ -11,6 +11,7 @@ import { parseResponseHead, type ResponseHead } from './response-head.js';
 import { giveSlab, SLAB_BYTES, takeSlab } from '../../util/slab-pool.js';
 import { attachSink, type UpstreamSink } from './upstream-pool.js';
 import type { RequestOutcome } from '../request-outcome.js';
+import { traffic } from '../../audit/traffic.js';
 
 /** Largest upstream response head accepted. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -101,6 +102,7 @@ export class Exchange {
       this.#fail(new Error(`malformed request body: ${r.error}`), false, true);
       return undefined;
     }
+    traffic.httpToUpstream += r.used;
     if (r.used > 0 && !this.#s.upstream.write(r.used === chunk.length ? chunk : chunk.subarray(0, r.used)) && !this.#clientPaused) {
       this.#clientPaused = true;
       this.#s.holdClient(true);
@@ -167,13 +169,14 @@ export class Exchange {
     const head = this.#resHead;
     if (head === undefined) return;
     const outcome = this.#s.outcome;
-    if (head.body.kind === 'close') { outcome?.body(chunk); this.#writeClient(chunk); return; }
+    if (head.body.kind === 'close') { traffic.httpToClient += chunk.length; outcome?.body(chunk); this.#writeClient(chunk); return; }
     const f = this.#resFramer;
     if (f === undefined) return;
     const r = f.feed(chunk);
     if (r.error !== undefined) { this.#finish({ kind: 'broken', error: new Error(`malformed upstream body: ${r.error}`) }); return; }
     if (r.used > 0) {
       const body = r.used === chunk.length ? chunk : chunk.subarray(0, r.used);
+      traffic.httpToClient += r.used;
       // Before the write: the chunk may be a view of a shared read buffer (see #writeClient).
       outcome?.body(body);
       this.#writeClient(body);
