@@ -52,6 +52,7 @@ export class Audit {
   readonly #plain: Logger;
   readonly #clock: () => number;
   #listeners: readonly AuditListener[] = [];
+  #outcomeListeners = false;
 
   constructor(logger: Logger, clock: () => number = Date.now) {
     this.#log = logger.child({ channel: 'audit' });
@@ -64,7 +65,11 @@ export class Audit {
   /** Adds a listener; returns the function that removes it. */
   subscribe(listener: AuditListener): () => void {
     this.#listeners = [...this.#listeners, listener];
-    return () => { this.#listeners = this.#listeners.filter((l) => l !== listener); };
+    this.#outcomeListeners = this.#listeners.some((l) => l.outcome !== undefined);
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+      this.#outcomeListeners = this.#listeners.some((l) => l.outcome !== undefined);
+    };
   }
 
   /** One event per authentication attempt or authorization decision. Time is the logger's (UTC ISO). */
@@ -107,9 +112,9 @@ export class Audit {
     }
   }
 
-  /** Whether anyone listens (callers skip building an outcome nobody reads). */
+  /** Whether anyone listens to outcomes (callers skip building an outcome nobody reads). */
   get listening(): boolean {
-    return this.#listeners.length > 0;
+    return this.#outcomeListeners;
   }
 
   #listenerFailed(err: unknown): void {
