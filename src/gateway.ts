@@ -60,6 +60,8 @@ export interface Gateway {
   reload(): Promise<void>;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Sends the alert rules' pending counts to the state store and raises what crossed a threshold now (otherwise about once a second). */
+  flushAlerts(): Promise<void>;
   /** The addresses bound by start() (undefined before it). */
   readonly addresses: BoundAddresses | undefined;
 }
@@ -192,5 +194,6 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     started.tls.reload();
   }
 
-  return { start, stop, reload, config: live, logger, get addresses() { return addresses; } };
+  const flushAlerts = async (): Promise<void> => { await started?.monitoring.engine.flush(); };
+  return { start, stop, reload, flushAlerts, config: live, logger, get addresses() { return addresses; } };
 }
