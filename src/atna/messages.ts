@@ -150,7 +150,10 @@ function statusOutcome(status: number): string {
 
 /** The DIMSE messages of one outcome report. */
 export function dimseMessages(src: AuditSource, o: DimseOutcome, at: number): string[] {
-  const ids = o.query === undefined ? new Map<number, string>() : topLevelStrings(o.query, Object.values(IdentifierTag));
+  const tags = Object.values(IdentifierTag);
+  const ids = o.query === undefined ? new Map<number, string>() : topLevelStrings(o.query, tags);
+  // A C-GET identifier often names the study only: the first instance sent back names the patient.
+  if (o.firstInstance !== undefined) for (const [k, v] of topLevelStrings(o.firstInstance, tags)) if (!ids.has(k)) ids.set(k, v);
   const who = requestor(o, Role.Destination);
   const patientId = ids.get(IdentifierTag.PatientId);
   const objects = studyAndPatient(ids.get(IdentifierTag.StudyInstanceUid), patientId, ids.get(IdentifierTag.PatientName));

@@ -36,6 +36,8 @@ export interface DimseOutcome extends OutcomeParty {
   readonly unidentified?: number;
   /** C-FIND: the request identifier (the query), as sent, at most 64 KB. */
   readonly query?: Buffer;
+  /** C-GET: the first 64 KB of the first instance sent back (names the patient and study when the identifier did not). */
+  readonly firstInstance?: Buffer;
   /** C-GET / C-MOVE: Number of Completed / Failed / Warning Sub-operations (0000,1021/1022/1023). */
   readonly completed?: number;
   readonly failed?: number;

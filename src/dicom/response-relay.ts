@@ -20,6 +20,8 @@ export interface RelayedResult {
   readonly patientIds?: readonly string[];
   readonly unidentified?: number;
   readonly query?: Buffer;
+  /** C-GET: the first sub-operation's data set, its first 64 KB (Patient ID, name and study for the audit export). */
+  readonly firstInstance?: Buffer;
   readonly completed?: number;
   readonly failed?: number;
   readonly warning?: number;
@@ -45,6 +47,8 @@ interface Tracked {
   unidentified: number;
   /** C-GET / C-MOVE: the first pending response was reported. */
   begun?: boolean;
+  /** C-GET: the start of the first C-STORE sub-operation's data set (see RelayedResult.firstInstance). */
+  firstInstance?: Buffer;
 }
 
 function u16(cmd: CommandSet, element: number): number | undefined {
@@ -73,8 +77,8 @@ export class ResponseRelay {
   #collecting = false;
   #dataExpected = false;
   #inPdu = false;
-  /** The pending C-FIND response whose data set (a match) is being read. */
-  #match: { tracked: Tracked; chunks: Buffer[]; size: number } | undefined;
+  /** The pending C-FIND response whose data set (a match) is being read, or the first C-GET sub-operation's (`instance`). */
+  #match: { tracked: Tracked; chunks: Buffer[]; size: number; instance?: true } | undefined;
   #inData = false;
 
   constructor(maxCommandBytes: number, report?: (r: RelayedResult) => void) {
@@ -134,6 +138,7 @@ export class ResponseRelay {
     } else if (this.#inData && this.#match !== undefined) {
       const m = this.#match;
       if (m.size + data.length <= MAX_MATCH_BYTES) m.chunks.push(Buffer.from(data));
+      else if (m.instance === true && m.size < MAX_MATCH_BYTES) m.chunks.push(Buffer.from(data.subarray(0, MAX_MATCH_BYTES - m.size)));
       m.size += data.length;
     }
   }
@@ -151,7 +156,19 @@ export class ResponseRelay {
     this.#command = undefined;
     this.#commandSize = 0;
     this.#dataExpected = cmd.dataSetType !== NO_DATA_SET;
-    if (this.#report !== undefined && cmd.isResponse) this.#response(cmd);
+    if (this.#report === undefined) return;
+    if (cmd.isResponse) this.#response(cmd);
+    else if (cmd.commandField === CommandField.CStoreRq && this.#dataExpected) this.#subOperation();
+  }
+
+  /** A C-STORE sub-operation of a C-GET: the first one's data set names the patient and study. */
+  #subOperation(): void {
+    for (const t of this.#tracked.values()) {
+      if (t.command !== 'C-GET' || t.firstInstance !== undefined) continue;
+      t.firstInstance = Buffer.alloc(0);
+      this.#match = { tracked: t, chunks: [], size: 0, instance: true };
+      return;
+    }
   }
 
   #response(cmd: CommandSet): void {
@@ -186,15 +203,20 @@ export class ResponseRelay {
       (this.#report as (r: RelayedResult) => void)({ ...base, results: t?.results ?? 0, patientIds: t?.patients === undefined ? [] : [...t.patients], unidentified: t?.unidentified ?? 0, ...(t?.query === undefined ? {} : { query: t.query }) });
     } else if (request === CommandField.CGetRq || request === CommandField.CMoveRq) {
       (this.#report as (r: RelayedResult) => void)({
-        ...base, ...(t?.query === undefined ? {} : { query: t.query }), completed: u16(cmd, SUB_OPS.completed) ?? 0, failed: u16(cmd, SUB_OPS.failed) ?? 0, warning: u16(cmd, SUB_OPS.warning) ?? 0,
+        ...base, ...(t?.query === undefined ? {} : { query: t.query }),
+        ...(t?.firstInstance === undefined || t.firstInstance.length === 0 ? {} : { firstInstance: t.firstInstance }), completed: u16(cmd, SUB_OPS.completed) ?? 0, failed: u16(cmd, SUB_OPS.failed) ?? 0, warning: u16(cmd, SUB_OPS.warning) ?? 0,
       });
     } else {
       (this.#report as (r: RelayedResult) => void)(base);
     }
   }
 
-  #matchEnded(m: { tracked: Tracked; chunks: Buffer[]; size: number }): void {
+  #matchEnded(m: { tracked: Tracked; chunks: Buffer[]; size: number; instance?: true }): void {
     this.#match = undefined;
+    if (m.instance === true) {
+      m.tracked.firstInstance = Buffer.concat(m.chunks);
+      return;
+    }
     const id = m.size > MAX_MATCH_BYTES ? undefined : patientIdOf(m.chunks.length === 1 ? m.chunks[0] as Buffer : Buffer.concat(m.chunks, m.size));
     if (id === undefined) { m.tracked.unidentified++; return; }
     const set = m.tracked.patients ??= new Set();
