@@ -47,6 +47,8 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  // prom-client names these gauges "_total", which Prometheus reserves for counters (promtool check metrics refuses them).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`${PREFIX}${name}`);
 
   const associations = new Counter({ name: `${PREFIX}associations_total`, help: 'DICOM associations by result (accepted, rejected with A-ASSOCIATE-RJ, closed otherwise) and identity kind', labelNames: ['result', 'kind'], registers });
   const commands = new Counter({ name: `${PREFIX}dimse_commands_total`, help: 'DIMSE requests by action and decision', labelNames: ['action', 'decision'], registers });
@@ -109,6 +111,10 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
     name: `${PREFIX}alert_rule_events_dropped_total`, help: 'Events an alert rule could not count (too many pending subjects between flushes)', labelNames: ['rule'], registers,
     collect() { this.reset(); for (const [rule, n] of src.rulesDropped()) this.inc({ rule }, n); },
   });
+
+  // Series that exist from the start at 0, so that increase() in an alert rule sees their first change.
+  for (const rule of ['query-sweep', 'bulk-retrieve', 'off-hours', 'new-source', 'refusal-burst', 'password-spray', 'association-flood', 'lockout.user', 'lockout.address', 'sink.dropping']) alerts.inc({ rule }, 0);
+  for (const scope of ['user', 'address']) lockouts.inc({ scope }, 0);
 
   // Children are looked up once per label set: prom-client hashes the label values on every labels() call.
   const children = new Map<string, { inc(n?: number): void }>();
