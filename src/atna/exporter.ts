@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Audit } from '../audit/audit.js';
 import { configPath } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
+import { GatewayError } from '../errors.js';
 import type { SinkStats } from '../metrics/metrics.js';
 import { applicationActivity, dimseMessages, httpMessage, refusedQuery, securityAlert, userAuthentication, type AuditSource } from './messages.js';
 import { DEFAULT_SYSLOG_QUEUE, SyslogClient } from './syslog-client.js';
@@ -15,6 +16,14 @@ import { syslogFrame } from './syslog-frame.js';
 const DROP_ALERT_INTERVAL_MS = 60_000;
 /** How long stop() waits for the queues to empty. */
 const STOP_DRAIN_MS = 3000;
+
+function readPem(c: GatewayConfig, index: number, field: string, file: string): Buffer {
+  try {
+    return readFileSync(configPath(c, file));
+  } catch (err) {
+    throw new GatewayError('ERR_CERT_INVALID', `audit.syslog.${index}.${field}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 export interface AtnaExporterOptions {
   readonly config: GatewayConfig;
@@ -46,10 +55,7 @@ export class AtnaExporter {
       let lastAlert = Number.NEGATIVE_INFINITY;
       const client: SyslogClient = new SyslogClient({
         host: d.host, port: d.port, queueSize: d.queueSize ?? DEFAULT_SYSLOG_QUEUE, logger: log,
-        tls: {
-          ca: readFileSync(configPath(c, d.ca)), cert: readFileSync(configPath(c, d.cert)), key: readFileSync(configPath(c, d.key)),
-          servername: d.servername ?? d.host,
-        },
+        tls: { ca: readPem(c, index, 'ca', d.ca), cert: readPem(c, index, 'cert', d.cert), key: readPem(c, index, 'key', d.key), servername: d.servername ?? d.host },
         ...(o.confirmMs === undefined ? {} : { confirmMs: o.confirmMs }),
         ...(o.retryBaseMs === undefined ? {} : { retryBaseMs: o.retryBaseMs }),
         onDrop: (_n, why) => {
