@@ -67,8 +67,18 @@ export class SyslogClient {
     this.#queue.push(frame);
     this.#bytes += frame.length;
     this.stats.queued = this.#pending;
-    this.#pump();
+    // The frames of one event-loop turn leave in one write (one TLS record per batch, not per message).
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      setImmediate(this.#scheduledPump);
+    }
   }
+
+  #pumpScheduled = false;
+  readonly #scheduledPump = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
 
   /** Resolves once every queued frame is written and confirmed, or after `timeoutMs`. */
   async drain(timeoutMs: number): Promise<boolean> {

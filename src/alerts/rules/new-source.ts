@@ -13,13 +13,17 @@ export const newSource: RuleFactory = (settings, ctx) => {
   const horizonMs = settings.windowMinutes * 60_000;
   /** "principal|network" → when last checked here. */
   const checked = new Map<string, number>();
+  // Most events come from an address seen a moment ago: its network is remembered.
+  let lastAddress = '';
+  let lastNetwork = '';
   let pending = new Map<string, { principal: string; network: string; source: string; at: number }>();
   return {
     name: 'new-source',
     event(e, at) {
       if (e.decision !== 'allow' || e.principal === undefined || e.source === undefined) return;
       if (e.event !== 'authz.http' && e.event !== 'dicom.association' && e.event !== 'auth.login') return;
-      const network = networkOf(e.source);
+      if (e.source !== lastAddress) { lastAddress = e.source; lastNetwork = networkOf(e.source); }
+      const network = lastNetwork;
       const key = `${e.principal}|${network}`;
       const last = checked.get(key);
       if (last !== undefined && at - last < RECHECK_MS && at >= last) return;

@@ -10,6 +10,8 @@
 import { MAX_OUTCOME_PATIENTS } from '../../audit/outcome.js';
 
 const QUOTE = 0x22;
+const PID_KEY = Buffer.from('00100020');
+const VALUE_KEY = Buffer.from('Value');
 const BACKSLASH = 0x5c;
 const MAX_ID_BYTES = 64;
 /** Containers deeper than this are walked but not tracked (a QIDO answer nests 3–5 deep). */
@@ -47,10 +49,11 @@ export class JsonQidoScan implements QidoScan {
   #escape = false;
   /** In an object, the next string is a key. */
   #expectKey = false;
-  /** The string being read is a key whose text is kept (depth 2 or 3), or the Patient ID value. */
+  /** The string being read is a key that matters (depth 2 or 3), or the Patient ID value. */
   #keep: 'key' | 'id' | undefined;
   #text = '';
-  #lastKey = '';
+  /** The last key read at depth 2 (or 3 inside the Patient ID attribute): only whether it was one of the two that matter. */
+  #lastKey: 'pid' | 'value' | 'other' = 'other';
   /** Inside a result's "00100020" object (depth 3). */
   #inPid = false;
   /** Inside that object's "Value" array (depth 4), before its first string. */
@@ -77,11 +80,11 @@ export class JsonQidoScan implements QidoScan {
         case 0x7b: // {
           this.#open(Ctx.Object);
           if (this.#depth === 2 && this.#stack[0] === Ctx.Array) this.results++;
-          if (this.#depth === 3 && this.#lastKey === '00100020') this.#inPid = true;
+          if (this.#depth === 3 && this.#lastKey === 'pid') this.#inPid = true;
           break;
         case 0x5b: // [
           this.#open(Ctx.Array);
-          if (this.#depth === 4 && this.#inPid && this.#lastKey === 'Value') this.#inValue = true;
+          if (this.#depth === 4 && this.#inPid && this.#lastKey === 'value') this.#inValue = true;
           break;
         case 0x7d: // }
         case 0x5d: // ]
@@ -117,6 +120,21 @@ export class JsonQidoScan implements QidoScan {
 
   /** Reads string bytes from `i`; returns where to continue. */
   #string(b: Buffer, i: number, n: number): number {
+    if (this.#keep !== undefined && this.#text === '' && !this.#escape) {
+      // A key (or the Patient ID) that ends in this chunk without escapes: read in place.
+      const q = b.indexOf(QUOTE, i);
+      if (q >= 0 && q - i <= MAX_ID_BYTES && !hasBackslash(b, i, q)) {
+        if (this.#keep === 'key') {
+          this.#lastKey = q - i === 8 && b.compare(PID_KEY, 0, 8, i, q) === 0 ? 'pid' : q - i === 5 && b.compare(VALUE_KEY, 0, 5, i, q) === 0 ? 'value' : 'other';
+          this.#inString = false;
+          this.#keep = undefined;
+        } else {
+          this.#text = b.toString('latin1', i, q);
+          this.#stringEnded();
+        }
+        return q + 1;
+      }
+    }
     if (this.#keep === undefined && !this.#escape) {
       // Skip to the next quote natively; a backslash run before it decides whether it ends the string.
       const q = b.indexOf(QUOTE, i);
@@ -146,7 +164,7 @@ export class JsonQidoScan implements QidoScan {
 
   #stringEnded(): void {
     this.#inString = false;
-    if (this.#keep === 'key') this.#lastKey = this.#text;
+    if (this.#keep === 'key') this.#lastKey = this.#text === '00100020' ? 'pid' : this.#text === 'Value' ? 'value' : 'other';
     else if (this.#keep === 'id') {
       this.#inValue = false;
       const id = this.#text.trim();
@@ -157,6 +175,11 @@ export class JsonQidoScan implements QidoScan {
     }
     this.#keep = undefined;
   }
+}
+
+function hasBackslash(b: Buffer, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (b[k] === BACKSLASH) return true;
+  return false;
 }
 
 /** Whether a string chunk ending at `n` ends inside an escape (an odd run of backslashes). */
