@@ -55,7 +55,9 @@ export class RequestOutcome {
     if (this.#route.service === 'qido-rs' && res.status === 200) {
       let type: string | undefined;
       for (const [k, v] of res.headers) if (k === 'content-type') type = v;
-      this.#scan = qidoScanFor(type);
+      // The level searched: the path's last segment (studies, series or instances).
+      const path = this.#path.split('?')[0] ?? '';
+      this.#scan = qidoScanFor(type, path.endsWith('/instances') ? 'instance' : path.endsWith('/series') ? 'series' : 'study');
     }
   }
 

@@ -3,7 +3,8 @@
 // Labels come from fixed sets (service, action, decision, status code, channel, rule, reason):
 // never a UID, username, device name or address, so the number of series stays bounded.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter3, FastHistogram2 } from './hot-metrics.js';
 import type { AlertName, Audit, AuditEvent } from '../audit/audit.js';
 import type { Outcome } from '../audit/outcome.js';
 import { traffic } from '../audit/traffic.js';
@@ -52,8 +53,9 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
 
   const associations = new Counter({ name: `${PREFIX}associations_total`, help: 'DICOM associations by result (accepted, rejected with A-ASSOCIATE-RJ, closed otherwise) and identity kind', labelNames: ['result', 'kind'], registers });
   const commands = new Counter({ name: `${PREFIX}dimse_commands_total`, help: 'DIMSE requests by action and decision', labelNames: ['action', 'decision'], registers });
-  const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'DICOMweb / WADO-URI requests by service, decision and status answered', labelNames: ['service', 'decision', 'status'], registers });
-  const upstream = new Histogram({ name: `${PREFIX}upstream_seconds`, help: 'Time the PACS took to answer: DIMSE request to final response, DICOMweb request to response head', labelNames: ['channel', 'operation'], buckets: UPSTREAM_BUCKETS, registers });
+  // Counted once per request or command: through hot-metrics.ts (a map lookup, no label hashing).
+  const requests = new FastCounter3(registry, `${PREFIX}http_requests_total`, 'DICOMweb / WADO-URI requests by service, decision and status answered', ['service', 'decision', 'status']);
+  const upstream = new FastHistogram2(registry, `${PREFIX}upstream_seconds`, 'Time the PACS took to answer: DIMSE request to final response, DICOMweb request to response head', ['channel', 'operation'], UPSTREAM_BUCKETS);
   const tls = new Counter({ name: `${PREFIX}tls_handshakes_total`, help: 'TLS handshakes completed on the listeners', labelNames: ['channel'], registers });
   const tlsFailures = new Counter({ name: `${PREFIX}tls_handshake_failures_total`, help: 'TLS handshakes that failed, by reason', labelNames: ['channel', 'reason'], registers });
   const logins = new Counter({ name: `${PREFIX}logins_total`, help: 'Password + TOTP logins by result (success, failure, locked) and channel', labelNames: ['result', 'channel'], registers });
@@ -116,27 +118,14 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
   for (const rule of ['query-sweep', 'bulk-retrieve', 'off-hours', 'new-source', 'refusal-burst', 'password-spray', 'association-flood', 'lockout.user', 'lockout.address', 'sink.dropping']) alerts.inc({ rule }, 0);
   for (const scope of ['user', 'address']) lockouts.inc({ scope }, 0);
 
-  // Children are looked up once per label set: prom-client hashes the label values on every labels() call.
-  const children = new Map<string, { inc(n?: number): void }>();
-  const requestChild = (service: string, decision: string, status: number): { inc(n?: number): void } => {
-    const key = `${service} ${decision} ${status}`;
-    let c = children.get(key);
-    if (c === undefined) { c = requests.labels(service, decision, String(status)); children.set(key, c); }
-    return c;
-  };
-  const httpUpstream = new Map<string, { observe(v: number): void }>();
-  const dicomUpstream = new Map<string, { observe(v: number): void }>();
-  const observe = (m: Map<string, { observe(v: number): void }>, channel: string, op: string, v: number): void => {
-    let h = m.get(op);
-    if (h === undefined) { h = upstream.labels(channel, op); m.set(op, h); }
-    h.observe(v);
-  };
+  const statusText: string[] = [];
+  const statusOf = (n: number): string => (statusText[n] ??= String(n));
 
   const onEvent = (e: AuditEvent, at: number): void => {
     switch (e.event) {
       case 'authz.http':
         // Allowed requests are counted from their outcome, with the PACS's status.
-        if (e.decision === 'deny') requestChild(typeof e['service'] === 'string' ? e['service'] : 'none', 'deny', typeof e['status'] === 'number' ? e['status'] : 0).inc();
+        if (e.decision === 'deny') requests.inc(typeof e['service'] === 'string' ? e['service'] : 'none', 'deny', statusOf(typeof e['status'] === 'number' ? e['status'] : 0));
         else if (e.principal !== undefined && (e.method === 'session-cookie' || e.method === 'bearer-token')) {
           if (sessions.size < MAX_TRACKED_SESSIONS || sessions.has(e.principal)) sessions.set(e.principal, at);
         }
@@ -173,10 +162,10 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
   };
   const onOutcome = (o: Outcome): void => {
     if (o.kind === 'http') {
-      requestChild(o.service, 'allow', o.status).inc();
-      if (o.seconds !== undefined) observe(httpUpstream, 'dicomweb', o.service, o.seconds);
+      requests.inc(o.service, 'allow', statusOf(o.status));
+      if (o.seconds !== undefined) upstream.observe('dicomweb', o.service, o.seconds);
     } else if (o.kind === 'dicom') {
-      if (o.seconds !== undefined) observe(dicomUpstream, 'dicom', o.command, o.seconds);
+      if (o.seconds !== undefined) upstream.observe('dicom', o.command, o.seconds);
     } else if (o.ok) {
       tls.inc({ channel: o.channel });
     } else {

@@ -12,11 +12,11 @@ import { JsonQidoScan, qidoScanFor, XmlQidoScan } from '../../src/http/edge/qido
 import { verifySignature } from '../helpers/webhook-receiver.js';
 
 const QIDO = JSON.stringify([
-  { '00080020': { vr: 'DA', Value: ['20240101'] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Doe^"Quoted\\"' }] }, '00100020': { vr: 'LO', Value: ['PID-1'] } },
-  { '00081030': { vr: 'LO', Value: ['a [bracket] {brace} "quote" \\ backslash'] }, '00100020': { vr: 'LO', Value: ['PID-2'] } },
+  { '00080020': { vr: 'DA', Value: ['20240101'] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Doe^"Quoted\\"' }] }, '00100020': { vr: 'LO', Value: ['PID-1'] }, '0020000D': { vr: 'UI', Value: ['1.1'] } },
+  { '00081030': { vr: 'LO', Value: ['a [bracket] {brace} "quote" \\ "0020000D": "00100020": not keys'] }, '00100020': { vr: 'LO', Value: ['PID-2'] }, '0020000D': { vr: 'UI', Value: ['1.2'] } },
   { '00100020': { vr: 'LO' }, '0020000D': { vr: 'UI', Value: ['1.2.3'] } },
-  { '00100020': { vr: 'LO', Value: ['PID-1'] }, '00100021': { vr: 'LO', Value: ['NOT-AN-ID'] } },
-]);
+  { '00100020': { vr: 'LO', Value: ['PID-1'] }, '00100021': { vr: 'LO', Value: ['NOT-AN-ID'] }, '0020000D': { vr: 'UI', Value: ['1.4'] } },
+], null, 1);
 
 t.test('QIDO-RS JSON scan: results and Patient IDs, however the body is cut', async (t) => {
   const bytes = Buffer.from(QIDO);
@@ -30,10 +30,15 @@ t.test('QIDO-RS JSON scan: results and Patient IDs, however the body is cut', as
   };
   check([bytes], 'whole');
   check([...bytes].map((b) => Buffer.from([b])), 'byte by byte');
-  for (let cut = 1; cut < bytes.length; cut += 7) check([bytes.subarray(0, cut), bytes.subarray(cut)], `cut at ${cut}`);
+  for (let cut = 1; cut < bytes.length; cut += 3) check([bytes.subarray(0, cut), bytes.subarray(cut)], `cut at ${cut}`);
   const empty = new JsonQidoScan();
   empty.feed(Buffer.from('[]'));
+  empty.end();
   t.equal(empty.results, 0);
+  const series = new JsonQidoScan('series');
+  series.feed(Buffer.from(JSON.stringify([{ '0020000D': { vr: 'UI', Value: ['1'] }, '0020000E': { vr: 'UI', Value: ['1.1'] } }, { '0020000E': { vr: 'UI', Value: ['1.2'] } }])));
+  series.end();
+  t.equal(series.results, 2, 'series level: counted by Series Instance UID');
   t.ok(qidoScanFor('application/dicom+json; charset=utf-8') instanceof JsonQidoScan);
   t.ok(qidoScanFor('multipart/related; type="application/dicom+xml"; boundary=x') instanceof XmlQidoScan);
   t.equal(qidoScanFor('text/html'), undefined);
