@@ -8,12 +8,12 @@ const BOM = '\ufeff';
 
 /** PRINTUSASCII without spaces, at most `max` characters (RFC 5424 §6); '-' when empty. */
 function header(value: string, max: number): string {
-  const v = value.replace(/[^\x21-\x7e]/g, '').slice(0, max);
+  const v = (/^[\x21-\x7e]*$/.test(value) ? value : value.replace(/[^\x21-\x7e]/g, '')).slice(0, max);
   return v === '' ? '-' : v;
 }
 
 /** One frame: "MSG-LEN SP SYSLOG-MSG" (RFC 5425 §4.3), the message UTF-8 with a BOM (RFC 5424 §6.4). */
 export function syslogFrame(xml: string, o: { at: number; hostname: string; appName: string; procId: string }): Buffer {
-  const msg = Buffer.from(`<${PRI}>1 ${new Date(o.at).toISOString()} ${header(o.hostname, 255)} ${header(o.appName, 48)} ${header(o.procId, 128)} ${ATNA_MSGID} - ${BOM}${xml}`, 'utf8');
-  return Buffer.concat([Buffer.from(`${msg.length} `, 'ascii'), msg]);
+  const msg = `<${PRI}>1 ${new Date(o.at).toISOString()} ${header(o.hostname, 255)} ${header(o.appName, 48)} ${header(o.procId, 128)} ${ATNA_MSGID} - ${BOM}${xml}`;
+  return Buffer.from(`${Buffer.byteLength(msg, 'utf8')} ${msg}`, 'utf8');
 }

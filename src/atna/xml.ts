@@ -9,15 +9,22 @@ const ENTITIES: Readonly<Record<string, string>> = {
   '\t': '&#9;', '\n': '&#10;', '\r': '&#13;',
 };
 
+/** Anything that needs escaping or replacing (most values need neither: they are returned as they are). */
+const ANY = /[&<>"'\0-\x1f\ufffe\uffff\ud800-\udfff]/;
+
 /** Escapes a value for an attribute or text node; characters XML cannot carry become U+FFFD. */
 export function xmlEscape(value: string): string {
+  if (!ANY.test(value)) return value;
   return value.replace(NOT_XML, '\ufffd').replace(SPECIAL, (c) => ENTITIES[c] as string);
 }
 
 /** One element: attributes (undefined ones left out, in the order given) and children (already XML). */
 export function el(name: string, attrs: Readonly<Record<string, string | number | boolean | undefined>>, children: readonly string[] = []): string {
   let s = `<${name}`;
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) s += ` ${k}="${xmlEscape(String(v))}"`;
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v !== undefined) s += ` ${k}="${typeof v === 'string' ? xmlEscape(v) : String(v)}"`;
+  }
   return children.length === 0 ? `${s}/>` : `${s}>${children.join('')}</${name}>`;
 }
 
