@@ -69,6 +69,7 @@ export class AlertEngine {
     const withEvent = this.rules.filter((r) => r.event !== undefined);
     const withOutcome = this.rules.filter((r) => r.outcome !== undefined);
     this.#unsubscribe = this.#o.audit.subscribe({
+      wantsResults: this.rules.some((r) => r.name === 'query-sweep'),
       event: (e, at) => {
         for (const r of withEvent) r.event?.(e, at);
         this.#schedule();

@@ -40,6 +40,8 @@ export interface AuditListener {
   event?(e: AuditEvent, at: number): void;
   alert?(name: AlertName, detail: Readonly<Record<string, unknown>>, at: number): void;
   outcome?(o: Outcome, at: number): void;
+  /** The listener reads QIDO-RS results and C-FIND matches (Patient IDs): only then are answers scanned for them. */
+  readonly wantsResults?: boolean;
 }
 
 /** Top-level event fields the logger's redaction would censor (REDACT_PATHS "*.x"). */
@@ -53,6 +55,7 @@ export class Audit {
   readonly #clock: () => number;
   #listeners: readonly AuditListener[] = [];
   #outcomeListeners = false;
+  #resultListeners = false;
 
   constructor(logger: Logger, clock: () => number = Date.now) {
     this.#log = logger.child({ channel: 'audit' });
@@ -65,11 +68,16 @@ export class Audit {
   /** Adds a listener; returns the function that removes it. */
   subscribe(listener: AuditListener): () => void {
     this.#listeners = [...this.#listeners, listener];
-    this.#outcomeListeners = this.#listeners.some((l) => l.outcome !== undefined);
+    this.#counted();
     return () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener);
-      this.#outcomeListeners = this.#listeners.some((l) => l.outcome !== undefined);
+      this.#counted();
     };
+  }
+
+  #counted(): void {
+    this.#outcomeListeners = this.#listeners.some((l) => l.outcome !== undefined);
+    this.#resultListeners = this.#listeners.some((l) => l.wantsResults === true);
   }
 
   /** One event per authentication attempt or authorization decision. Time is the logger's (UTC ISO). */
@@ -110,6 +118,11 @@ export class Audit {
       if (l.outcome === undefined) continue;
       try { l.outcome(o, at); } catch (err) { this.#listenerFailed(err); }
     }
+  }
+
+  /** Whether a listener reads QIDO-RS results and C-FIND matches (the answers are scanned only then). */
+  get wantsResults(): boolean {
+    return this.#resultListeners;
   }
 
   /** Whether anyone listens to outcomes (callers skip building an outcome nobody reads). */

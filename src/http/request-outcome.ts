@@ -52,7 +52,7 @@ export class RequestOutcome {
   head(res: ResponseHead): void {
     this.#seconds = (performance.now() - this.#sentAt) / 1000;
     this.#status = res.status;
-    if (this.#route.service === 'qido-rs' && res.status === 200) {
+    if (this.#route.service === 'qido-rs' && res.status === 200 && this.#audit.wantsResults) {
       let type: string | undefined;
       for (const [k, v] of res.headers) if (k === 'content-type') type = v;
       // The level searched: the path's last segment (studies, series or instances).
