@@ -37,6 +37,7 @@ export class AlertEngine {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #dirty = false;
+  #storeFailing = false;
 
   constructor(o: AlertEngineOptions) {
     this.#o = o;
@@ -94,9 +95,15 @@ export class AlertEngine {
   async flush(): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
     this.#dirty = false;
+    let failed = false;
     this.#flushing = Promise.all(this.rules.map((r) => r.flush().catch((err: unknown) => {
-      this.#log.warn({ rule: r.name, err: { message: (err as Error).message } }, 'alert rule could not update its counts (state store unavailable?); those events are not counted');
-    }))).then(() => undefined);
+      failed = true;
+      // Once per outage, not once a second (the store's own store.unavailable alert says why).
+      if (!this.#storeFailing) this.#log.warn({ rule: r.name, err: { message: (err as Error).message } }, 'alert rules cannot update their counts (state store unavailable?); events are not counted until it returns');
+    }))).then(() => {
+      if (this.#storeFailing && !failed) this.#log.info('alert rules count again');
+      this.#storeFailing = failed;
+    });
     try {
       await this.#flushing;
     } finally {
