@@ -21,6 +21,10 @@ requirements=(
   "openssl|openssl"
   "curl|curl"
   "python3|python3"
+  "prometheus|prometheus" "prometheus|promtool"
+  "rsyslog|rsyslogd"
+  "rsyslog-gnutls|/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"
+  "libxml2-utils|xmllint"
 )
 
 present() {
@@ -45,7 +49,7 @@ for req in "${requirements[@]}"; do
 done
 
 if [ "${#missing_packages[@]}" -eq 0 ]; then
-  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl, python3); nothing installed"
+  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl, python3, prometheus, promtool, rsyslog, rsyslog-gnutls, xmllint); nothing installed"
   exit 0
 fi
 

@@ -28,6 +28,7 @@ import { TLS_SERVER_PROFILE } from './tls/profile.js';
 import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { startMonitoring, type Monitoring } from './monitoring.js';
 
 export interface GatewayOptions {
   /** A pino logger; by default JSON on stdout at config.log.level. */
@@ -49,17 +50,26 @@ export interface GatewayOptions {
    * and its absolute lifetime; default 10 s. Tests shorten it.
    */
   readonly revalidateMs?: number;
+  /** Shorter timings for tests: alert-rule flushes, webhook retries, ATNA confirmation and reconnects (milliseconds). */
+  readonly timing?: { readonly alertFlushMs?: number; readonly webhookRetryBaseMs?: number; readonly syslogConfirmMs?: number; readonly syslogRetryBaseMs?: number };
 }
+
+/** Where the gateway listens once started; `metrics` is absent when listen.metrics.enabled is false. */
+export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo }
 
 export interface Gateway {
   /** Opens the listeners; resolves with their bound addresses. */
-  start(): Promise<{ https: AddressInfo; dicom: AddressInfo }>;
+  start(): Promise<BoundAddresses>;
   /** Closes the listeners and every resource; open requests and associations are ended. */
   stop(): Promise<void>;
   /** Re-reads users, devices, TLS files and the config file now (what SIGHUP does). */
   reload(): Promise<void>;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** Sends the alert rules' pending counts to the state store and raises what crossed a threshold now (otherwise about once a second). */
+  flushAlerts(): Promise<void>;
+  /** The addresses bound by start() (undefined before it). */
+  readonly addresses: BoundAddresses | undefined;
 }
 
 interface Started {
@@ -71,13 +81,15 @@ interface Started {
   store: StateStore;
   configReloader: ConfigReloader | undefined;
   stopExpiryChecks: () => void;
+  monitoring: Monitoring;
 }
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
   const logger = options.logger ?? createLogger({ level: config.log.level });
-  const audit = new Audit(logger);
   const clock = options.clock ?? systemClock;
+  const audit = new Audit(logger, clock);
+  let addresses: BoundAddresses | undefined;
   const watch = options.watch ?? true;
   let started: Started | undefined;
   // The config in force: roles and a few other fields are swapped in by the config reloader.
@@ -89,7 +101,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const files = tlsFilePaths(config);
   const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, caKey: files.caKey };
 
-  async function start(): Promise<{ https: AddressInfo; dicom: AddressInfo }> {
+  async function start(): Promise<BoundAddresses> {
     if (started !== undefined) throw new TypeError('gateway already started');
     if (config.tls.autoGenerate) {
       const written = ensureDevCertificates(tlsPaths);
@@ -156,11 +168,22 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         logger.info({ fields: changed }, 'configuration reloaded');
       },
     });
-    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry) };
+    // Alert rules, sinks, metrics and the ATNA export listen to the audit trail before any traffic arrives.
+    const monitoring = startMonitoring({
+      config, audit, store, logger, clock, timing: options.timing,
+      associationsOpen: () => dimse.stats().associations,
+      expiryItems: () => expiryItems(tls.current, devices.list()),
+    });
+    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring };
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
-    logger.info({ https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind }, 'pacs-gateway listening');
-    return { https, dicom };
+    const metrics = await monitoring.listen();
+    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }) };
+    logger.info({
+      https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind,
+      ...(metrics === undefined ? {} : { metrics: `${metrics.address}:${metrics.port}` }),
+    }, 'pacs-gateway listening');
+    return addresses;
   }
 
   async function stop(): Promise<void> {
@@ -171,8 +194,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     s.devices.close();
     s.configReloader?.close();
     s.stopExpiryChecks();
+    addresses = undefined;
     await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.users.close()]);
     await s.http.app.close();
+    await s.monitoring.stop();
     if (options.store === undefined) await s.store.close();
   }
 
@@ -184,5 +209,6 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     started.tls.reload();
   }
 
-  return { start, stop, reload, config: live, logger };
+  const flushAlerts = async (): Promise<void> => { await started?.monitoring.engine.flush(); };
+  return { start, stop, reload, flushAlerts, config: live, logger, get addresses() { return addresses; } };
 }

@@ -53,7 +53,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   const id = o.identities;
   const configFile = join(o.dir, `${o.name}.yaml`);
   writeFileSync(configFile, stringify({
-    listen: { https: { host: '127.0.0.1', port: o.httpsPort }, dicom: { host: '127.0.0.1', port: o.dicomPort } },
+    listen: { https: { host: '127.0.0.1', port: o.httpsPort }, dicom: { host: '127.0.0.1', port: o.dicomPort }, metrics: { host: '127.0.0.1', port: 0 } },
     tls: { cert: id.server.cert, key: id.server.key, clientCa: id.caFile, autoGenerate: false },
     upstream: { dicomweb: o.dicomweb, wadoUri: o.wadoUri, dicom: o.dicom, timeoutMs: 30_000 },
     users: { backend: 'file', file: id.usersFile },

@@ -56,6 +56,11 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
       }
     } catch (e) { problems.push((e as Error).message); }
   }
+  config.audit.syslog.forEach((d, i) => {
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      if (!existsSync(p(d[k]))) problems.push(`audit.syslog.${i}.${k}: file ${d[k]} does not exist (the ATNA destination ${d.host}:${d.port} needs it for mutual TLS)`);
+    }
+  });
   if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {

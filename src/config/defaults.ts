@@ -16,7 +16,26 @@
  *   one device can use its whole share; a modality opens a handful). README "Configuration".
  */
 export const DEFAULTS = Object.freeze({
-  listen: { https: { host: '0.0.0.0', port: 8443 }, dicom: { host: '0.0.0.0', port: 2762 } },
+  listen: {
+    https: { host: '0.0.0.0', port: 8443 }, dicom: { host: '0.0.0.0', port: 2762 },
+    // Loopback only: Prometheus runs beside the gateway or scrapes through a port the admin opens on purpose.
+    metrics: { host: '127.0.0.1', port: 9464, enabled: true },
+  },
+  // Anomaly rules (README "Monitoring and alerts" defends each default).
+  alerts: {
+    rules: {
+      'query-sweep': { enabled: true, threshold: 1000, windowMinutes: 60 },
+      'bulk-retrieve': { enabled: true, threshold: 50000, bytes: 50 * 1024 ** 3, windowMinutes: 60 },
+      'off-hours': { enabled: true, threshold: 0, windowMinutes: 60 },
+      'new-source': { enabled: true, threshold: 1, windowMinutes: 30 * 24 * 60 },
+      'refusal-burst': { enabled: true, threshold: 20, windowMinutes: 5 },
+      'password-spray': { enabled: true, threshold: 5, windowMinutes: 15 },
+      'association-flood': { enabled: true, threshold: 300, windowMinutes: 1 },
+    },
+    schedule: { timeZone: 'UTC', roles: {} },
+    webhooks: [],
+  },
+  audit: { syslog: [] },
   tls: {
     cert: 'certs/server.crt', key: 'certs/server.key', clientCa: 'certs/ca.crt',
     autoGenerate: false, expiryWarningDays: 30,

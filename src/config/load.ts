@@ -149,6 +149,18 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
   if (users?.backend === 'redis' && state?.store !== 'redis') {
     problems.push('users.backend: "redis" needs state.store: redis (the user directory lives in the same Redis)');
   }
+  const alerts = merged['alerts'] as { schedule?: { timeZone?: string; roles?: Record<string, unknown> } } | undefined;
+  const tz = alerts?.schedule?.timeZone;
+  if (typeof tz === 'string') {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    } catch {
+      problems.push(`alerts.schedule.timeZone: "${tz}" is not a time zone (use an IANA name such as Europe/Berlin, or UTC)`);
+    }
+  }
+  for (const role of Object.keys(alerts?.schedule?.roles ?? {})) {
+    if (roles[role] === undefined) problems.push(`alerts.schedule.roles.${role}: no such role in roles (${Object.keys(roles).join(', ')})`);
+  }
   for (const [name, r] of Object.entries(roles)) {
     if (r.moveDestinations.length > 0 && !r.actions.includes('move')) {
       problems.push(`roles.${name}.moveDestinations: set, but the role lacks the "move" action`);

@@ -13,6 +13,17 @@ const uid = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 } a
 const positive = { type: 'integer', minimum: 1 } as const;
 const hostPort = { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } } as const;
 
+/** One anomaly rule's settings (src/alerts/). */
+const rule = (extra: Record<string, unknown> = {}) => ({
+  type: 'object', additionalProperties: false,
+  properties: { enabled: { type: 'boolean' }, threshold: { type: 'integer', minimum: 0 }, windowMinutes: positive, ...extra },
+}) as const;
+/** A weekly time range in the schedule's time zone: "mon-fri 07:00-19:00", "sat 08:00-12:00", "sun 22:00-06:00" (past midnight). */
+const DAY = '(mon|tue|wed|thu|fri|sat|sun)';
+const TIME = '([01][0-9]|2[0-3]):[0-5][0-9]';
+const scheduleRange = { type: 'string', pattern: `^${DAY}(-${DAY})? ${TIME}-(${TIME}|24:00)$` } as const;
+const pemFile = { type: 'string', minLength: 1 } as const;
+
 const roleRules = {
   oneOf: [
     { type: 'array', items: { enum: ACTIONS }, uniqueItems: true },
@@ -35,7 +46,63 @@ export const configSchema = {
   properties: {
     listen: {
       type: 'object', additionalProperties: false,
-      properties: { https: listenAddress, dicom: listenAddress },
+      properties: {
+        https: listenAddress, dicom: listenAddress,
+        metrics: {
+          type: 'object', additionalProperties: false, required: ['port'],
+          properties: { host, port, enabled: { type: 'boolean' } },
+        },
+      },
+    },
+    alerts: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        rules: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            'query-sweep': rule(),
+            'bulk-retrieve': rule({ bytes: { type: 'integer', minimum: 0 } }),
+            'off-hours': rule(),
+            'new-source': rule(),
+            'refusal-burst': rule(),
+            'password-spray': rule(),
+            'association-flood': rule(),
+          },
+        },
+        schedule: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            timeZone: { type: 'string', minLength: 1 },
+            roles: { type: 'object', additionalProperties: { type: 'array', items: scheduleRange } },
+          },
+        },
+        webhooks: {
+          type: 'array',
+          items: {
+            type: 'object', additionalProperties: false, required: ['url', 'secret'],
+            properties: {
+              url: { type: 'string', pattern: '^https?://[^\\s]+$' },
+              secret: { type: 'string', minLength: 16 },
+              timeoutMs: positive,
+              queueSize: positive,
+            },
+          },
+        },
+      },
+    },
+    audit: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        sourceId: { type: 'string', minLength: 1, maxLength: 128 },
+        enterpriseSiteId: { type: 'string', minLength: 1, maxLength: 128 },
+        syslog: {
+          type: 'array',
+          items: {
+            type: 'object', additionalProperties: false, required: ['host', 'port', 'ca', 'cert', 'key'],
+            properties: { host, port, ca: pemFile, cert: pemFile, key: pemFile, servername: { type: 'string', minLength: 1 }, queueSize: positive },
+          },
+        },
+      },
     },
     tls: {
       type: 'object', additionalProperties: false,

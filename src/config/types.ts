@@ -32,8 +32,49 @@ export interface RedisOptions {
   readonly commandTimeoutMs: number;
 }
 
+export type RuleName = 'query-sweep' | 'bulk-retrieve' | 'off-hours' | 'new-source' | 'refusal-burst' | 'password-spray' | 'association-flood';
+
+export interface RuleSettings {
+  readonly enabled: boolean;
+  readonly threshold: number;
+  readonly windowMinutes: number;
+  /** bulk-retrieve only: bytes retrieved within the window. */
+  readonly bytes?: number;
+}
+
+export interface WebhookOptions {
+  readonly url: string;
+  readonly secret: string;
+  readonly timeoutMs?: number;
+  readonly queueSize?: number;
+}
+
+export interface SyslogDestination {
+  readonly host: string;
+  readonly port: number;
+  /** CA bundle the receiver's certificate must chain to (PEM file). */
+  readonly ca: string;
+  /** The gateway's client certificate and key for mutual TLS (PEM files). */
+  readonly cert: string;
+  readonly key: string;
+  /** Name the receiver's certificate must carry (default: host). */
+  readonly servername?: string;
+  readonly queueSize?: number;
+}
+
 export interface GatewayConfig {
-  readonly listen: { readonly https: ListenAddress; readonly dicom: ListenAddress };
+  readonly listen: { readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean } };
+  readonly alerts: {
+    readonly rules: Readonly<Record<RuleName, RuleSettings>>;
+    readonly schedule: { readonly timeZone: string; readonly roles: Readonly<Record<string, readonly string[]>> };
+    readonly webhooks: readonly WebhookOptions[];
+  };
+  readonly audit: {
+    /** AuditSourceID of the ATNA messages (default: the host name). */
+    readonly sourceId?: string;
+    readonly enterpriseSiteId?: string;
+    readonly syslog: readonly SyslogDestination[];
+  };
   readonly tls: {
     readonly cert: string;
     readonly key: string;

@@ -24,6 +24,7 @@ import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './r
 import { GuardedPipe } from './guarded-pipe.js';
 import { RequestFilter } from './request-filter.js';
 import { ResponseRelay } from './response-relay.js';
+import { resultReporter } from './result-report.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
 import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
@@ -306,7 +307,7 @@ export class Association {
         return d;
       },
     });
-    this.#pipe = new GuardedPipe(this.#client, this.#upstream as Socket, filter, new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536)));
+    this.#pipe = new GuardedPipe(this.#client, this.#upstream as Socket, filter, new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536), resultReporter(this.#d.audit, this.#facts, principal)));
     this.#state = 'established';
     this.#establishedAt = this.#d.clock();
     writeAll(this.#client, [bytes]);

@@ -30,6 +30,8 @@ export class GuardedPipe {
     this.#batch = new UpstreamBatch(upstream);
     this.filter = filter;
     this.relay = relay;
+    // The relay reports each request's outcome; it learns from the filter what was forwarded.
+    if (relay.reporting) filter.tracker = relay;
   }
 
   /**

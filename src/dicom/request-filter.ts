@@ -1,10 +1,11 @@
 // Client → PACS P-DATA filter: reassembles and decides each command, streams or drops its data fragments.
 
-import { AbortReason, MessageControl, NO_DATA_SET } from './constants.js';
+import { AbortReason, CommandField, MessageControl, NO_DATA_SET } from './constants.js';
 import type { CommandDecision } from './command-guard.js';
 import { decodeCommandSet, type CommandSet } from './command-set.js';
 import { buildPData, pDataHeader } from './p-data.js';
 import { PduError } from './pdu-error.js';
+import { traffic } from '../audit/traffic.js';
 import type { PdvHeader } from './pdu-reader.js';
 
 export interface RequestFilterOptions {
@@ -30,7 +31,21 @@ interface Message {
   readonly forward: boolean;
   /** The response to send once the (dropped) data set has been consumed. */
   readonly response: Buffer | undefined;
+  /** A forwarded C-FIND/C-GET/C-MOVE's identifier, copied for the tracker (at most MAX_QUERY_BYTES). */
+  readonly query?: { readonly messageId: number; readonly chunks: Buffer[]; size: number };
 }
+
+/** What is told about forwarded requests (the response relay, when it reports outcomes). */
+export interface RequestTracker {
+  forwarded(cmd: CommandSet): void;
+  identifier(messageId: number, query: Buffer): void;
+}
+
+/** Requests whose identifier is copied for the tracker: C-FIND (the query), C-GET and C-MOVE (what is retrieved). */
+const QUERIED: ReadonlySet<number> = new Set([CommandField.CFindRq, CommandField.CGetRq, CommandField.CMoveRq]);
+
+/** Largest C-FIND identifier copied for the outcome report (the ATNA Query message). */
+const MAX_QUERY_BYTES = 64 * 1024;
 
 /**
  * Handles the P-DATA events of the client's PDU reader. Forwarded PDVs are re-framed one PDV per
@@ -48,6 +63,8 @@ export class RequestFilter {
    * since the PACS cannot answer before it has it. The caller resets it.
    */
   partEnded = false;
+  /** Told about every forwarded request (set by GuardedPipe when outcomes are reported). */
+  tracker: RequestTracker | undefined;
   readonly #o: RequestFilterOptions;
   /** The command being reassembled: complete PDV fragments, the current one's pieces (copies). */
   #command: PendingCommand | undefined;
@@ -92,8 +109,12 @@ export class RequestFilter {
 
   onFragment(data: Buffer): void {
     const mode = this.#mode;
-    if (mode === 'forward') this.toUpstream.push(data);
-    else if (mode === 'collect' && this.#command !== undefined) {
+    if (mode === 'forward') {
+      this.toUpstream.push(data);
+      traffic.dicomToPacs += data.length;
+      const q = this.#message?.query;
+      if (q !== undefined && (q.size += data.length) <= MAX_QUERY_BYTES) q.chunks.push(Buffer.from(data));
+    } else if (mode === 'collect' && this.#command !== undefined) {
       this.#command.current.push(Buffer.from(data));
       this.#command.size += data.length;
     }
@@ -111,6 +132,8 @@ export class RequestFilter {
     }
     if (h.isLast) {
       if (mode === 'forward') this.partEnded = true;
+      const q = this.#message?.query;
+      if (q !== undefined && q.size <= MAX_QUERY_BYTES) this.tracker?.identifier(q.messageId, Buffer.concat(q.chunks, q.size));
       const response = this.#message?.response;
       this.#message = undefined;
       if (response !== undefined) this.toClient.push(response);
@@ -133,7 +156,12 @@ export class RequestFilter {
       const control = MessageControl.Command | (i === c.fragments.length - 1 ? MessageControl.Last : 0);
       this.toUpstream.push(pDataHeader(c.pcId, control, fragment.length), fragment);
     });
-    if (hasData) this.#message = { pcId: c.pcId, forward: true, response: undefined };
+    const tracker = this.tracker;
+    if (tracker !== undefined && !cmd.isResponse && decision.kind === 'allow') tracker.forwarded(cmd);
+    if (hasData) {
+      const query = tracker !== undefined && QUERIED.has(cmd.commandField) && cmd.messageId !== undefined ? { messageId: cmd.messageId, chunks: [], size: 0 } : undefined;
+      this.#message = { pcId: c.pcId, forward: true, response: undefined, ...(query === undefined ? {} : { query }) };
+    }
     this.partEnded = true;
   }
 }

@@ -3,6 +3,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Audit } from '../audit/audit.js';
+import { tlsFailureReason } from '../audit/outcome.js';
 import type { Logger } from '../audit/logger.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { IdentityResolver } from '../identity/resolver.js';
@@ -72,7 +73,9 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
     raw.once('close', () => sockets.delete(raw));
   });
 
+  const audit = deps.audit;
   server.on('secureConnection', (socket: TLSSocket) => {
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'dicom', source: socket.remoteAddress ?? 'unknown', ok: true });
     try {
       const a = new Association(socket, { ...deps, logger: log, limits, revalidateMs: deps.revalidateMs ?? DEFAULT_REVALIDATE_MS, clock: deps.clock ?? systemClock });
       open.add(a);
@@ -86,6 +89,7 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
     // A peer that hung up mid-handshake (port scanners, connections over a cap) is not worth an info line each.
     const code = (err as NodeJS.ErrnoException).code;
     log[code === 'ECONNRESET' ? 'debug' : 'info']({ source: socket.remoteAddress, err: { message: err.message, code } }, 'TLS handshake failed');
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'dicom', source: socket.remoteAddress ?? 'unknown', ok: false, reason: tlsFailureReason(err) });
     socket.destroy();
   });
   server.on('error', (err) => log.error({ err }, 'DIMSE listener error'));

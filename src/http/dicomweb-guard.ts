@@ -8,6 +8,7 @@ import { authorize } from '../policy/authorize.js';
 import { authenticate, type AuthInput, type HttpAuthDeps } from './authenticate.js';
 import { classifyDicomweb, classifyWadoUri, type Classification } from './classify-dicomweb.js';
 import { CROSS_SITE_REASON, crossSiteError, crossSiteReason, type RequestSite } from './cross-site.js';
+import { RequestOutcome } from './request-outcome.js';
 
 export interface GuardDeps extends HttpAuthDeps {
   readonly audit: Audit;
@@ -56,7 +57,8 @@ export function upstreamTarget(m: Mounted): string {
 }
 
 export type GuardVerdict =
-  | { readonly allowed: true }
+  /** `outcome`: the request's outcome report, when the audit trail has listeners (the edge feeds and ends it). */
+  | { readonly allowed: true; readonly outcome: RequestOutcome | undefined }
   | { readonly allowed: false; readonly error: GatewayError; readonly status?: number; readonly headers?: Readonly<Record<string, string>> };
 
 /**
@@ -68,7 +70,7 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   const path = target.slice(0, 512);
   const c = m.mount.classify(method, m.rest, m.query);
   if (!c.ok) {
-    deps.audit.record({ event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: c.reason });
+    deps.audit.record({ event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: c.reason, status: c.status });
     const code = c.status === 400 ? 'ERR_PATH_REFUSED' : 'ERR_ROUTE_REFUSED';
     return {
       allowed: false, status: c.status, headers: { allow: 'GET, HEAD, POST' },
@@ -79,7 +81,7 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   if (crossSite !== undefined) {
     deps.audit.record({
       event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: CROSS_SITE_REASON,
-      action: c.action, service: c.service, fetchSite: site?.fetchSite, origin: site?.origin?.slice(0, 256),
+      action: c.action, service: c.service, fetchSite: site?.fetchSite, origin: site?.origin?.slice(0, 256), status: 403,
     });
     return { allowed: false, error: crossSiteError(crossSite) };
   }
@@ -89,8 +91,8 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   } catch (err) {
     deps.audit.record({
       event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: 'deny', reason: err instanceof GatewayError ? err.code : 'error',
-      action: c.action, studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
-      detail: err instanceof GatewayError ? err.detail : undefined,
+      action: c.action, service: c.service, studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
+      detail: err instanceof GatewayError ? err.detail : undefined, status: err instanceof GatewayError ? err.statusCode : 500,
     });
     if (err instanceof GatewayError) return { allowed: false, error: err };
     return { allowed: false, status: 500, error: new GatewayError('ERR_BAD_REQUEST', 'internal error', { cause: err }) };
@@ -101,10 +103,10 @@ export async function guardRequest(method: string, target: string, m: Mounted, a
   deps.audit.record({
     event: 'authz.http', source: auth.ip, requestId: auth.requestId, httpMethod: method, path, decision: d.allowed ? 'allow' : 'deny', reason: d.reason,
     principal: principal.id, role: principal.role, method: principal.method, action: c.action, service: c.service,
-    studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid,
+    studyUid: c.studyUid, seriesUid: c.seriesUid, instanceUid: c.instanceUid, status: d.allowed ? undefined : 403,
   });
   if (!d.allowed) {
     return { allowed: false, error: new GatewayError('ERR_FORBIDDEN', `your role "${principal.role}" does not allow the "${c.action}" action`, { detail: { action: c.action, role: principal.role } }) };
   }
-  return { allowed: true };
+  return { allowed: true, outcome: deps.audit.listening ? new RequestOutcome(deps.audit, principal, c, auth.ip, method, path) : undefined };
 }

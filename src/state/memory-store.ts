@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
-import type { AttemptReservation, AttemptWindow, StateStore } from './store.js';
+import { WINDOW_BUCKETS, type AttemptReservation, type AttemptWindow, type SeenMark, type StateStore, type WindowTotal } from './store.js';
 
 /** The value under an attempts key (reserveAttempt): a lock time and the counts of recent buckets. */
 interface Attempts {
@@ -16,6 +16,16 @@ interface Entry {
   expiresAt: number;
   /** A touched record as an object (its JSON, `value`, is made only when someone reads it). */
   record?: object;
+}
+
+interface SlidingSum { readonly buckets: Map<number, { sum: number; first: number }>; last: number }
+
+/** Drops the first-inserted (least recently seen) entries beyond `cap`. */
+function dropOldest(m: Map<string, number>, cap: number): void {
+  for (const k of m.keys()) {
+    if (m.size <= cap) return;
+    m.delete(k);
+  }
 }
 
 /** In-process store. Expired entries are removed on access and by a periodic sweep. */
@@ -144,6 +154,59 @@ export class MemoryStore implements StateStore {
     const e = this.#get(key);
     this.#set(key, value, ttlMs);
     return e === undefined ? null : (e.value as string);
+  }
+
+  async windowAdd(key: string, at: number, amount: number, windowMs: number): Promise<WindowTotal> {
+    const size = windowMs / WINDOW_BUCKETS;
+    const b = Math.floor(at / size);
+    const oldest = b - WINDOW_BUCKETS + 1;
+    const e = this.#get(key);
+    const w = (e?.value as SlidingSum | undefined) ?? { buckets: new Map<number, { sum: number; first: number }>(), last: 0 };
+    const bucket = w.buckets.get(b);
+    if (bucket === undefined) w.buckets.set(b, { sum: amount, first: at });
+    else bucket.sum += amount;
+    if (at > w.last) w.last = at;
+    let total = 0;
+    let first = Number.POSITIVE_INFINITY;
+    for (const [n, x] of w.buckets) {
+      if (n < oldest) { w.buckets.delete(n); continue; }
+      total += x.sum;
+      if (x.first < first) first = x.first;
+    }
+    this.#map.set(key, { value: w, expiresAt: this.#clock() + windowMs + size });
+    return { total, first: Number.isFinite(first) ? first : at, last: w.last };
+  }
+
+  async windowAddDistinct(key: string, at: number, members: readonly string[], windowMs: number, cap: number): Promise<WindowTotal> {
+    const e = this.#get(key);
+    const seen = (e?.value as Map<string, number> | undefined) ?? new Map<string, number>();
+    for (const [m, t] of seen) if (t <= at - windowMs) seen.delete(m);
+    for (const m of members) {
+      const t = seen.get(m);
+      // Re-inserted so that the Map's order stays oldest-seen first (what the cap drops).
+      if (t === undefined || at > t) { seen.delete(m); seen.set(m, at); }
+    }
+    dropOldest(seen, Math.max(1, cap));
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const t of seen.values()) {
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+    this.#map.set(key, { value: seen, expiresAt: this.#clock() + windowMs });
+    return { total: seen.size, first: Number.isFinite(first) ? first : at, last: Number.isFinite(last) ? last : at };
+  }
+
+  async markSeen(key: string, member: string, at: number, horizonMs: number, cap: number): Promise<SeenMark> {
+    const e = this.#get(key);
+    const seen = (e?.value as Map<string, number> | undefined) ?? new Map<string, number>();
+    for (const [m, t] of seen) if (t <= at - horizonMs) seen.delete(m);
+    const previous = seen.get(member) ?? null;
+    const others = seen.size - (previous === null ? 0 : 1);
+    if (previous === null || at > previous) { seen.delete(member); seen.set(member, at); }
+    dropOldest(seen, Math.max(1, cap));
+    this.#map.set(key, { value: seen, expiresAt: this.#clock() + horizonMs });
+    return { previous, others };
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {

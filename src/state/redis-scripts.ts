@@ -90,6 +90,77 @@ return 1`,
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`,
   },
+  /**
+   * ARGV: at, amount, windowMs, buckets, ttlMs. A hash of buckets: c<n> sum, f<n> first time of
+   * bucket n (n = floor(at / (windowMs / buckets))), l the last time. Buckets that left the window
+   * are deleted. Returns {total, first, last} as strings (exact beyond Lua's integer replies).
+   */
+  pgwWindowAdd: {
+    numberOfKeys: 1,
+    lua: `local at = tonumber(ARGV[1])
+local size = tonumber(ARGV[3]) / tonumber(ARGV[4])
+local b = math.floor(at / size)
+local oldest = b - tonumber(ARGV[4]) + 1
+redis.call('HINCRBY', KEYS[1], 'c' .. b, ARGV[2])
+redis.call('HSETNX', KEYS[1], 'f' .. b, ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'l') or '0')
+if at > last then last = at; redis.call('HSET', KEYS[1], 'l', ARGV[1]) end
+local all = redis.call('HGETALL', KEYS[1])
+local total = 0
+local first = nil
+for i = 1, #all, 2 do
+  local kind = string.sub(all[i], 1, 1)
+  if kind == 'c' or kind == 'f' then
+    local n = tonumber(string.sub(all[i], 2))
+    if n < oldest then redis.call('HDEL', KEYS[1], all[i])
+    elseif kind == 'c' then total = total + tonumber(all[i + 1])
+    else
+      local f = tonumber(all[i + 1])
+      if first == nil or f < first then first = f end
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {string.format('%.0f', total), string.format('%.0f', first or at), string.format('%.0f', last)}`,
+  },
+  /**
+   * ARGV: at, windowMs, cap, ttlMs, member…. A sorted set of members scored by when last seen:
+   * those not seen within the window are removed, the members added (a later time wins), the
+   * oldest dropped beyond `cap`. Returns {count, first, last}.
+   */
+  pgwWindowDistinct: {
+    numberOfKeys: 1,
+    lua: `local at = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', at - tonumber(ARGV[2])))
+for i = 5, #ARGV do redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[i]) end
+local n = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[3])
+if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1); n = cap end
+local lo = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local hi = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {tostring(n), lo[2] or ARGV[1], hi[2] or ARGV[1]}`,
+  },
+  /**
+   * ARGV: member, at, horizonMs, cap. A sorted set scored by last-seen time. Returns
+   * {previous or false, others within the horizon}; then marks the member seen at `at`.
+   */
+  pgwMarkSeen: {
+    numberOfKeys: 1,
+    lua: `local at = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', at - horizon))
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+local others = n
+if prev then others = n - 1 end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+local cap = tonumber(ARGV[4])
+n = redis.call('ZCARD', KEYS[1])
+if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {prev or false, tostring(others)}`,
+  },
 } as const);
 
 /** The commands `defineCommand` adds to the client, as the store calls them. */
@@ -102,4 +173,7 @@ export interface ScriptCommands {
   pgwReserveAttempt(key: string, now: string, current: string, previous: string, limit: number, until: string, ttlMs: number, lockMs: number): Promise<[number, string, number]>;
   pgwReleaseAttempt(key: string, field: string): Promise<number>;
   pgwLockAttempts(key: string, now: string, until: string, ttlMs: number): Promise<number>;
+  pgwWindowAdd(key: string, at: number, amount: number, windowMs: number, buckets: number, ttlMs: number): Promise<[string, string, string]>;
+  pgwWindowDistinct(key: string, at: number, windowMs: number, cap: number, ttlMs: number, ...members: string[]): Promise<[string, string, string]>;
+  pgwMarkSeen(key: string, member: string, at: number, horizonMs: number, cap: number): Promise<[string | null, string]>;
 }

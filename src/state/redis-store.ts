@@ -8,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import { connectRedis, describeTarget, firstOutcome, quitClient, redactError, secretsOf, type RedisClient } from './redis-connection.js';
 import { RECORD_JSON_FIELD, RECORD_SEEN_FIELD, SCRIPTS, type ScriptCommands } from './redis-scripts.js';
 import { RedisSubscriber } from './redis-subscriber.js';
-import type { AttemptReservation, AttemptWindow, StateStore } from './store.js';
+import { WINDOW_BUCKETS, type AttemptReservation, type AttemptWindow, type SeenMark, type StateStore, type WindowTotal } from './store.js';
 
 export interface RedisStoreOptions {
   readonly redis: RedisOptions;
@@ -38,6 +38,11 @@ const REPLY_ERROR_LOG_INTERVAL_MS = 60_000;
 function checkTtl(ttlMs: number): number {
   if (!Number.isFinite(ttlMs)) throw new TypeError(`ttlMs must be a finite number of milliseconds, got ${ttlMs}`);
   return Math.max(1, Math.ceil(ttlMs)); // memory semantics: a TTL ≤ 0 expires at once; PEXPIRE needs ≥ 1
+}
+
+function checkWindow(at: number, windowMs: number): void {
+  if (!Number.isFinite(at)) throw new TypeError(`at must be a finite time in milliseconds, got ${at}`);
+  if (!Number.isFinite(windowMs) || windowMs <= 0) throw new TypeError(`the window must be a positive number of milliseconds, got ${windowMs}`);
 }
 
 /**
@@ -280,6 +285,27 @@ export class RedisStore implements StateStore {
     const ttl = checkTtl(ttlMs);
     // SET … GET (Redis ≥ 6.2) replaces and returns the old value in one command.
     return this.#run('swap', (c) => c.set(this.#key(key), value, 'PX', ttl, 'GET'));
+  }
+
+  async windowAdd(key: string, at: number, amount: number, windowMs: number): Promise<WindowTotal> {
+    checkWindow(at, windowMs);
+    if (!Number.isSafeInteger(amount) || amount < 0) throw new TypeError(`windowAdd: amount must be a non-negative integer, got ${amount}`);
+    const ttl = checkTtl(windowMs + windowMs / WINDOW_BUCKETS);
+    const r = await this.#run('windowAdd', (c) => c.pgwWindowAdd(this.#key(key), Math.floor(at), amount, windowMs, WINDOW_BUCKETS, ttl));
+    return { total: Number(r[0]), first: Number(r[1]), last: Number(r[2]) };
+  }
+
+  async windowAddDistinct(key: string, at: number, members: readonly string[], windowMs: number, cap: number): Promise<WindowTotal> {
+    checkWindow(at, windowMs);
+    const ttl = checkTtl(windowMs);
+    const r = await this.#run('windowAddDistinct', (c) => c.pgwWindowDistinct(this.#key(key), Math.floor(at), windowMs, Math.max(1, cap), ttl, ...members));
+    return { total: Number(r[0]), first: Number(r[1]), last: Number(r[2]) };
+  }
+
+  async markSeen(key: string, member: string, at: number, horizonMs: number, cap: number): Promise<SeenMark> {
+    checkWindow(at, horizonMs);
+    const r = await this.#run('markSeen', (c) => c.pgwMarkSeen(this.#key(key), member, Math.floor(at), Math.ceil(horizonMs), Math.max(1, cap)));
+    return { previous: r[0] === null || (r[0] as unknown) === false ? null : Number(r[0]), others: Number(r[1]) };
   }
 
   // ---- pub/sub (change notices between replicas) ----

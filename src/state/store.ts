@@ -68,8 +68,45 @@ export interface StateStore {
   lockAttempts(key: string, now: number, until: number): Promise<boolean>;
   /** Atomically replaces the string at `key`, returning the previous value. */
   swap(key: string, value: string, ttlMs: number): Promise<string | null>;
+  /**
+   * Sliding-window sum (alert rules): adds `amount` at time `at` to the window kept at `key`
+   * (WINDOW_BUCKETS buckets of windowMs / WINDOW_BUCKETS; buckets older than the window are
+   * dropped) and returns the window's total and its first and last event times. Atomic.
+   */
+  windowAdd(key: string, at: number, amount: number, windowMs: number): Promise<WindowTotal>;
+  /**
+   * Sliding-window distinct count: records `members` as seen at `at` and returns how many distinct
+   * members were seen within the last windowMs (at most `cap`: the oldest are forgotten first).
+   * Atomic.
+   */
+  windowAddDistinct(key: string, at: number, members: readonly string[], windowMs: number, cap: number): Promise<WindowTotal>;
+  /**
+   * Last-seen marks: records `member` as seen at `at` and returns when it was last seen within
+   * horizonMs before (null: not seen) and how many other members were seen within it. At most
+   * `cap` members are kept (the least recently seen are forgotten). Atomic.
+   */
+  markSeen(key: string, member: string, at: number, horizonMs: number, cap: number): Promise<SeenMark>;
   /** Subscribes to change notices published by any replica (users and devices reload). */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
   publish(channel: string, message: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Buckets a sliding window is kept in: it slides in steps of a tenth of its length. */
+export const WINDOW_BUCKETS = 10;
+
+/** A sliding window's state after an addition. */
+export interface WindowTotal {
+  /** Sum of amounts (windowAdd) or distinct members (windowAddDistinct) within the window. */
+  readonly total: number;
+  /** Time of the first and last event the window still holds. */
+  readonly first: number;
+  readonly last: number;
+}
+
+export interface SeenMark {
+  /** When the member was last seen within the horizon, or null. */
+  readonly previous: number | null;
+  /** Other members seen within the horizon. */
+  readonly others: number;
 }

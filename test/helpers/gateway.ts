@@ -45,6 +45,8 @@ export interface TestGateway {
   readonly url: string;
   readonly httpsPort: number;
   readonly dicomPort: number;
+  /** The metrics listener's port (listen.metrics, port 0 in tests). */
+  readonly metricsPort: number;
   readonly caPem: string;
   readonly clock: TestClock;
   /** Every log line the gateway wrote, parsed. */
@@ -129,7 +131,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
   const clock = options.clock ?? testClock();
   const o = options.orthanc;
   const raw = merge({
-    listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 } },
+    listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: 0 } },
     tls: { cert: 'certs/server.crt', key: 'certs/server.key', clientCa: 'certs/ca.crt', autoGenerate: true },
     upstream: {
       dicomweb: o?.dicomwebUrl ?? 'http://127.0.0.1:9/dicom-web',
@@ -175,6 +177,7 @@ export async function startGateway(options: TestGatewayOptions = {}): Promise<Te
     gateway, config, dir, configFile, url, clock, logs, rawLogs, caPem,
     httpsPort: addresses.https.port,
     dicomPort: addresses.dicom.port,
+    metricsPort: addresses.metrics?.port ?? 0,
     auditEvents: (event) => logs.filter((l) => l['audit'] !== undefined && (event === undefined || l['audit'].event === event)).map((l) => l['audit']),
     async addUser(username, role, password = `pw-${username}-Xq7!long`, extra = {}) {
       const users: UserDirectory = config.users.backend === 'redis' ? await openRedisUserDirectory(config) : new FileUserDirectory(join(dir, 'config/users.yaml'));

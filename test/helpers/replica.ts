@@ -11,6 +11,8 @@ export interface Replica {
   readonly name: string;
   readonly httpsPort: number;
   readonly dicomPort: number;
+  /** The metrics listener's port (0 when listen.metrics.enabled is false). */
+  readonly metricsPort: number;
   readonly process: StartedProcess;
   /** Every JSON log line the process wrote to stdout so far, parsed. */
   logs(): Record<string, any>[];
@@ -80,6 +82,7 @@ export async function startReplica(o: StartReplicaOptions): Promise<Replica> {
     name: o.name,
     httpsPort,
     dicomPort: portOf(listening['dicom']),
+    metricsPort: listening['metrics'] === undefined ? 0 : portOf(listening['metrics']),
     process: proc,
     logs,
     rawLogs: () => proc.stdout(),

@@ -55,7 +55,7 @@ const env = {
 const USER_MAX_FAILURES = 4;
 const configFile = join(dir, 'gateway.yaml');
 writeFileSync(configFile, stringify({
-  listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 } },
+  listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: 0 } },
   tls: { cert: 'certs/server.crt', key: 'certs/server.key', clientCa: 'certs/ca.crt', autoGenerate: false },
   upstream: {
     dicomweb: orthanc.dicomwebUrl, wadoUri: orthanc.wadoUrl,

@@ -233,4 +233,56 @@ export async function storeContract(t: Test, makeStore: () => StateStore | Promi
     t.same(b, [message, 'second']);
     t.same(other, []);
   });
+
+  // Sliding windows take the caller's time (`at`): these hold on a store whose own clock is elsewhere.
+  const T0 = 1_800_000_000_000;
+  const MINUTE = 60_000;
+
+  await withStore('windowAdd sums amounts within a sliding window and names its first and last event', async (t, s) => {
+    t.same(await s.windowAdd('win:sum', T0, 3, 10 * MINUTE), { total: 3, first: T0, last: T0 });
+    t.same(await s.windowAdd('win:sum', T0 + MINUTE, 4, 10 * MINUTE), { total: 7, first: T0, last: T0 + MINUTE });
+    t.same(await s.windowAdd('win:sum', T0 + 9 * MINUTE, 1_000_000_000_000, 10 * MINUTE), { total: 1_000_000_000_007, first: T0, last: T0 + 9 * MINUTE }, 'byte counts beyond 32 bits stay exact');
+    const slid = await s.windowAdd('win:sum', T0 + 10 * MINUTE + 1, 1, 10 * MINUTE);
+    t.same(slid, { total: 1_000_000_000_005, first: T0 + MINUTE, last: T0 + 10 * MINUTE + 1 }, 'the first bucket left the window');
+    t.same(await s.windowAdd('win:sum', T0 + 40 * MINUTE, 2, 10 * MINUTE), { total: 2, first: T0 + 40 * MINUTE, last: T0 + 40 * MINUTE }, 'after a quiet window only the new amount counts');
+    t.same(await s.windowAdd('win:other', T0, 1, 10 * MINUTE), { total: 1, first: T0, last: T0 }, 'keys are independent');
+  });
+
+  await withStore('windowAdd is atomic: concurrent additions all count', async (t, s) => {
+    await Promise.all(Array.from({ length: 60 }, (_, i) => s.windowAdd('win:race', T0 + i, 2, MINUTE)));
+    t.equal((await s.windowAdd('win:race', T0 + 100, 0, MINUTE)).total, 120);
+  });
+
+  await withStore('windowAddDistinct counts each member once within the window', async (t, s) => {
+    t.same(await s.windowAddDistinct('wd:1', T0, ['a', 'b', 'a'], 10 * MINUTE, 100), { total: 2, first: T0, last: T0 });
+    t.same(await s.windowAddDistinct('wd:1', T0 + MINUTE, ['b', 'c'], 10 * MINUTE, 100), { total: 3, first: T0, last: T0 + MINUTE }, 'b again is not new');
+    t.same(await s.windowAddDistinct('wd:1', T0 + 10 * MINUTE + 1, [], 10 * MINUTE, 100), { total: 2, first: T0 + MINUTE, last: T0 + MINUTE }, 'a left the window; b was seen later');
+    t.equal((await s.windowAddDistinct('wd:1', T0 + 30 * MINUTE, ['z'], 10 * MINUTE, 100)).total, 1);
+  });
+
+  await withStore('windowAddDistinct keeps at most cap members, forgetting the least recently seen', async (t, s) => {
+    const many = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    t.equal((await s.windowAddDistinct('wd:cap', T0, many, MINUTE, 20)).total, 20);
+    t.equal((await s.windowAddDistinct('wd:cap', T0 + 1, ['new'], MINUTE, 20)).total, 20);
+  });
+
+  await withStore('windowAddDistinct is atomic: members added concurrently all count', async (t, s) => {
+    await Promise.all(Array.from({ length: 40 }, (_, i) => s.windowAddDistinct('wd:race', T0 + i, [`p${i}`, 'shared'], MINUTE, 1000)));
+    t.equal((await s.windowAddDistinct('wd:race', T0 + 50, [], MINUTE, 1000)).total, 41);
+  });
+
+  await withStore('markSeen says when a member was last seen within the horizon, and how many others were', async (t, s) => {
+    const DAY = 86_400_000;
+    t.same(await s.markSeen('seen:alice', '10.1.2.0/24', T0, 30 * DAY, 100), { previous: null, others: 0 });
+    t.same(await s.markSeen('seen:alice', '10.1.2.0/24', T0 + DAY, 30 * DAY, 100), { previous: T0, others: 0 });
+    t.same(await s.markSeen('seen:alice', '192.0.2.0/24', T0 + 2 * DAY, 30 * DAY, 100), { previous: null, others: 1 });
+    t.same(await s.markSeen('seen:alice', '10.1.2.0/24', T0 + 40 * DAY, 30 * DAY, 100), { previous: null, others: 0 }, 'marks older than the horizon are forgotten');
+    t.same(await s.markSeen('seen:bob', '10.1.2.0/24', T0, 30 * DAY, 100), { previous: null, others: 0 }, 'keys are independent');
+  });
+
+  await withStore('markSeen keeps at most cap members', async (t, s) => {
+    for (let i = 0; i < 12; i++) await s.markSeen('seen:cap', `n${i}`, T0 + i, 86_400_000, 5);
+    t.same(await s.markSeen('seen:cap', 'last', T0 + 100, 86_400_000, 5), { previous: null, others: 5 });
+    t.same(await s.markSeen('seen:cap', 'n0', T0 + 101, 86_400_000, 5), { previous: null, others: 5 }, 'the least recently seen were forgotten');
+  });
 }

@@ -11,6 +11,7 @@ import { canonicalAddress } from '../../util/address-key.js';
 import { nextRequestId } from '../../audit/request-id.js';
 import { requestSiteOf } from '../cross-site.js';
 import { guardRequest, mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
+import type { RequestOutcome } from '../request-outcome.js';
 import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
 import { internalConnection } from './internal-socket.js';
@@ -246,12 +247,13 @@ export class EdgeConnection {
     const attempt = (retry: boolean): void => {
       pool.acquire(fresh || retry, (err, lease) => {
         if (this.#closed) { if (lease !== undefined) pool.release(lease.socket, true); return; }
-        if (err !== undefined || lease === undefined) { this.#upstreamFailed(head, err ?? new Error('no upstream connection'), false); return; }
+        if (err !== undefined || lease === undefined) { verdict.outcome?.end({ kind: 'no-response', timeout: (err as { code?: string } | undefined)?.code === 'UND_ERR_CONNECT_TIMEOUT', badRequest: false }); this.#upstreamFailed(head, err ?? new Error('no upstream connection'), false); return; }
         this.#start(lease.socket, head, out, (res, _raw, close) => pacsResponseHead(res, close), (o) => {
           pool.release(lease.socket, o.kind === 'done' && o.upstreamReusable);
           if (o.kind === 'no-response' && !o.timeout && !o.badRequest && lease.reused && !fresh && !retry) { attempt(true); return; }
+          verdict.outcome?.end(o);
           this.#ended(o, head, true);
-        });
+        }, verdict.outcome);
       });
     };
     attempt(false);
@@ -282,9 +284,9 @@ export class EdgeConnection {
     });
   }
 
-  #start(upstream: Duplex, head: RequestHead, out: Buffer | string, responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string, onEnd: (o: ExchangeOutcome) => void): void {
+  #start(upstream: Duplex, head: RequestHead, out: Buffer | string, responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string, onEnd: (o: ExchangeOutcome) => void, outcome?: RequestOutcome): void {
     const ex = new Exchange({
-      client: this.#socket, upstream, head: out, method: head.method, body: head.body, clientKeepAlive: head.keepAlive,
+      client: this.#socket, upstream, head: out, method: head.method, body: head.body, clientKeepAlive: head.keepAlive, outcome,
       responseHead, onEnd: (o) => { this.#exchange = undefined; this.#hold(HOLD_UPSTREAM, false); onEnd(o); },
       holdClient: (hold) => { this.#hold(HOLD_UPSTREAM, hold); },
     });

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { capConnections, type ConnectionCaps } from '../../util/connection-caps.js';
+import { tlsFailureReason } from '../../audit/outcome.js';
 import type { GuardDeps, Mount } from '../dicomweb-guard.js';
 import { EdgeConnection } from './edge-connection.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -57,7 +58,9 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
     logger: o.logger, keepAliveMs: o.keepAliveMs,
   };
   const open = new Set<EdgeConnection>();
+  const audit = o.guard.audit;
   const server: Server = createServer(o.tls, (socket: TLSSocket) => {
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: true });
     const c = new EdgeConnection(socket, ctx);
     open.add(c);
     socket.once('close', () => open.delete(c));
@@ -65,6 +68,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
   if (o.connectionCaps !== undefined) capConnections(server, o.connectionCaps, { listener: 'https', logger: o.logger, audit: o.guard.audit });
   server.on('tlsClientError', (err: Error & { code?: string }, socket) => {
     o.logger.debug({ source: socket.remoteAddress, err: { message: err.message, code: err.code } }, 'TLS handshake failed');
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: false, reason: tlsFailureReason(err) });
   });
 
   return {

@@ -10,6 +10,8 @@ import type { RequestHead } from './request-head.js';
 import { parseResponseHead, type ResponseHead } from './response-head.js';
 import { giveSlab, SLAB_BYTES, takeSlab } from '../../util/slab-pool.js';
 import { attachSink, type UpstreamSink } from './upstream-pool.js';
+import type { RequestOutcome } from '../request-outcome.js';
+import { traffic } from '../../audit/traffic.js';
 
 /** Largest upstream response head accepted. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -39,6 +41,8 @@ export interface ExchangeSpec {
   readonly onEnd: (outcome: ExchangeOutcome) => void;
   /** Stops (true) or restarts (false) reading the client while the PACS takes the request body. */
   readonly holdClient: (hold: boolean) => void;
+  /** Told the response head and body bytes (allowed DICOMweb requests, when the audit trail has listeners). */
+  readonly outcome?: RequestOutcome | undefined;
 }
 
 function framerFor(body: RequestHead['body'] | ResponseHead['body'], strict: boolean): BodyFramer | undefined {
@@ -76,6 +80,7 @@ export class Exchange {
     const up = spec.upstream;
     // The upstream connection's inactivity timeout (set once by its pool) fails the exchange.
     attachSink(up, this.#sink);
+    spec.outcome?.sent();
     // latin1: header bytes go out exactly as they came in (obs-text included).
     if (typeof spec.head === 'string') (up as NodeJS.WritableStream).write(spec.head, 'latin1');
     else up.write(spec.head);
@@ -97,6 +102,7 @@ export class Exchange {
       this.#fail(new Error(`malformed request body: ${r.error}`), false, true);
       return undefined;
     }
+    traffic.httpToUpstream += r.used;
     if (r.used > 0 && !this.#s.upstream.write(r.used === chunk.length ? chunk : chunk.subarray(0, r.used)) && !this.#clientPaused) {
       this.#clientPaused = true;
       this.#s.holdClient(true);
@@ -139,6 +145,7 @@ export class Exchange {
         return;
       }
       this.#resHead = parsed;
+      this.#s.outcome?.head(parsed);
       this.#resFramer = framerFor(parsed.body, false);
       // Head and the body bytes that came with it leave in one TLS write (see #writeClient).
       this.#pendingHead = headOut;
@@ -161,12 +168,19 @@ export class Exchange {
   #bodyData(chunk: Buffer): void {
     const head = this.#resHead;
     if (head === undefined) return;
-    if (head.body.kind === 'close') { this.#writeClient(chunk); return; }
+    const outcome = this.#s.outcome;
+    if (head.body.kind === 'close') { traffic.httpToClient += chunk.length; outcome?.body(chunk); this.#writeClient(chunk); return; }
     const f = this.#resFramer;
     if (f === undefined) return;
     const r = f.feed(chunk);
     if (r.error !== undefined) { this.#finish({ kind: 'broken', error: new Error(`malformed upstream body: ${r.error}`) }); return; }
-    if (r.used > 0) this.#writeClient(r.used === chunk.length ? chunk : chunk.subarray(0, r.used));
+    if (r.used > 0) {
+      const body = r.used === chunk.length ? chunk : chunk.subarray(0, r.used);
+      traffic.httpToClient += r.used;
+      // Before the write: the chunk may be a view of a shared read buffer (see #writeClient).
+      outcome?.body(body);
+      this.#writeClient(body);
+    }
     if (r.done) this.#complete(r.used < chunk.length);
   }
 

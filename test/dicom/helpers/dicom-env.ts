@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { issueCertificate } from '../../../src/tls/issue.js';
-import { startGateway, type TestGateway, type TestUser } from '../../helpers/gateway.js';
+import { startGateway, type TestGateway, type TestGatewayOptions, type TestUser } from '../../helpers/gateway.js';
 import { startOrthanc, type OrthancOptions, type OrthancServer } from '../../helpers/orthanc.js';
 import { freePort } from '../../helpers/ports.js';
 import { startProcess, waitForPort, type StartedProcess } from '../../helpers/tools.js';
@@ -50,6 +50,10 @@ export interface DicomEnvOptions {
   /** C-MOVE destinations Orthanc knows: AE title → a free port reserved for a storescp. */
   readonly moveDestinations?: readonly string[];
   readonly orthanc?: OrthancOptions;
+  /** Further gateway config merged over the environment's (e.g. alerts, http.trustProxy). */
+  readonly config?: Record<string, unknown>;
+  readonly gatewayOptions?: TestGatewayOptions['gatewayOptions'];
+  readonly clock?: TestGatewayOptions['clock'];
 }
 
 /** Starts Orthanc and the gateway (HTTPS and DIMSE listeners) in front of it. */
@@ -65,7 +69,10 @@ export async function startDicomEnv(options: DicomEnvOptions = {}): Promise<Dico
   try {
     gw = await startGateway({
       orthanc, dicom: true,
+      ...(options.gatewayOptions === undefined ? {} : { gatewayOptions: options.gatewayOptions }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       config: {
+        ...options.config,
         ...(options.roles === undefined ? {} : { roles: options.roles }),
         dicom: { artimSeconds: 5, ...options.dicom },
       },
