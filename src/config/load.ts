@@ -146,7 +146,8 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
     problems.push('users.backend: "redis" needs state.store: redis (the user directory lives in the same Redis)');
   }
   for (const [name, r] of Object.entries(roles)) {
-    if (r.moveDestinations.length > 0 && !r.actions.includes('move')) {
+    // The schema has already named a role whose actions are not a list; only well-formed roles are cross-checked.
+    if (Array.isArray(r.actions) && Array.isArray(r.moveDestinations) && r.moveDestinations.length > 0 && !r.actions.includes('move')) {
       problems.push(`roles.${name}.moveDestinations: set, but the role lacks the "move" action`);
     }
   }

@@ -66,3 +66,10 @@ t.test('unreadable and non-YAML files', async (t) => {
   writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n');
   t.throws(() => loadConfig(join(dir, 'list.yaml')), { code: 'ERR_CONFIG_INVALID', message: /top level must be a mapping/ });
 });
+
+t.test('regression (fuzz config): a role with moveDestinations but no list of actions is a config error, not a TypeError', async (t) => {
+  for (const rules of [{ moveDestinations: ['DEST'] }, { actions: 5, moveDestinations: ['DEST'] }]) {
+    const p = problems({ roles: { mover: rules } });
+    t.ok(p.length > 0 && p.every((x) => x.startsWith('roles.')), `refused, naming the role: ${JSON.stringify(p)}`);
+  }
+});
