@@ -103,7 +103,12 @@ export function decodeTime(t: Tlv, what: string): Date {
   const [, y, mo, d, h, mi, se] = m.map(Number) as [number, number, number, number, number, number, number];
   // RFC 5280 §4.1.2.5.1: two-digit years 50–99 are 19xx, 00–49 are 20xx.
   const year = t.tag === Tag.UtcTime ? (y >= 50 ? 1900 + y : 2000 + y) : y;
-  return new Date(Date.UTC(year, mo - 1, d, h, mi, se));
+  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, se));
+  // Date.UTC rolls month 13 or day 0 over into another date; a field out of range is not a time.
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || date.getUTCHours() !== h || date.getUTCMinutes() !== mi || date.getUTCSeconds() !== se) {
+    fail(what, `not a time: ${JSON.stringify(s)}`);
+  }
+  return date;
 }
 
 // ---- writing -------------------------------------------------------------------------------
