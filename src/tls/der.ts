@@ -53,6 +53,8 @@ export function readTlv(buf: Buffer, offset: number, what: string): Tlv {
     if (offset + 2 + n > buf.length) fail(what, 'truncated length');
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + (buf[offset + 2 + i] as number);
+    // X.690 §10.1: DER encodes a length in the fewest bytes (long form only from 128, no leading zero byte).
+    if (length < 0x80 || buf[offset + 2] === 0) fail(what, 'length not in the shortest form');
     header = 2 + n;
   }
   const end = offset + header + length;

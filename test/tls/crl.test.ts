@@ -44,6 +44,10 @@ t.test('DER primitives', async (t) => {
   t.throws(() => readTlv(Buffer.from([0x30, 0x85, 1, 2, 3, 4, 5]), 0, 'x'), /length field too long/);
   t.throws(() => readTlv(Buffer.from([0x30, 0x10, 0]), 0, 'x'), /runs past the end/);
   t.throws(() => readTlv(Buffer.from([0x30, 0x80]), 0, 'x'), /indefinite length/);
+  // Regression (fuzz der): DER lengths use the fewest bytes (X.690 §10.1); BER's other forms are refused.
+  t.throws(() => readTlv(Buffer.from([0x30, 0x81, 0x00]), 0, 'x'), /not in the shortest form/, 'long form for a length below 128');
+  t.throws(() => readTlv(Buffer.from([0x04, 0x82, 0x00, 0x80, ...Buffer.alloc(128)]), 0, 'x'), /not in the shortest form/, 'a leading zero length byte');
+  t.equal(readTlv(Buffer.from([0x04, 0x81, 0x80, ...Buffer.alloc(128)]), 0, 'x').value.length, 128, 'the shortest long form is read');
   t.equal(normaliseSerial('0x00:8a:01'), '8A01');
   t.equal(normaliseSerial('1ab'), '01AB');
 });
