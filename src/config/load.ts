@@ -89,10 +89,11 @@ function normaliseRoles(roles: Record<string, unknown>): Record<string, RoleRule
   for (const [name, rules] of Object.entries(roles)) {
     if (Array.isArray(rules)) {
       out[name] = { actions: rules as Action[], moveDestinations: [], storeSopClasses: [] };
-    } else {
+    } else if (isPlain(rules)) {
       const r = rules as { actions: Action[]; moveDestinations?: string[]; storeSopClasses?: string[] };
       out[name] = { actions: r.actions, moveDestinations: r.moveDestinations ?? [], storeSopClasses: r.storeSopClasses ?? [] };
     }
+    // Anything else (null, a number, a string) has been named by the schema; it makes no role.
   }
   return out;
 }

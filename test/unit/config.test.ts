@@ -68,7 +68,7 @@ t.test('unreadable and non-YAML files', async (t) => {
 });
 
 t.test('regression (fuzz config): a role with moveDestinations but no list of actions is a config error, not a TypeError', async (t) => {
-  for (const rules of [{ moveDestinations: ['DEST'] }, { actions: 5, moveDestinations: ['DEST'] }]) {
+  for (const rules of [{ moveDestinations: ['DEST'] }, { actions: 5, moveDestinations: ['DEST'] }, null, 7, 'search']) {
     const p = problems({ roles: { mover: rules } });
     t.ok(p.length > 0 && p.every((x) => x.startsWith('roles.')), `refused, naming the role: ${JSON.stringify(p)}`);
   }
