@@ -1,6 +1,6 @@
 // The YAML config and the users / devices files: their own error code only; what loads is validated and frozen.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isGatewayError as isOwn } from '../../../src/errors.js';
@@ -19,14 +19,15 @@ function deepFrozen(o: unknown, depth = 0): boolean {
 
 const YAML_DICTIONARY = ['\n', ': ', '- ', '  ', '{', '}', '[', ']', '"', "'", '&a', '*a', '<<: *a', '!!binary', '!!js/function', '${HOME}', '${X:-1}', '${', '~', 'null', 'true', '0x10', '1e400', '99999', '-1', '.inf', '__proto__', 'constructor', '\t', '%YAML 1.1', '---', '...', '? ', '|', '>'];
 
-async function makeDir(): Promise<void> { dir = mkdtempSync(join(tmpdir(), 'pgw-fuzz-config-')); }
+/** A memory-backed folder when there is one: the loaders read real files, and a disk write per execution costs milliseconds. */
+async function makeDir(): Promise<void> { dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'pgw-fuzz-config-')); }
 async function removeDir(): Promise<void> { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }); }
 
 export const configTarget: FuzzTarget = {
   name: 'config',
   about: 'src/config/load.ts loadConfig on YAML text: ERR_CONFIG_INVALID only, every problem line names an option path; a config that loads is deeply frozen with ports in range',
   files: ['src/config/load', 'src/config/schema', 'src/config/defaults'],
-  maxLength: 4096,
+  maxLength: 1536,
   dictionary: [...YAML_DICTIONARY, 'listen:', 'https:', 'port:', 'roles:', 'state:', 'store: redis', 'session:', 'signingKey:', 'dicom:', 'maxPduBytes:', 'tls:', 'upstream:', 'users:', 'backend: redis', 'sentinels:', 'cluster:'],
   seeds: () => [readFileSync('config/gateway.example.yaml'), Buffer.from('listen:\n  https: {port: 8443}\nroles:\n  viewer: [search, retrieve]\n  mover: {actions: [move], moveDestinations: [DEST]}\nstate:\n  store: redis\n  redis: {sentinels: [{host: a, port: 1}], sentinelName: m}\nsession: {signingKey: "${KEY:-0123456789abcdef0123456789abcdef}"}\n')],
   setup: makeDir,
@@ -52,7 +53,7 @@ export const usersFileTarget: FuzzTarget = {
   name: 'users-file',
   about: 'src/identity/file-user-directory.ts readUsersFile: ERR_USERS_FILE only; each user loaded has a valid name, an scrypt hash and a base32 secret',
   files: ['src/identity/file-user-directory', 'src/identity/user-record', 'src/util/read-yaml-section'],
-  maxLength: 4096,
+  maxLength: 1536,
   dictionary: [...YAML_DICTIONARY, 'users:', 'role:', 'passwordHash:', 'scrypt$', 'totpSecret:', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', 'disabled:', 'true', 'rita'],
   seeds: () => [Buffer.from('users:\n  rita:\n    role: radiologist\n    passwordHash: scrypt$131072$8$1$c2FsdA$a2V5\n    totpSecret: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n    disabled: false\n    createdAt: "2026-01-01T00:00:00.000Z"\n')],
   setup: makeDir,
@@ -72,7 +73,7 @@ export const devicesFileTarget: FuzzTarget = {
   name: 'devices-file',
   about: 'src/identity/device-registry.ts readDevicesFile: ERR_CONFIG_INVALID only; each device has a fingerprint or CN, AE titles of 1–16 characters without backslash',
   files: ['src/identity/device-registry', 'src/util/read-yaml-section'],
-  maxLength: 4096,
+  maxLength: 1536,
   dictionary: [...YAML_DICTIONARY, 'devices:', 'role:', 'aeTitles:', 'fingerprint:', 'subjectCn:', 'moveDestinations:', 'AB:CD:', '\\\\'],
   seeds: () => [Buffer.from(`devices:\n  ct1:\n    role: technologist\n    aeTitles: [CT01, " CT02 "]\n    fingerprint: ${'AB:'.repeat(31)}AB\n    serial: "0A"\n  mr1:\n    role: technologist\n    subjectCn: mr1\n    aeTitles: []\n`)],
   setup: makeDir,
