@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
 import { issueCertificate } from '../../src/tls/issue.js';
@@ -40,17 +41,18 @@ export interface Environment {
   close(): Promise<void>;
 }
 
-export async function startEnvironment(log: (line: string) => void = () => undefined): Promise<Environment> {
+/** `probeFile`: load event-loop-probe.mjs into the gateway process, writing its samples there. */
+export async function startEnvironment(log: (line: string) => void = () => undefined, options: { probeFile?: string } = {}): Promise<Environment> {
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    return await setUp(log, cleanup);
+    return await setUp(log, cleanup, options);
   } catch (err) {
     for (const c of cleanup.reverse()) await c();
     throw err;
   }
 }
 
-async function setUp(log: (line: string) => void, cleanup: (() => Promise<void> | void)[]): Promise<Environment> {
+async function setUp(log: (line: string) => void, cleanup: (() => Promise<void> | void)[], options: { probeFile?: string }): Promise<Environment> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-reliability-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'certs'));
@@ -73,7 +75,8 @@ async function setUp(log: (line: string) => void, cleanup: (() => Promise<void> 
   writeFileSync(join(dir, 'config/devices.yaml'), stringify({ devices: { 'ct-fault-1': { role: 'technologist', aeTitles: ['CT01'], fingerprint: issued.fingerprint256 } } }));
   const httpsPort = await freePort();
   const dicomPort = await freePort();
-  const env = { PACS_GATEWAY_SESSION_KEY: randomBytes(32).toString('base64url') };
+  const env: Record<string, string> = { PACS_GATEWAY_SESSION_KEY: randomBytes(32).toString('base64url') };
+  const probe: Record<string, string> = options.probeFile === undefined ? {} : { NODE_OPTIONS: `--import=${pathToFileURL(join(process.cwd(), 'test/reliability/event-loop-probe.mjs')).href}`, PGW_PROBE_FILE: options.probeFile };
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify({
     listen: { https: { host: '127.0.0.1', port: httpsPort }, dicom: { host: '127.0.0.1', port: dicomPort } },
@@ -100,7 +103,7 @@ async function setUp(log: (line: string) => void, cleanup: (() => Promise<void> 
   let killing = false;
   const unexpectedExits: string[] = [];
   const startGateway = async (): Promise<void> => {
-    const r = await startReplica({ name: 'gateway', configFile, cwd: dir, env, caPem, startTimeoutMs: 60_000 });
+    const r = await startReplica({ name: 'gateway', configFile, cwd: dir, env: { ...env, ...probe }, caPem, startTimeoutMs: 60_000 });
     current = r;
     void r.process.exited.then((res) => {
       if (!(killing && current === r) && !r.process.child.killed) unexpectedExits.push(`gateway exited by itself (code ${String(res.code)}, signal ${String(res.signal)}): ${res.stderr.slice(-500)}`);
