@@ -75,7 +75,7 @@ t.test('HTTP framing differential: edge vs llhttp, nginx and Orthanc', async (t)
     // The four parties see the same bytes at once; each has its own recorder, so nothing mixes.
     const marks = { edge: edgeUpstream.seen.length, wire: edgeWire.connections.length, llhttp: llhttp.seen.length, nginx: nginxUpstream.seen.length, orthanc: (await orthanc.httpRequests()).length };
     const [edgeAnswer, llhttpAnswer, nginxAnswer, orthancAnswer] = await Promise.all([
-      exchange(edgeAddr.port, c.bytes, { tls: true }), exchange(llhttp.port, c.bytes), exchange(nginx.port, c.bytes), exchange(orthanc.httpPort, c.bytes),
+      exchange(edgeAddr.port, c.bytes, { tls: true, responses: 2 }), exchange(llhttp.port, c.bytes, { responses: 2 }), exchange(nginx.port, c.bytes, { responses: 2 }), exchange(orthanc.httpPort, c.bytes, { responses: 3 }),
     ]);
     const forwarded = edgeUpstream.seen.slice(marks.edge);
     const byLlhttp = llhttp.seen.slice(marks.llhttp);
@@ -84,7 +84,7 @@ t.test('HTTP framing differential: edge vs llhttp, nginx and Orthanc', async (t)
     // What the edge put on the wire to its upstream, replayed to Orthanc: Orthanc must see the same requests.
     const wire = Buffer.concat(edgeWire.connections.slice(marks.wire).flatMap((x) => x.fromClient));
     const replayMark = (await orthanc.httpRequests()).length;
-    if (wire.length > 0) await exchange(orthanc.httpPort, wire);
+    if (wire.length > 0) await exchange(orthanc.httpPort, wire, { responses: Math.max(1, forwarded.length) });
     const replayed = (await orthanc.httpRequests()).slice(replayMark);
 
     const problems: string[] = [];

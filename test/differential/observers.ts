@@ -52,8 +52,11 @@ export async function startRecorder(): Promise<Recorder> {
   return rec;
 }
 
-/** Sends `bytes` on a fresh connection and collects the answer until the peer closes or stays quiet for `quietMs`. */
-export function exchange(port: number, bytes: Buffer, o: { tls?: boolean; quietMs?: number; maxMs?: number } = {}): Promise<Buffer> {
+/**
+ * Sends `bytes` on a fresh connection and collects the answer until the peer closes, `responses` final
+ * responses have arrived, or the peer stays quiet for `quietMs` after its last byte (`maxMs` in all).
+ */
+export function exchange(port: number, bytes: Buffer, o: { tls?: boolean; quietMs?: number; maxMs?: number; responses?: number } = {}): Promise<Buffer> {
   return new Promise((resolve) => {
     const socket = o.tls === true
       ? tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false })
@@ -66,9 +69,13 @@ export function exchange(port: number, bytes: Buffer, o: { tls?: boolean; quietM
       socket.destroy();
       resolve(Buffer.concat(got));
     };
-    const quiet = (): void => { clearTimeout(timer); timer = setTimeout(done, o.quietMs ?? 250); };
-    const max = setTimeout(done, o.maxMs ?? 5000);
-    socket.on('data', (c: Buffer) => { got.push(c); quiet(); });
+    const quiet = (): void => { clearTimeout(timer); timer = setTimeout(done, o.quietMs ?? 1000); };
+    const max = setTimeout(done, o.maxMs ?? 8000);
+    socket.on('data', (c: Buffer) => {
+      got.push(c);
+      if (statuses(Buffer.concat(got)).length >= (o.responses ?? Infinity)) done();
+      else quiet();
+    });
     socket.on('close', done);
     socket.on('error', () => undefined);
     socket.once(o.tls === true ? 'secureConnect' : 'connect', () => { socket.write(bytes); quiet(); });
