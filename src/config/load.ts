@@ -89,7 +89,7 @@ function normaliseRoles(roles: Record<string, unknown>): Record<string, RoleRule
   for (const [name, rules] of Object.entries(roles)) {
     if (Array.isArray(rules)) {
       out[name] = { actions: rules as Action[], moveDestinations: [], storeSopClasses: [] };
-    } else {
+    } else if (isPlain(rules)) {
       const r = rules as { actions: Action[]; moveDestinations?: string[]; storeSopClasses?: string[]; aeTitles?: string[] };
       out[name] = {
         actions: r.actions, moveDestinations: r.moveDestinations ?? [], storeSopClasses: r.storeSopClasses ?? [],
@@ -97,6 +97,7 @@ function normaliseRoles(roles: Record<string, unknown>): Record<string, RoleRule
         ...(Array.isArray(r.aeTitles) ? { aeTitles: r.aeTitles.map((a) => String(a).trim()) } : {}),
       };
     }
+    // Anything else (null, a number, a string) has been named by the schema; it makes no role.
   }
   return out;
 }
@@ -162,7 +163,8 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
     if (roles[role] === undefined) problems.push(`alerts.schedule.roles.${role}: no such role in roles (${Object.keys(roles).join(', ')})`);
   }
   for (const [name, r] of Object.entries(roles)) {
-    if (r.moveDestinations.length > 0 && !r.actions.includes('move')) {
+    // The schema has already named a role whose actions are not a list; only well-formed roles are cross-checked.
+    if (Array.isArray(r.actions) && Array.isArray(r.moveDestinations) && r.moveDestinations.length > 0 && !r.actions.includes('move')) {
       problems.push(`roles.${name}.moveDestinations: set, but the role lacks the "move" action`);
     }
   }

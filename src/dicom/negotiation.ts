@@ -12,14 +12,15 @@ export function capPdu(value: number | undefined, cap: number): number {
 
 /**
  * The A-ASSOCIATE-RQ the PACS receives: called AE title set to the PACS's, the User Identity
- * sub-item (0x58) removed — the PACS never sees credentials — and the client's receive limit
+ * sub-items removed (0x58, and a 0x59 that has no place in an RQ) — the PACS never sees
+ * credentials or identity negotiation — and the client's receive limit
  * capped at maxPduBytes, so that what the PACS sends back stays within the gateway's PDU limit.
  */
 export function requestForPacs(rq: AssociateRq, pacsAeTitle: string, maxPduBytes: number): Buffer {
   return rewriteAssociate(rq, {
     calledAe: pacsAeTitle,
     maxPduLength: capPdu(rq.maxPduLength, maxPduBytes),
-    dropUserItems: [ItemType.UserIdentityRq],
+    dropUserItems: [ItemType.UserIdentityRq, ItemType.UserIdentityAc],
   });
 }
 
@@ -32,7 +33,7 @@ export interface ClientAccept {
 
 /**
  * The A-ASSOCIATE-AC the client receives: the called AE title it asked for (PS3.8 §9.3.3: the AC
- * echoes the RQ), the PACS's receive limit capped at maxPduBytes, any 0x59 from the PACS removed,
+ * echoes the RQ), the PACS's receive limit capped at maxPduBytes, any 0x58/0x59 from the PACS removed,
  * and — when `userIdentityResponse` — the gateway's own 0x59 (PS3.7 D.3.3.7.2, empty response).
  */
 export function acceptForClient(ac: AssociateAc, rq: AssociateRq, maxPduBytes: number, userIdentityResponse: boolean): ClientAccept {
@@ -45,7 +46,7 @@ export function acceptForClient(ac: AssociateAc, rq: AssociateRq, maxPduBytes: n
   const bytes = rewriteAssociate(ac, {
     calledAe: rq.calledAe,
     maxPduLength: capPdu(ac.maxPduLength, maxPduBytes),
-    dropUserItems: [ItemType.UserIdentityAc],
+    dropUserItems: [ItemType.UserIdentityRq, ItemType.UserIdentityAc],
     appendUserItems: userIdentityResponse ? [{ type: ItemType.UserIdentityAc, value: userIdentityAcValue() }] : [],
   });
   return { bytes, contexts };

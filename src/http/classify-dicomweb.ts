@@ -123,6 +123,28 @@ function uids(study?: string, series?: string, instance?: string): { studyUid?: 
   };
 }
 
+/** The query's parameters exactly as sent: split on "&" and the first "=", nothing decoded. */
+function rawParams(query: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    const list = out.get(key);
+    const value = eq < 0 ? '' : pair.slice(eq + 1);
+    if (list === undefined) out.set(key, [value]);
+    else list.push(value);
+  }
+  return out;
+}
+
+function decodedKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return key;
+  }
+}
+
 /** Classifies a WADO-URI request (PS3.18 §9): GET /wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…. */
 export function classifyWadoUri(method: string, rest: string, query: string): Classification {
   if (rest !== '') return refuse(404, 'not-a-dicomweb-route');
@@ -130,8 +152,13 @@ export function classifyWadoUri(method: string, rest: string, query: string): Cl
   if (bad !== undefined) return bad;
   const m = method.toUpperCase();
   if (m !== 'GET' && m !== 'HEAD') return refuse(405, 'method-not-allowed');
-  const params = new URLSearchParams(query);
-  const [rt, study, series, object] = ['requestType', 'studyUID', 'seriesUID', 'objectUID'].map((k) => params.getAll(k));
+  // The PACS reads the query undecoded (Orthanc's WADO-URI does, DESIGN.md): the four parameters the
+  // guard decides on must mean the same undecoded, so they are read raw (no %-decoding, no "+").
+  const raw = rawParams(query);
+  const names = ['requestType', 'studyUID', 'seriesUID', 'objectUID'];
+  // A key that only a decoding server would read as one of them is ambiguous: refused.
+  for (const key of raw.keys()) if (/[%+]/.test(key) && names.includes(decodedKey(key))) return refuse(400, 'wado-uri-encoded-parameter');
+  const [rt, study, series, object] = names.map((k) => raw.get(k) ?? []);
   if (rt?.length !== 1 || rt[0] !== 'WADO') return refuse(400, 'wado-uri-requesttype');
   if (![study, series, object].every((v) => v?.length === 1 && isUid(v[0]))) return refuse(400, 'wado-uri-uids');
   return { ok: true, action: 'retrieve', service: 'wado-uri', ...uids(study?.[0], series?.[0], object?.[0]) };

@@ -53,6 +53,8 @@ export function readTlv(buf: Buffer, offset: number, what: string): Tlv {
     if (offset + 2 + n > buf.length) fail(what, 'truncated length');
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + (buf[offset + 2 + i] as number);
+    // X.690 §10.1: DER encodes a length in the fewest bytes (long form only from 128, no leading zero byte).
+    if (length < 0x80 || buf[offset + 2] === 0) fail(what, 'length not in the shortest form');
     header = 2 + n;
   }
   const end = offset + header + length;
@@ -103,7 +105,12 @@ export function decodeTime(t: Tlv, what: string): Date {
   const [, y, mo, d, h, mi, se] = m.map(Number) as [number, number, number, number, number, number, number];
   // RFC 5280 §4.1.2.5.1: two-digit years 50–99 are 19xx, 00–49 are 20xx.
   const year = t.tag === Tag.UtcTime ? (y >= 50 ? 1900 + y : 2000 + y) : y;
-  return new Date(Date.UTC(year, mo - 1, d, h, mi, se));
+  const date = new Date(Date.UTC(year, mo - 1, d, h, mi, se));
+  // Date.UTC rolls month 13 or day 0 over into another date; a field out of range is not a time.
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || date.getUTCHours() !== h || date.getUTCMinutes() !== mi || date.getUTCSeconds() !== se) {
+    fail(what, `not a time: ${JSON.stringify(s)}`);
+  }
+  return date;
 }
 
 // ---- writing -------------------------------------------------------------------------------

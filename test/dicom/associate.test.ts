@@ -7,6 +7,7 @@ import {
 } from '../../src/dicom/associate-build.js';
 import { decodeAeTitle, decodeUid, parseAssociateAc, parseAssociateRq } from '../../src/dicom/associate-parse.js';
 import { AbortReason, AbortSource, ItemType, PduType } from '../../src/dicom/constants.js';
+import { acceptForClient, requestForPacs } from '../../src/dicom/negotiation.js';
 import { buildAssociateRj, parseAssociateRj, Refusal } from '../../src/dicom/reject.js';
 import { buildUserIdentityRq, parseUserIdentityRq, userIdentityAcValue } from '../../src/dicom/user-identity.js';
 import { throwsPdu } from './helpers/assert.js';
@@ -160,4 +161,15 @@ t.test('A-ASSOCIATE-RJ and A-ABORT', async (t) => {
   throwsPdu(t, () => parseAbort(rj), AbortReason.InvalidPduParameterValue, /not an A-ABORT/);
   t.same([...buildRelease(PduType.ReleaseRq)], [5, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
   t.same([...buildRelease(PduType.ReleaseRp)], [6, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+});
+
+t.test('regression (fuzz associate-rq): identity negotiation sub-items in the wrong PDU never reach the other side', async (t) => {
+  // A 0x59 (the acceptor's answer) inside an A-ASSOCIATE-RQ, and a 0x58 inside the PACS's A-ASSOCIATE-AC.
+  const withAnswer = parseAssociateRq(rewriteAssociate(parseAssociateRq(rqBytes), { appendUserItems: [{ type: ItemType.UserIdentityAc, value: userIdentityAcValue(Buffer.from('x')) }] }));
+  const toPacs = parseAssociateRq(requestForPacs(withAnswer, 'ORTHANC', 16384));
+  t.same(toPacs.userItems.map((s) => s.type).filter((x) => x === ItemType.UserIdentityRq || x === ItemType.UserIdentityAc), [], 'the RQ for the PACS carries no 0x58 or 0x59');
+  const acBytes = buildAssociateAc({ calledAe: 'ORTHANC', callingAe: 'CT01', presentationContexts: [{ id: 1, result: 0, transferSyntax: IMPLICIT }] });
+  const ac = parseAssociateAc(rewriteAssociate(parseAssociateAc(acBytes), { appendUserItems: [{ type: ItemType.UserIdentityRq, value: buildUserIdentityRq(identity).subarray(4) }] }));
+  const forClient = parseAssociateAc(acceptForClient(ac, parseAssociateRq(rqBytes), 16384, false).bytes);
+  t.same(forClient.userItems.map((s) => s.type).filter((x) => x === ItemType.UserIdentityRq || x === ItemType.UserIdentityAc), [], 'the AC for the client carries none either');
 });

@@ -128,6 +128,10 @@ export interface OrthancServer {
    * SIGTERM (SIGKILL after 10 s).
    */
   stop(options?: { graceful?: boolean }): Promise<void>;
+  /** SIGKILL, keeping the storage and configuration (a crash); {@link restart} brings it back on the same ports. */
+  kill(): Promise<void>;
+  /** Starts Orthanc again after {@link kill}, on the same ports and storage; resolves once `GET /system` answers. */
+  restart(): Promise<void>;
 }
 
 const running = new Set<{ child: ChildProcess; dir: string }>();
@@ -248,29 +252,37 @@ async function launch(options: OrthancOptions, attempt: number): Promise<Orthanc
   if (recordActivity) await writeFile(luaScript, luaHttpRecorder(httpLog));
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
 
-  const logFd = openSync(logFile, 'a');
   const args = recordActivity ? ['--verbose', configFile] : [configFile];
-  const child = spawn(ORTHANC_BINARY, args, {
-    cwd: dir,
-    env: { ...process.env, TCP_NODELAY: '1' },
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
-  const entry = { child, dir };
-  running.add(entry);
-  installExitHook();
-
+  let child!: ChildProcess;
+  let entry!: { child: ChildProcess; dir: string };
   let exited = false;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
+  let exitPromise!: Promise<void>;
+  // One Orthanc process; kill() and restart() replace it on the same ports and storage.
+  const spawnChild = (): void => {
+    const logFd = openSync(logFile, 'a');
+    child = spawn(ORTHANC_BINARY, args, {
+      cwd: dir,
+      env: { ...process.env, TCP_NODELAY: '1' },
+      stdio: ['ignore', logFd, logFd],
     });
-    child.once('error', () => {
-      exited = true;
-      resolve();
+    closeSync(logFd);
+    entry = { child, dir };
+    running.add(entry);
+    installExitHook();
+    exited = false;
+    const mine = child;
+    exitPromise = new Promise<void>((resolve) => {
+      mine.once('exit', () => {
+        if (mine === child) exited = true;
+        resolve();
+      });
+      mine.once('error', () => {
+        if (mine === child) exited = true;
+        resolve();
+      });
     });
-  });
+  };
+  spawnChild();
 
   let stopped: Promise<void> | undefined;
   const stop = (stopOptions: { graceful?: boolean } = {}): Promise<void> => {
@@ -288,13 +300,14 @@ async function launch(options: OrthancOptions, attempt: number): Promise<Orthanc
   };
 
   const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const ready = (timeoutMs: number): Promise<unknown> => waitFor(async () => {
+    if (exited) throw new Error('Orthanc exited during start-up');
+    const response = await fetch(`${httpUrl}/system`, { headers: { [HARNESS_HEADER]: '1' } });
+    await response.arrayBuffer();
+    return response.ok;
+  }, timeoutMs);
   try {
-    await waitFor(async () => {
-      if (exited) throw new Error('Orthanc exited during start-up');
-      const response = await fetch(`${httpUrl}/system`, { headers: { [HARNESS_HEADER]: '1' } });
-      await response.arrayBuffer();
-      return response.ok;
-    }, options.startTimeoutMs ?? 30_000);
+    await ready(options.startTimeoutMs ?? 30_000);
   } catch (error) {
     const text = await readIfExists(logFile);
     await stop();
@@ -357,6 +370,17 @@ async function launch(options: OrthancOptions, attempt: number): Promise<Orthanc
     },
     log: () => readIfExists(logFile),
     stop,
+    async kill() {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await exitPromise;
+      running.delete(entry);
+    },
+    async restart() {
+      if (!exited) throw new Error('Orthanc is running: kill() it first');
+      spawnChild();
+      await ready(options.startTimeoutMs ?? 60_000);
+    },
   };
   return server;
 }

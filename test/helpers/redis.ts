@@ -17,6 +17,8 @@ export interface StartRedisOptions {
   readonly username?: string;
   /** Serve only TLS (with client certificates required) on the port. */
   readonly tls?: boolean;
+  /** Keep data across kill/restart: append-only file, fsync on every write (as a production Redis would be set up). */
+  readonly persistent?: boolean;
 }
 
 export interface RedisTlsFiles {
@@ -44,6 +46,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port (to test recovery). */
   restart(): Promise<void>;
+  /** SIGKILL (a crash): nothing is flushed; with `persistent` what was written is still there after restart(). */
+  kill(): Promise<void>;
   /** Freezes (SIGSTOP) / thaws (SIGCONT) the process: a Redis that hangs without closing connections. */
   pause(): void;
   resume(): void;
@@ -95,7 +99,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       ? ['--port', String(port)]
       : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key',
           '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'yes']),
-    '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
+    '--bind', '127.0.0.1', '--save', '', ...(options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
     ...(username === undefined || options.password === undefined
       ? []
       : ['--user', 'default', 'off', '--user', username, 'on', `>${options.password}`, '~*', '&*', '+@all']),
@@ -157,6 +161,14 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     restart: async () => {
       await stop();
       await launch();
+    },
+    kill: async () => {
+      const proc = child;
+      child = undefined;
+      if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGKILL');
+      await gone;
     },
     pause: () => { child?.kill('SIGSTOP'); },
     resume: () => { child?.kill('SIGCONT'); },

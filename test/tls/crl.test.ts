@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildCrl } from '../../src/tls/crl-build.js';
 import { crlAlgorithmSupported, crlSignedBy, parseCrl, parseCrlFile } from '../../src/tls/crl-parse.js';
-import { readTlv, time, toPem, unsignedInteger } from '../../src/tls/der.js';
+import { decodeTime, readTlv, Tag, time, toPem, unsignedInteger } from '../../src/tls/der.js';
 import { createCa, issueCertificate } from '../../src/tls/issue.js';
 import { loadTlsMaterial, secureContextOptions } from '../../src/tls/material.js';
 import { normaliseSerial } from '../../src/tls/x509-fields.js';
@@ -44,8 +44,21 @@ t.test('DER primitives', async (t) => {
   t.throws(() => readTlv(Buffer.from([0x30, 0x85, 1, 2, 3, 4, 5]), 0, 'x'), /length field too long/);
   t.throws(() => readTlv(Buffer.from([0x30, 0x10, 0]), 0, 'x'), /runs past the end/);
   t.throws(() => readTlv(Buffer.from([0x30, 0x80]), 0, 'x'), /indefinite length/);
+  // Regression (fuzz der): DER lengths use the fewest bytes (X.690 §10.1); BER's other forms are refused.
+  t.throws(() => readTlv(Buffer.from([0x30, 0x81, 0x00]), 0, 'x'), /not in the shortest form/, 'long form for a length below 128');
+  t.throws(() => readTlv(Buffer.from([0x04, 0x82, 0x00, 0x80, ...Buffer.alloc(128)]), 0, 'x'), /not in the shortest form/, 'a leading zero length byte');
+  t.equal(readTlv(Buffer.from([0x04, 0x81, 0x80, ...Buffer.alloc(128)]), 0, 'x').value.length, 128, 'the shortest long form is read');
   t.equal(normaliseSerial('0x00:8a:01'), '8A01');
   t.equal(normaliseSerial('1ab'), '01AB');
+});
+
+t.test('regression (fuzz der): a time that names no real moment is refused, not rolled over to another date', async (t) => {
+  const at = (tag: number, s: string) => ({ tag, raw: Buffer.alloc(0), value: Buffer.from(s, 'latin1') });
+  t.equal(decodeTime(at(Tag.UtcTime, '491231235959Z'), 'x').toISOString(), '2049-12-31T23:59:59.000Z');
+  t.equal(decodeTime(at(Tag.GeneralizedTime, '20240229000000Z'), 'x').toISOString(), '2024-02-29T00:00:00.000Z', 'a leap day');
+  for (const [tag, s] of [[Tag.GeneralizedTime, '20511000229959Z'], [Tag.UtcTime, '991332000000Z'], [Tag.UtcTime, '230229000000Z'], [Tag.UtcTime, '990101240000Z'], [Tag.UtcTime, '990101006000Z'], [Tag.UtcTime, '990101000060Z']] as const) {
+    t.throws(() => decodeTime(at(tag, s), 'x'), { code: 'ERR_CERT_INVALID' }, s);
+  }
 });
 
 t.test('a CRL built here: OpenSSL reads it and refuses the revoked certificate only', async (t) => {

@@ -85,3 +85,12 @@ t.test('WADO-URI', async (t) => {
   t.match(classifyWadoUri('POST', '', q), { ok: false, status: 405 });
   t.match(classifyWadoUri('GET', 'x', q), { ok: false, status: 404 });
 });
+
+t.test('regression (fuzz wado-uri): the UIDs the guard authorises are the ones a PACS that does not percent-decode reads', async (t) => {
+  // Orthanc reads WADO-URI values undecoded: studyUID=1%2E2 is "1%2E2" to it, "1.2" to URLSearchParams.
+  const q = (study: string, extra = ''): string => `requestType=WADO&studyUID=${study}&seriesUID=${SE}&objectUID=${I}${extra}`;
+  for (const study of ['1%2E2', '1.%32', '%31.2']) t.match(classifyWadoUri('GET', '', q(study)), { ok: false, status: 400 }, `studyUID=${study}`);
+  t.match(classifyWadoUri('GET', '', q(S).replace('requestType=WADO', 'requestType=%57ADO')), { ok: false, status: 400 }, 'an encoded requestType');
+  t.match(classifyWadoUri('GET', '', q(S, '&%73tudyUID=1.2')), { ok: false, status: 400 }, 'a second studyUID under an encoded name');
+  t.match(classifyWadoUri('GET', '', q(S, '&contentType=application%2Fdicom')), { ok: true, studyUid: S }, 'other parameters may still be encoded (forwarded byte for byte)');
+});

@@ -78,3 +78,10 @@ t.test('roles.<role>.aeTitles: calling AE titles of the role, absent by default'
   t.match(problems({ roles: { reader: { actions: ['search'], aeTitles: ['A\\B'] } } }).join('\n'), /^roles\.reader\.aeTitles\.0: must match pattern/m);
   t.match(problems({ roles: { reader: { actions: ['search'], aeTitles: 'READ1' } } }).join('\n'), /^roles\.reader\.aeTitles: must be array/m);
 });
+
+t.test('regression (fuzz config): a role with moveDestinations but no list of actions is a config error, not a TypeError', async (t) => {
+  for (const rules of [{ moveDestinations: ['DEST'] }, { actions: 5, moveDestinations: ['DEST'] }, null, 7, 'search']) {
+    const p = problems({ roles: { mover: rules } });
+    t.ok(p.length > 0 && p.every((x) => x.startsWith('roles.')), `refused, naming the role: ${JSON.stringify(p)}`);
+  }
+});

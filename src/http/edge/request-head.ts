@@ -85,6 +85,8 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead | HeadRe
         if (!/^[0-9]{1,15}$/.test(value)) return refuse(400, 'invalid Content-Length');
         const n = Number(value);
         if (contentLength !== undefined && contentLength !== n) return refuse(400, 'conflicting Content-Length fields');
+        // Even identical copies: forwarded as received, strict parsers (llhttp, nginx) refuse them and Orthanc frames them differently.
+        if (contentLength !== undefined) return refuse(400, 'repeated Content-Length');
         contentLength = n;
         break;
       }
