@@ -137,6 +137,19 @@ t.test('lockout: after userMaxFailures the gateway refuses without binding to th
   t.equal(slapd.binds(slapd.userDn('dana')), afterFailures, 'no bind after the lock, not even with the right password');
 });
 
+/** `pacs-gateway check-config` in the gateway's directory. */
+const checkConfig = () => run(process.execPath, [BIN, 'check-config', '--config', 'gateway.yaml'], { cwd: gw.dir, env: { PGW_TEST_LDAP_BIND_PASSWORD: slapd.servicePassword } });
+
+t.test('check-config connects to the directory and binds the service account', async (t) => {
+  const r = await checkConfig();
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /users\.ldap: ldaps:\/\/127\.0\.0\.1:\d+ answers over TLS with the pinned CA and accepts the service account/);
+  const wrong = await run(process.execPath, [BIN, 'check-config', '--config', 'gateway.yaml'], { cwd: gw.dir, env: { PGW_TEST_LDAP_BIND_PASSWORD: 'not-the-service-password' } });
+  t.equal(wrong.code, 1);
+  t.match(wrong.stderr, /users\.ldap: The directory .* refused the service account cn=gateway/);
+  t.notMatch(wrong.stderr + wrong.stdout, /not-the-service-password/);
+});
+
 t.test('directory down: 503 ERR_DIRECTORY_UNAVAILABLE, A-ASSOCIATE-RJ transient, /readyz names it; back when it returns', async (t) => {
   await slapd.stop();
   const r = await login(alice);
@@ -152,6 +165,9 @@ t.test('directory down: 503 ERR_DIRECTORY_UNAVAILABLE, A-ASSOCIATE-RJ transient,
   const ready = await gw.request('GET', '/readyz');
   t.equal(ready.status, 503);
   t.match(ready.json().checks['ldap-directory'], { status: 'down', reason: /ECONNREFUSED/ });
+  const checked = await checkConfig();
+  t.equal(checked.code, 1);
+  t.match(checked.stderr, /users\.ldap: The directory ldaps:\/\/127\.0\.0\.1:\d+ cannot be used: ECONNREFUSED/);
   await slapd.restart();
   const back = await gw.request('GET', '/readyz');
   t.match(back.json().checks['ldap-directory'], { status: 'up' });
