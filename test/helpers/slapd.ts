@@ -49,6 +49,8 @@ export interface SlapdServer {
   binds(dn?: string): number;
   /** Searches slapd has logged so far. */
   searches(): number;
+  /** Applies an LDIF change (changetype: modify …) as the directory's administrator, with ldapmodify (ldap-utils) over ldaps://. */
+  modify(ldif: string): Promise<void>;
   /** Everything slapd wrote on stderr (its stats log). */
   log(): string;
   stop(): Promise<void>;
@@ -201,6 +203,12 @@ export async function startSlapd(users: readonly DirectoryUser[]): Promise<Slapd
     binds: (dn) => log.split('\n').filter((l) => / BIND dn="[^"]*" method=128$/.test(l) && (dn === undefined || l.toLowerCase().includes(`dn="${dn.toLowerCase()}"`))).length,
     searches: () => log.split('\n').filter((l) => / SRCH base="/.test(l)).length,
     log: () => log,
+    async modify(change) {
+      const r = await run('ldapmodify', ['-H', `ldaps://127.0.0.1:${ldapsPort}`, '-x', '-D', `cn=admin,${SUFFIX}`, '-w', `${servicePassword}-root`], {
+        input: change, env: { LDAPTLS_CACERT: join(dir, 'ca.pem'), LDAPTLS_REQCERT: 'demand' }, timeoutMs: 20_000,
+      });
+      if (r.code !== 0) throw new Error(`ldapmodify failed (${String(r.code)}): ${r.stderr}`);
+    },
     stop,
     restart: async () => { await stop(); await launch(); },
     destroy: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
