@@ -54,6 +54,9 @@ export interface SlapdServer {
   /** Everything slapd wrote on stderr (its stats log). */
   log(): string;
   stop(): Promise<void>;
+  /** Freezes (SIGSTOP) / thaws (SIGCONT) slapd: a directory that hangs without closing connections. */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same ports with the same data. */
   restart(): Promise<void>;
   destroy(): Promise<void>;
@@ -184,6 +187,7 @@ export async function startSlapd(users: readonly DirectoryUser[]): Promise<Slapd
     child = undefined;
     if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill('SIGCONT');
     proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
     await gone;
@@ -210,6 +214,8 @@ export async function startSlapd(users: readonly DirectoryUser[]): Promise<Slapd
       if (r.code !== 0) throw new Error(`ldapmodify failed (${String(r.code)}): ${r.stderr}`);
     },
     stop,
+    pause: () => { child?.kill('SIGSTOP'); },
+    resume: () => { child?.kill('SIGCONT'); },
     restart: async () => { await stop(); await launch(); },
     destroy: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
   };

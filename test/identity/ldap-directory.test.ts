@@ -84,6 +84,12 @@ t.test('a certificate from another CA, a wrong service password, a stopped direc
   await t.rejects(wrongCa.ping(), { code: 'ERR_DIRECTORY_UNAVAILABLE' });
   const badService = new LdapDirectory({ ...base, bindPassword: 'not-the-service-password' });
   await t.rejects(badService.authenticate('alice', 'alice-Dir-pw-1'), { code: 'ERR_DIRECTORY_UNAVAILABLE', message: /refused the service account/ });
+  // A directory that hangs: refused after timeoutMs, not left waiting.
+  slapd.pause();
+  const hung = await new LdapDirectory({ ...base, timeoutMs: 300 }).authenticate('alice', 'alice-Dir-pw-1').catch((e: unknown) => e);
+  slapd.resume();
+  t.ok(isGatewayError(hung, 'ERR_DIRECTORY_UNAVAILABLE'));
+  t.match((hung as Error).message, /time(d )?out/i);
   await slapd.stop();
   t.teardown(() => slapd.restart());
   const dir = new LdapDirectory(base);
