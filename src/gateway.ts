@@ -14,6 +14,7 @@ import { probeTcp } from './http/health-routes.js';
 import { DeviceRegistry } from './identity/device-registry.js';
 import { FileUserDirectory } from './identity/file-user-directory.js';
 import { GatewayIdentityResolver } from './identity/identity-resolver.js';
+import { openDirectoryLogin } from './identity/ldap/open-directory.js';
 import { LoginService } from './identity/login.js';
 import { PasswordChecker } from './identity/password.js';
 import { SessionService } from './identity/sessions.js';
@@ -129,7 +130,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const passwords = new PasswordChecker({
       concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,
     });
-    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords });
+    const directoryLogin = openDirectoryLogin(config, clock);
+    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords, ...(directoryLogin === undefined ? {} : { directory: directoryLogin }) });
     // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
     let gatewayCa = material.gatewayCa;
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });
@@ -142,6 +144,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         { name: 'state-store', check: () => store.ping() },
         { name: 'upstream-dicomweb', check: () => probeTcp(web.hostname, Number(web.port || (web.protocol === 'https:' ? 443 : 80)), timeout) },
         { name: 'upstream-dicom', check: () => probeTcp(config.upstream.dicom.host, config.upstream.dicom.port, timeout) },
+        ...(directoryLogin === undefined ? [] : [{ name: 'ldap-directory', check: () => directoryLogin.directory.ping() }]),
       ],
     });
     // `live` reads roles from the config in force, so new associations see reloaded roles.

@@ -9,6 +9,7 @@ import { DEFAULTS } from './defaults.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, RoleRules } from './types.js';
 import type { Action } from '../policy/actions.js';
+import { checkLdapFields } from './ldap-fields.js';
 
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
@@ -150,6 +151,7 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
   if (users?.backend === 'redis' && state?.store !== 'redis') {
     problems.push('users.backend: "redis" needs state.store: redis (the user directory lives in the same Redis)');
   }
+  checkLdapFields(merged, roles, problems);
   const alerts = merged['alerts'] as { schedule?: { timeZone?: string; roles?: Record<string, unknown> } } | undefined;
   const tz = alerts?.schedule?.timeZone;
   if (typeof tz === 'string') {

@@ -129,7 +129,24 @@ export const configSchema = {
     },
     users: {
       type: 'object', additionalProperties: false,
-      properties: { backend: { enum: ['file', 'redis'] }, file: { type: 'string', minLength: 1 } },
+      properties: {
+        backend: { enum: ['file', 'redis', 'ldap'] }, file: { type: 'string', minLength: 1 },
+        // Passwords from the hospital directory (src/identity/ldap/); TOTP stays the gateway's.
+        ldap: {
+          type: 'object', additionalProperties: false, required: ['url', 'ca', 'bindDn', 'userSearchBase', 'userFilter', 'groupAttribute', 'roleMap'],
+          properties: {
+            url: { type: 'string', pattern: '^ldaps?://[^\\s/]+/?$' },
+            ca: pemFile,
+            bindDn: { type: 'string', minLength: 1 },
+            bindPassword: { type: 'string', minLength: 1 },
+            userSearchBase: { type: 'string', minLength: 1 },
+            userFilter: { type: 'string', pattern: '^\\(.*\\{username\\}.*\\)$' },
+            groupAttribute: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,63}$' },
+            roleMap: { type: 'object', minProperties: 1, additionalProperties: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } },
+            timeoutMs: positive,
+          },
+        },
+      },
     },
     devices: {
       type: 'object', additionalProperties: false,

@@ -62,6 +62,27 @@ export interface SyslogDestination {
   readonly queueSize?: number;
 }
 
+/** users.ldap: the hospital directory (LDAP / Active Directory) that checks passwords (src/identity/ldap/). */
+export interface LdapOptions {
+  /** ldaps://host[:port], or ldap://host[:port] (StartTLS is then always done before any bind). */
+  readonly url: string;
+  /** PEM file of the CA the directory's certificate must chain to (pinned; the system store is not used). */
+  readonly ca: string;
+  /** The service account's DN (search-then-bind), or a template with {username} (the user binds as it: a DN or a UPN). */
+  readonly bindDn: string;
+  /** The service account's password (use \${ENV}); not with a {username} template. Never logged. */
+  readonly bindPassword?: string;
+  readonly userSearchBase: string;
+  /** A filter with {username}, e.g. (&(objectClass=user)(sAMAccountName={username})); the value is escaped (RFC 4515). */
+  readonly userFilter: string;
+  /** The attribute of the user entry that lists its groups (memberOf). */
+  readonly groupAttribute: string;
+  /** Group (DN or value of groupAttribute) → gateway role; the first entry the user is a member of wins; none → refused. */
+  readonly roleMap: Readonly<Record<string, string>>;
+  /** Connect and operation timeout (default 5000). */
+  readonly timeoutMs?: number;
+}
+
 export interface GatewayConfig {
   readonly listen: { readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean } };
   readonly alerts: {
@@ -90,7 +111,8 @@ export interface GatewayConfig {
     readonly dicom: { readonly host: string; readonly port: number; readonly aeTitle: string };
     readonly timeoutMs: number;
   };
-  readonly users: { readonly backend: 'file' | 'redis'; readonly file: string };
+  /** backend ldap: the records (TOTP enrolment) are kept in `file`, every password is the directory's. */
+  readonly users: { readonly backend: 'file' | 'redis' | 'ldap'; readonly file: string; readonly ldap?: LdapOptions };
   readonly devices: { readonly file: string };
   readonly roles: Readonly<Record<string, RoleRules>>;
   readonly session: {

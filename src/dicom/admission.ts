@@ -30,7 +30,8 @@ function refusalFor(r: IdentityRefusal): Rejection {
   if (r === 'locked-out') return Refusal.lockedOut;
   // PS3.8 §9.3.4: the password checks are all busy, a passing overload, not a limit this client is
   // counted against (that is 2/3/2, the association limits): 2/3/1, temporary congestion.
-  if (r === 'store-unavailable' || r === 'busy') return Refusal.temporaryCongestion;
+  // The hospital directory cannot be reached: transient too, the client may try again later.
+  if (r === 'store-unavailable' || r === 'busy' || r === 'directory-unavailable') return Refusal.temporaryCongestion;
   return Refusal.notAuthenticated;
 }
 
