@@ -57,7 +57,8 @@ export function createLegacyServer(deps: LegacyServerDeps): LegacyServer {
   const alerts = new AlertThrottle(deps.audit);
   const open = new Set<Association>();
   const sockets = new Set<Socket>();
-  const server = createServer({ noDelay: true });
+  // Paused: node reads nothing from a connection until it is admitted by address (resume below).
+  const server = createServer({ noDelay: true, pauseOnConnect: true });
   capConnections(server, { maxConnections: live.dicom.maxConnections, maxPerAddress: live.dicom.maxConnectionsPerAddress }, { listener: 'dicom-legacy', logger: log, audit: deps.audit });
   server.on('connection', (socket: Socket) => {
     socket.on('error', () => undefined);
@@ -65,9 +66,9 @@ export function createLegacyServer(deps: LegacyServerDeps): LegacyServer {
     const source = canonicalAddress(socket.remoteAddress ?? 'unknown');
     const candidates = devices.from(source);
     if (candidates.length === 0) {
-      // Not one byte is read from an address no legacy device has: closed at once.
+      // Not one byte is read from an address no legacy device has: closed at once (the audit event and the throttled alert tell).
       socket.destroy();
-      log.info({ source }, 'legacy DICOM port: connection from an address of no legacy device; closed');
+      log.debug({ source }, 'legacy DICOM port: connection from an address of no legacy device; closed');
       deps.audit.record({ event: 'dicom.association', decision: 'deny', reason: 'legacy-address-not-allowed', source, channel: 'cleartext', listener: 'dicom-legacy' });
       alerts.alert('dicom.legacy-address-refused', source, { source, listener: 'dicom-legacy' });
       return;
@@ -82,6 +83,7 @@ export function createLegacyServer(deps: LegacyServerDeps): LegacyServer {
       });
       open.add(a);
       void a.closed.then(() => open.delete(a));
+      socket.resume();
     } catch (err) {
       log.error({ err }, 'could not set up an association');
       socket.destroy();
