@@ -83,6 +83,8 @@ t.test('legacy DICOM port: plain DIMSE for listed devices only', async (t) => {
     t.match(refused, { decision: 'deny', source: '127.0.0.3', channel: 'cleartext', listener: 'dicom-legacy' });
     t.notOk('callingAe' in refused, 'the request was never read');
     t.ok(gw.logs.some((l) => l['alert']?.name === 'dicom.legacy-address-refused' && l['alert'].source === '127.0.0.3'), 'alert raised');
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
+    t.match(metrics, /^pacs_gateway_alerts_total\{rule="dicom.legacy-address-refused"\} 1$/m, 'the alert counter');
     const after = await orthanc.activity();
     t.equal(after.dicomConnections, before.dicomConnections + 1, 'Orthanc saw only the control association');
   });
