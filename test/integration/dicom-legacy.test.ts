@@ -107,3 +107,42 @@ t.test('legacy DICOM port: plain DIMSE for listed devices only', async (t) => {
     t.not(plain.code, 0);
   });
 });
+
+t.test('legacy DICOM port on IPv6: the address list matches IPv6 sources', async (t) => {
+  // No PACS behind it: an admitted association ends in A-ASSOCIATE-RJ 2/3/1 (PACS unreachable), a refused address in a bare close.
+  const { startGateway } = await import('../helpers/gateway.js');
+  const gw = await startGateway({
+    config: {
+      listen: { dicomLegacy: { host: '::1', port: 0 } },
+      legacyDevices: { 'v6-ct': { addresses: ['::1/128'], aeTitles: ['V6CT'] }, elsewhere: { addresses: ['2001:db8::/32'], aeTitles: ['V6CT'] } },
+    },
+  });
+  t.teardown(() => gw.stop());
+  const port = gw.gateway.addresses?.dicomLegacy?.port as number;
+  const answer = async (): Promise<Buffer> => {
+    const socket = connect({ host: '::1', port });
+    const got: Buffer[] = [];
+    socket.on('data', (c: Buffer) => got.push(c));
+    socket.on('error', () => undefined);
+    await once(socket, 'connect');
+    socket.write(buildAssociateRq({ calledAe: 'GATEWAY', callingAe: 'V6CT', presentationContexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }] }), () => undefined);
+    await once(socket, 'close');
+    return Buffer.concat(got);
+  };
+  const admitted = await answer();
+  t.same([...admitted.subarray(0, 1), ...admitted.subarray(7, 10)], [0x03, 2, 3, 1], '::1 is listed: admitted, then A-ASSOCIATE-RJ 2/3/1 because no PACS answers');
+  t.match(gw.auditEvents('dicom.association').at(-1), { reason: 'upstream-unreachable', principal: 'v6-ct', source: '::1', channel: 'cleartext' });
+  await gw.stop();
+  const gw2 = await startGateway({
+    config: { listen: { dicomLegacy: { host: '::1', port: 0 } }, legacyDevices: { elsewhere: { addresses: ['2001:db8::/32', '127.0.0.1'], aeTitles: ['V6CT'] } } },
+  });
+  t.teardown(() => gw2.stop());
+  const port2 = gw2.gateway.addresses?.dicomLegacy?.port as number;
+  const socket = connect({ host: '::1', port: port2 });
+  const got: Buffer[] = [];
+  socket.on('data', (c: Buffer) => got.push(c));
+  socket.on('error', () => undefined);
+  await once(socket, 'close');
+  t.equal(Buffer.concat(got).length, 0, '::1 on no list: closed without a byte');
+  t.match(await waitFor(() => gw2.auditEvents('dicom.association').find((e) => e.reason === 'legacy-address-not-allowed')), { source: '::1' });
+});
