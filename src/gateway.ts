@@ -9,6 +9,8 @@ import { ConfigReloader } from './config/config-reloader.js';
 import { configPath } from './config/load.js';
 import type { GatewayConfig, RoleRules } from './config/types.js';
 import { createDimseServer, type DimseServer } from './dicom/server.js';
+import { createLegacyServer, type LegacyServer } from './dicom/legacy-server.js';
+import { AssociationLimits } from './dicom/limits.js';
 import { buildHttpServer, type HttpServer } from './http/server.js';
 import { probeTcp } from './http/health-routes.js';
 import { DeviceRegistry } from './identity/device-registry.js';
@@ -56,7 +58,7 @@ export interface GatewayOptions {
 }
 
 /** Where the gateway listens once started; `metrics` is absent when listen.metrics.enabled is false. */
-export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo }
+export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo; readonly dicomLegacy?: AddressInfo }
 
 export interface Gateway {
   /** Opens the listeners; resolves with their bound addresses. */
@@ -76,6 +78,7 @@ export interface Gateway {
 interface Started {
   http: HttpServer;
   dimse: DimseServer;
+  legacy: LegacyServer | undefined;
   tls: TlsReloader;
   users: UserDirectory;
   devices: DeviceRegistry;
@@ -148,10 +151,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       ],
     });
     // `live` reads roles from the config in force, so new associations see reloaded roles.
-    const dimse = createDimseServer({
-      config: live, logger, audit, identity, tls: material, clock,
-      ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
-    });
+    const limits = new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
+    const revalidate = options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs };
+    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material, clock, limits, ...revalidate });
+    // The fenced cleartext port, only when configured (README "Legacy DICOM port").
+    const legacyListen = config.listen.dicomLegacy;
+    const legacy = legacyListen === undefined ? undefined : createLegacyServer({ config: live, listen: legacyListen, logger, audit, identity, limits, clock, ...revalidate });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
       // again; new handshakes use the new context, open connections keep theirs.
@@ -174,17 +179,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Alert rules, sinks, metrics and the ATNA export listen to the audit trail before any traffic arrives.
     const monitoring = startMonitoring({
       config, audit, store, logger, clock, timing: options.timing,
-      associationsOpen: () => dimse.stats().associations,
+      associationsOpen: () => dimse.stats().associations + (legacy?.stats().associations ?? 0),
       expiryItems: () => expiryItems(tls.current, devices.list()),
     });
-    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring };
+    started = { http, dimse, legacy, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring };
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
+    const dicomLegacy = await legacy?.listen();
     const metrics = await monitoring.listen();
-    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }) };
+    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }), ...(dicomLegacy === undefined ? {} : { dicomLegacy }) };
     logger.info({
       https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind,
       ...(metrics === undefined ? {} : { metrics: `${metrics.address}:${metrics.port}` }),
+      ...(dicomLegacy === undefined ? {} : { dicomLegacy: `${dicomLegacy.address}:${dicomLegacy.port}` }),
     }, 'pacs-gateway listening');
     return addresses;
   }
@@ -198,7 +205,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     s.configReloader?.close();
     s.stopExpiryChecks();
     addresses = undefined;
-    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.users.close()]);
+    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.legacy?.close(), s.users.close()]);
     await s.http.app.close();
     await s.monitoring.stop();
     if (options.store === undefined) await s.store.close();

@@ -10,6 +10,7 @@ import { configSchema } from './schema.js';
 import type { GatewayConfig, RoleRules } from './types.js';
 import type { Action } from '../policy/actions.js';
 import { checkLdapFields } from './ldap-fields.js';
+import { legacyProblems } from '../dicom/legacy-devices.js';
 
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
@@ -164,6 +165,8 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
   for (const role of Object.keys(alerts?.schedule?.roles ?? {})) {
     if (roles[role] === undefined) problems.push(`alerts.schedule.roles.${role}: no such role in roles (${Object.keys(roles).join(', ')})`);
   }
+  const listen = merged['listen'] as { dicomLegacy?: unknown } | undefined;
+  problems.push(...legacyProblems(listen?.dicomLegacy, merged['legacyDevices'] as Parameters<typeof legacyProblems>[1], roles));
   for (const [name, r] of Object.entries(roles)) {
     // The schema has already named a role whose actions are not a list; only well-formed roles are cross-checked.
     if (Array.isArray(r.actions) && Array.isArray(r.moveDestinations) && r.moveDestinations.length > 0 && !r.actions.includes('move')) {

@@ -47,7 +47,7 @@ export const configSchema = {
     listen: {
       type: 'object', additionalProperties: false,
       properties: {
-        https: listenAddress, dicom: listenAddress,
+        https: listenAddress, dicom: listenAddress, dicomLegacy: listenAddress,
         metrics: {
           type: 'object', additionalProperties: false, required: ['port'],
           properties: { host, port, enabled: { type: 'boolean' } },
@@ -151,6 +151,18 @@ export const configSchema = {
     devices: {
       type: 'object', additionalProperties: false,
       properties: { file: { type: 'string', minLength: 1 } },
+    },
+    legacyDevices: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+      additionalProperties: {
+        type: 'object', additionalProperties: false, required: ['addresses', 'aeTitles'],
+        properties: {
+          addresses: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true },
+          aeTitles: { type: 'array', items: aeTitle, minItems: 1, uniqueItems: true },
+          role: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' },
+        },
+      },
     },
     roles: {
       type: 'object',

@@ -83,8 +83,23 @@ export interface LdapOptions {
   readonly timeoutMs?: number;
 }
 
+/** A modality that cannot do TLS, admitted on listen.dicomLegacy by source address and calling AE title (README "Legacy DICOM port"). */
+export interface LegacyDevice {
+  /** Source addresses or CIDR ranges (IPv4, IPv6) the device connects from. */
+  readonly addresses: readonly string[];
+  /** Calling AE titles the device may use (A-ASSOCIATE-RJ 1/1/3 for any other). */
+  readonly aeTitles: readonly string[];
+  /** Its role; absent: `legacy-modality` (echo and store unless roles define it). Only echo and store ever apply on the legacy port. */
+  readonly role?: string;
+}
+
 export interface GatewayConfig {
-  readonly listen: { readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean } };
+  readonly listen: {
+    readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean };
+    /** The fenced cleartext DIMSE port for legacyDevices; absent: off. */
+    readonly dicomLegacy?: ListenAddress;
+  };
+  readonly legacyDevices: Readonly<Record<string, LegacyDevice>>;
   readonly alerts: {
     readonly rules: Readonly<Record<RuleName, RuleSettings>>;
     readonly schedule: { readonly timeZone: string; readonly roles: Readonly<Record<string, readonly string[]>> };
