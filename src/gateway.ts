@@ -29,6 +29,7 @@ import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
+import { createRelayServer, type RelayServer } from './relay/relay-server.js';
 
 export interface GatewayOptions {
   /** A pino logger; by default JSON on stdout at config.log.level. */
@@ -55,7 +56,7 @@ export interface GatewayOptions {
 }
 
 /** Where the gateway listens once started; `metrics` is absent when listen.metrics.enabled is false. */
-export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo }
+export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo; readonly relay?: AddressInfo }
 
 export interface Gateway {
   /** Opens the listeners; resolves with their bound addresses. */
@@ -82,6 +83,7 @@ interface Started {
   configReloader: ConfigReloader | undefined;
   stopExpiryChecks: () => void;
   monitoring: Monitoring;
+  relay: RelayServer | undefined;
 }
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
@@ -174,11 +176,14 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       associationsOpen: () => dimse.stats().associations,
       expiryItems: () => expiryItems(tls.current, devices.list()),
     });
-    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring };
+    // The outbound relay (relay: in the config; off by default) listens to the audit trail for forwarded C-MOVEs.
+    const relay = config.relay === undefined ? undefined : createRelayServer({ config: live, relay: config.relay, logger, audit, clock });
+    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring, relay };
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
     const metrics = await monitoring.listen();
-    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }) };
+    const relayAddress = await relay?.listen();
+    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }), ...(relayAddress === undefined ? {} : { relay: relayAddress }) };
     logger.info({
       https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind,
       ...(metrics === undefined ? {} : { metrics: `${metrics.address}:${metrics.port}` }),
@@ -195,7 +200,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     s.configReloader?.close();
     s.stopExpiryChecks();
     addresses = undefined;
-    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.users.close()]);
+    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.users.close(), s.relay?.close()]);
     await s.http.app.close();
     await s.monitoring.stop();
     if (options.store === undefined) await s.store.close();
