@@ -14,7 +14,7 @@ import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValu
 import { GuardedPipe } from '../dicom/guarded-pipe.js';
 import { acceptForClient, capPdu, requestForPacs } from '../dicom/negotiation.js';
 import { PduError } from '../dicom/pdu-error.js';
-import { sideHandler, type AssociationState } from '../dicom/pdu-expectations.js';
+import { sideHandler, type AssociationState, type PDataHandler } from '../dicom/pdu-expectations.js';
 import { PduReader } from '../dicom/pdu-reader.js';
 import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from '../dicom/reject.js';
 import { RequestFilter } from '../dicom/request-filter.js';
@@ -24,6 +24,7 @@ import { Timers } from '../dicom/timers.js';
 import { canonicalAddress } from '../util/address-key.js';
 import { connectDestination, type Destination } from './destination-tls.js';
 import type { MoveRegistry } from './move-registry.js';
+import { responsesOnly } from './inbound-check.js';
 import { decideOutbound } from './outbound-guard.js';
 import { TransferAudit } from './transfer-audit.js';
 
@@ -60,6 +61,8 @@ export class RelayAssociation {
   #up: TLSSocket | undefined;
   #upReader: PduReader | undefined;
   #pipe: GuardedPipe | undefined;
+  /** The destination's P-DATA: the response relay behind the responses-only check. */
+  #inbound: PDataHandler | undefined;
   #transfers: TransferAudit | undefined;
   #callingAe: string | undefined;
   #calledAe: string | undefined;
@@ -172,7 +175,7 @@ export class RelayAssociation {
     const up = connectDestination(dest);
     this.#up = up;
     this.#upReader = new PduReader(
-      sideHandler('upstream', () => this.#state, (t, r) => this.#onUpPdu(t, r), () => this.#pipe?.relay),
+      sideHandler('upstream', () => this.#state, (t, r) => this.#onUpPdu(t, r), () => this.#inbound),
       { maxAssociateBytes: config.dicom.maxAssociateRqBytes, maxPDataBytes: config.dicom.maxPduBytes },
     );
     // The destination sees the same AE titles and presentation contexts; the PDU size is capped at the gateway's limit.
@@ -259,6 +262,7 @@ export class RelayAssociation {
     });
     const relay = new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536), (r) => transfers.answered(r));
     this.#pipe = new GuardedPipe(this.#pacs, this.#up as Socket, filter, relay);
+    this.#inbound = responsesOnly(relay, dicom.maxCommandBytes);
     this.#state = 'established';
     writeAll(this.#pacs, [bytes]);
     this.#log.info({ contexts: contexts.size }, 'relay association established');

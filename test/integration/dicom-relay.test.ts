@@ -67,26 +67,31 @@ t.test('outbound relay for C-MOVE to a remote workstation over TLS', async (t) =
   const destination = (port: number): Record<string, unknown> => ({ host: '127.0.0.1', port, tls: gwTls });
 
   const env = await startDicomEnv({
-    roles: { mover: { actions: ['echo', 'search', 'retrieve', 'move'], moveDestinations: ['REMOTEWS', 'REFUSER'] } },
+    roles: { mover: { actions: ['echo', 'search', 'retrieve', 'move'], moveDestinations: ['REMOTEWS', 'REFUSER', 'IMPOSTOR'] } },
     // Orthanc knows the remote AEs by their own titles, at the relay's address (docs/deployment.md).
     orthanc: {
       modalities: {
         remotews: { AET: 'REMOTEWS', Host: '127.0.0.1', Port: relayPort },
         refuser: { AET: 'REFUSER', Host: '127.0.0.1', Port: relayPort },
+        impostor: { AET: 'IMPOSTOR', Host: '127.0.0.1', Port: relayPort },
       },
     },
     config: {
       relay: {
         listen: { host: '127.0.0.1', port: relayPort },
         allowFrom: ['127.0.0.1/32'],
-        destinations: { REMOTEWS: destination(wsPort), REFUSER: destination(wire.port), FINDABLE: destination(findablePort) },
+        destinations: {
+          REMOTEWS: destination(wsPort), REFUSER: destination(wire.port), FINDABLE: destination(findablePort),
+          // The remote workstation's port, but a CA that did not sign its certificate: the relay must not send.
+          IMPOSTOR: { host: '127.0.0.1', port: wsPort, tls: { ...gwTls, ca: otherCaFile } },
+        },
       },
     },
   });
   t.teardown(() => env.stop());
   const { orthanc, gw, port } = env;
   t.equal(gw.gateway.addresses?.relay?.port, relayPort, 'the relay listens');
-  const reader = await env.addDevice('remote-reader', { role: 'mover', aeTitles: ['WS01'], moveDestinations: ['REMOTEWS', 'REFUSER'] });
+  const reader = await env.addDevice('remote-reader', { role: 'mover', aeTitles: ['WS01'], moveDestinations: ['REMOTEWS', 'REFUSER', 'IMPOSTOR'] });
   const inst = makeInstance({ pixelBytes: 64 * 1024 });
   await uploadInstance(orthanc, inst.buffer);
 
@@ -144,6 +149,14 @@ t.test('outbound relay for C-MOVE to a remote workstation over TLS', async (t) =
       t.equal(bytes[0], 0x16, 'the first byte on the wire is a TLS handshake record');
       t.notOk(bytes.includes(Buffer.from('REFUSER')) || bytes.includes(Buffer.from('1.2.840.10008.3.1.1.1')), 'no A-ASSOCIATE-RQ in cleartext');
     }
+  });
+
+  await t.test('a destination whose certificate does not chain to relay.destinations.<AE>.tls.ca gets nothing', async (t) => {
+    const before = files(wsOut).length;
+    const r = await runScu([CMoveRequest.createStudyMoveRequest('IMPOSTOR', inst.studyUid)], { port, callingAe: 'WS01', ca: env.caPem, cert: reader });
+    t.not(r.responses.at(-1)?.status, Status.Success, 'the C-MOVE fails');
+    t.equal(files(wsOut).length, before, 'the workstation behind the unverified certificate received nothing');
+    t.match(relayEvents('relay.association', 'deny').filter((e) => e.calledAe === 'IMPOSTOR')[0], { reason: 'destination-tls-failed', detail: /certificate/i, rejection: { result: 2, source: 3, reason: 1 } });
   });
 
   await t.test('the relay refuses an unknown called AE (A-ASSOCIATE-RJ 1/1/7) and an address outside allowFrom', async (t) => {
