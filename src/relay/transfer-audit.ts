@@ -30,6 +30,8 @@ interface Group {
   readonly originatorMessageId: number | undefined;
   readonly match: MoveMatch | undefined;
   readonly instances: string[];
+  /** SOP Class UID → the listed instances of that class. */
+  readonly sopClasses: Record<string, string[]>;
   sent: number;
   completed: number;
   warning: number;
@@ -73,11 +75,15 @@ export class TransferAudit {
     let g = this.#groups.get(k);
     if (g === undefined) {
       const match = ae === undefined || id === undefined ? undefined : this.#moves.match(ae, id, this.#facts.destinationAe);
-      g = { originatorAe: ae, originatorMessageId: id, match, instances: [], sent: 0, completed: 0, warning: 0, failed: 0 };
+      g = { originatorAe: ae, originatorMessageId: id, match, instances: [], sopClasses: {}, sent: 0, completed: 0, warning: 0, failed: 0 };
       this.#groups.set(k, g);
     }
     g.sent++;
-    if (cmd.affectedSopInstanceUid !== undefined && g.instances.length < MAX_LISTED) g.instances.push(cmd.affectedSopInstanceUid);
+    if (cmd.affectedSopInstanceUid !== undefined && g.instances.length < MAX_LISTED) {
+      g.instances.push(cmd.affectedSopInstanceUid);
+      const sopClass = cmd.affectedSopClassUid ?? '';
+      (g.sopClasses[sopClass] ??= []).push(cmd.affectedSopInstanceUid);
+    }
     if (this.#pending.size < MAX_PENDING) this.#pending.set(cmd.messageId, g);
   }
 
@@ -105,7 +111,7 @@ export class TransferAudit {
         principal: move?.principal, role: move?.role,
         source: f.source, associationId: f.associationId, callingAe: f.callingAe,
         destinationAe: f.destinationAe, destinationHost: f.destinationHost, destinationPort: f.destinationPort,
-        instances: g.instances, sent: g.sent, completed: g.completed, warning: g.warning, failed: g.failed,
+        instances: g.instances, sopClasses: g.sopClasses, sent: g.sent, completed: g.completed, warning: g.warning, failed: g.failed,
         unanswered: g.sent - g.completed - g.warning - g.failed, ended,
         moveOriginatorAe: g.originatorAe, moveOriginatorMessageId: g.originatorMessageId,
         move: move === undefined ? undefined : {

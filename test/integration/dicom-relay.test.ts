@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { relayExport } from '../../src/atna/messages.js';
 import { buildAssociateRq } from '../../src/dicom/associate-build.js';
 import { createCa, issueCertificate } from '../../src/tls/issue.js';
 import { datasetAfterMeta, makeInstance } from '../helpers/instances.js';
@@ -12,6 +13,7 @@ import { uploadInstance } from '../helpers/orthanc.js';
 import { freePort } from '../helpers/ports.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { run, startProcess, waitFor, waitForPort } from '../helpers/tools.js';
+import { kids, parseXml } from '../helpers/xml.js';
 import { startDicomEnv } from '../dicom/helpers/dicom-env.js';
 import { dimse, runScu } from '../dicom/helpers/dimse-client.js';
 
@@ -132,6 +134,18 @@ t.test('outbound relay for C-MOVE to a remote workstation over TLS', async (t) =
       moveOriginatorAe: 'WS01', moveOriginatorMessageId: move?.messageId,
       principal: 'remote-reader', move: { principal: 'remote-reader', associationId: move?.associationId, callingAe: 'WS01' },
     }, 'the export names the destination, the instance and the C-MOVE that caused it');
+    t.same(transfer.sopClasses, { [inst.sopClassUid]: [inst.sopInstanceUid] });
+    // The ATNA message the export becomes: DICOM Instances Transferred, PACS → remote AE, the mover as requestor.
+    const xml = relayExport({ id: 'gw', hostname: 'gw.example', pid: 1, pacsAeTitle: orthanc.aeTitle, pacsHost: '127.0.0.1', pacsDicomweb: orthanc.dicomwebUrl }, transfer as never, Date.now());
+    const msg = parseXml(xml ?? '');
+    t.match(kids(kids(msg, 'EventIdentification')[0]!, 'EventID')[0]?.attrs, { 'csd-code': '110104' });
+    t.match(kids(msg, 'EventIdentification')[0]?.attrs, { EventActionCode: 'R', EventOutcomeIndicator: '0' });
+    t.match(kids(msg, 'ActiveParticipant').map((p) => [p.attrs['UserID'], p.attrs['UserIsRequestor'], p.attrs['NetworkAccessPointID']]), [
+      [orthanc.aeTitle, 'false', '127.0.0.1'], ['REMOTEWS', 'false', '127.0.0.1'], ['remote-reader', 'true', '127.0.0.1'],
+    ]);
+    const sopClass = kids(kids(kids(msg, 'ParticipantObjectIdentification')[0]!, 'ParticipantObjectDescription')[0]!, 'SOPClass')[0];
+    t.match(sopClass?.attrs, { UID: inst.sopClassUid, NumberOfInstances: '1' });
+    t.same(kids(sopClass!, 'Instance').map((i) => i.attrs['UID']), [inst.sopInstanceUid]);
   });
 
   await t.test('a destination that refuses the gateway certificate: the C-MOVE fails and nothing goes out in cleartext', async (t) => {
