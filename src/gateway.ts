@@ -112,6 +112,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
     }
     const material = loadTlsMaterial(tlsPaths);
+    // The outbound relay (relay: in the config; off by default): its destinations' TLS files are read
+    // here, before anything else starts; it listens to the audit trail for forwarded C-MOVEs.
+    const relay = config.relay === undefined ? undefined : createRelayServer({ config: live, relay: config.relay, logger, audit, clock });
     const store = options.store ?? createStore(config.state, { logger, audit, clock, baseDir: config.baseDir });
     const onReloadError = (what: string) => (err: Error) => audit.alert('reload.refused', { what, reason: err.message });
     let users: UserDirectory;
@@ -176,8 +179,6 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       associationsOpen: () => dimse.stats().associations,
       expiryItems: () => expiryItems(tls.current, devices.list()),
     });
-    // The outbound relay (relay: in the config; off by default) listens to the audit trail for forwarded C-MOVEs.
-    const relay = config.relay === undefined ? undefined : createRelayServer({ config: live, relay: config.relay, logger, audit, clock });
     started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring, relay };
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();

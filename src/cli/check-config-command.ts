@@ -12,6 +12,7 @@ import { defaultConfigFile } from './config-arg.js';
 import { checkUpstream } from '../scan/upstream-check.js';
 import type { GatewayConfig } from '../config/types.js';
 import { packageVersion } from './version.js';
+import { relayFileProblems, relaySummary } from '../relay/relay-check.js';
 
 const DAY_MS = 86_400_000;
 
@@ -61,6 +62,8 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
       if (!existsSync(p(d[k]))) problems.push(`audit.syslog.${i}.${k}: file ${d[k]} does not exist (the ATNA destination ${d.host}:${d.port} needs it for mutual TLS)`);
     }
   });
+  problems.push(...relayFileProblems(config));
+  if (config.relay !== undefined) out(relaySummary(config.relay));
   if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {

@@ -25,17 +25,20 @@ function read(baseDir: string, file: string, what: string): string {
   }
 }
 
-/** Reads each destination's CA, certificate and key; throws ERR_CONFIG_READ naming the option of a missing file. */
+/** Reads each destination's CA, certificate and key; throws ERR_CONFIG_READ (a file missing) or ERR_CERT_INVALID (not usable), naming the option. */
 export function loadDestinations(destinations: Readonly<Record<string, RelayDestination>>, baseDir: string): ReadonlyMap<string, Destination> {
   const out = new Map<string, Destination>();
   for (const [aeTitle, d] of Object.entries(destinations)) {
     const at = `relay.destinations.${aeTitle}.tls`;
     // The versions, AEAD suites and curves of the listeners (DICOM PS3.15 B.9, BCP 195 non-downgrading).
     const { honorCipherOrder: _serverOnly, ...profile } = TLS_SERVER_PROFILE;
-    const context = createSecureContext({
-      ...profile,
-      ca: read(baseDir, d.tls.ca, `${at}.ca`), cert: read(baseDir, d.tls.cert, `${at}.cert`), key: read(baseDir, d.tls.key, `${at}.key`),
-    });
+    const files = { ca: read(baseDir, d.tls.ca, `${at}.ca`), cert: read(baseDir, d.tls.cert, `${at}.cert`), key: read(baseDir, d.tls.key, `${at}.key`) };
+    let context: SecureContext;
+    try {
+      context = createSecureContext({ ...profile, ...files });
+    } catch (err) {
+      throw new GatewayError('ERR_CERT_INVALID', `${at}: the CA, certificate or key is not usable PEM, or the key does not match the certificate (${(err as Error).message})`, { cause: err });
+    }
     // RFC 6066 §3: no IP address as SNI; node then checks the certificate against the IP address.
     const servername = d.tls.servername ?? (isIP(d.host) === 0 ? d.host : undefined);
     out.set(aeTitle.trim(), { aeTitle: aeTitle.trim(), host: d.host, port: d.port, servername, context });

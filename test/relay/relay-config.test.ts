@@ -1,6 +1,11 @@
 // The relay's pure parts: its config section (off by default, every error named), the allow-list and the outbound guard.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
+import { stringify } from 'yaml';
+import { checkConfigCommand } from '../../src/cli/check-config-command.js';
 import { buildConfig } from '../../src/config/load.js';
 import { buildCommandSet } from '../../src/dicom/command-build.js';
 import { decodeCommandSet } from '../../src/dicom/command-set.js';
@@ -9,6 +14,7 @@ import { PduError } from '../../src/dicom/pdu-error.js';
 import { isGatewayError } from '../../src/errors.js';
 import { AllowList } from '../../src/relay/allow-list.js';
 import { decideOutbound } from '../../src/relay/outbound-guard.js';
+import { createCa, issueCertificate } from '../../src/tls/issue.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const FIND = '1.2.840.10008.5.1.4.1.2.2.1';
@@ -71,4 +77,41 @@ t.test('outbound guard: C-STORE and C-ECHO pass, anything else is answered 0x012
   t.throws(() => decideOutbound(command(CommandField.CCancelRq, FIND), FIND), PduError, 'C-CANCEL has no response: A-ABORT');
   t.throws(() => decideOutbound(command(0x0777, FIND), FIND), PduError, 'an unknown command field: A-ABORT');
   t.match(decideOutbound(command(CommandField.CStoreRq | 0x8000, CT), CT), { kind: 'pass', reason: 'response' });
+});
+
+t.test('check-config reports the relay and its unreadable TLS files', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgw-relay-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = createCa({ commonName: 'site CA' });
+  const gw = issueCertificate(ca, { commonName: 'gw', usage: 'client' });
+  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+  writeFileSync(join(dir, 'gw.crt'), gw.certPem);
+  writeFileSync(join(dir, 'gw.key'), gw.keyPem);
+  writeFileSync(join(dir, 'not-pem.key'), 'not a key');
+  const good = { ca: join(dir, 'ca.crt'), cert: join(dir, 'gw.crt'), key: join(dir, 'gw.key') };
+  const write = (destinations: Record<string, unknown>): string => {
+    const file = join(dir, 'gateway.yaml');
+    writeFileSync(file, stringify({
+      tls: { autoGenerate: true, cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), clientCa: join(dir, 'client-ca.crt') },
+      users: { file: join(dir, 'users.yaml') }, devices: { file: join(dir, 'devices.yaml') },
+      relay: { listen: { host: '10.0.0.2', port: 11112 }, allowFrom: ['10.0.0.5'], destinations },
+    }));
+    return file;
+  };
+  const check = async (file: string): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const code = await checkConfigCommand(['--config', file, '--offline'], (s) => { out += `${s}\n`; }, (s) => { err += `${s}\n`; });
+    return { code, out, err };
+  };
+  const ok = await check(write({ REMOTEWS: { host: 'ws.example.org', port: 2762, tls: good } }));
+  t.equal(ok.code, 0, ok.err);
+  t.match(ok.out, /relay: on 10\.0\.0\.2:11112 \(cleartext, from 10\.0\.0\.5 only\) to REMOTEWS → ws\.example\.org:2762, over TLS/);
+  const bad = await check(write({
+    REMOTEWS: { host: 'ws.example.org', port: 2762, tls: { ...good, key: join(dir, 'not-pem.key') } },
+    OTHER: { host: 'o.example.org', port: 104, tls: { ...good, ca: join(dir, 'missing.crt') } },
+  }));
+  t.equal(bad.code, 1);
+  t.match(bad.err, /relay\.destinations\.REMOTEWS\.tls: the CA, certificate or key is not usable PEM/);
+  t.match(bad.err, /relay\.destinations\.OTHER\.tls\.ca: cannot read .*missing\.crt/);
 });
