@@ -166,10 +166,14 @@ t.test('outbound relay for C-MOVE to a remote workstation over TLS', async (t) =
   });
 
   await t.test('a destination whose certificate does not chain to relay.destinations.<AE>.tls.ca gets nothing', async (t) => {
+    // A study of its own: storescp names files by SOP Instance UID, so a resent instance would not add a file.
+    const other = makeInstance();
+    await uploadInstance(orthanc, other.buffer);
     const before = files(wsOut).length;
-    const r = await runScu([CMoveRequest.createStudyMoveRequest('IMPOSTOR', inst.studyUid)], { port, callingAe: 'WS01', ca: env.caPem, cert: reader });
+    const r = await runScu([CMoveRequest.createStudyMoveRequest('IMPOSTOR', other.studyUid)], { port, callingAe: 'WS01', ca: env.caPem, cert: reader });
     t.not(r.responses.at(-1)?.status, Status.Success, 'the C-MOVE fails');
     t.equal(files(wsOut).length, before, 'the workstation behind the unverified certificate received nothing');
+    t.notOk(files(wsOut).some((f) => f.includes(other.sopInstanceUid)));
     t.match(relayEvents('relay.association', 'deny').filter((e) => e.calledAe === 'IMPOSTOR')[0], { reason: 'destination-tls-failed', detail: /certificate/i, rejection: { result: 2, source: 3, reason: 1 } });
   });
 
