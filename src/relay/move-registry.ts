@@ -1,6 +1,7 @@
 // The C-MOVEs the DIMSE guard forwarded, so that the relay can tie the PACS's sub-operations to who asked for them.
 
 import type { Audit, AuditEvent } from '../audit/audit.js';
+import type { Outcome } from '../audit/outcome.js';
 import type { Clock } from '../util/clock.js';
 
 /** A C-MOVE the gateway allowed and forwarded to the PACS (from its dicom.command audit event). */
@@ -13,9 +14,11 @@ export interface ForwardedMove {
   readonly messageId: number;
   readonly moveDestination: string;
   readonly at: number;
+  /** When the PACS's final C-MOVE-RSP was relayed (its sub-operations are over); undefined while it runs. */
+  finishedAt?: number;
 }
 
-/** What a match found: the move, and whether another live one had the same originator AE and message ID. */
+/** What a match found: the move, and whether another one still running had the same originator AE and message ID. */
 export interface MoveMatch {
   readonly move: ForwardedMove;
   readonly ambiguous: boolean;
@@ -42,7 +45,9 @@ export class MoveRegistry {
 
   constructor(audit: Audit, clock: Clock) {
     this.#clock = clock;
-    this.#unsubscribe = audit.subscribe({ event: (e, at) => this.#onEvent(e, at) });
+    // Outcomes tell when a move has ended, so that a client reusing message IDs (each association
+    // starts again at 1) is not taken for two moves at once.
+    this.#unsubscribe = audit.subscribe({ event: (e, at) => this.#onEvent(e, at), outcome: (o, at) => this.#onOutcome(o, at) });
   }
 
   close(): void { this.#unsubscribe(); }
@@ -66,6 +71,13 @@ export class MoveRegistry {
     while (this.#count > MAX_MOVES) this.#dropOldest();
   }
 
+  #onOutcome(o: Outcome, at: number): void {
+    if (o.kind !== 'dicom' || o.command !== 'C-MOVE' || o.status === 0xff00 || o.status === 0xff01 || o.callingAe === undefined) return;
+    for (const m of this.#moves.get(key(o.callingAe, o.messageId)) ?? []) {
+      if (m.associationId === o.associationId && m.finishedAt === undefined) m.finishedAt = at;
+    }
+  }
+
   #dropOldest(): void {
     const first = this.#moves.entries().next();
     if (first.done === true) { this.#count = 0; return; }
@@ -80,8 +92,10 @@ export class MoveRegistry {
     const now = this.#clock();
     const live = (this.#moves.get(key(originatorAe, originatorMessageId)) ?? [])
       .filter((m) => m.moveDestination === destinationAe && now - m.at <= MAX_AGE_MS);
-    const move = live.at(-1);
+    // A move still running is the one whose sub-operations these are; two running at once are ambiguous.
+    const running = live.filter((m) => m.finishedAt === undefined);
+    const move = running.at(-1) ?? live.at(-1);
     if (move === undefined) return undefined;
-    return { move, ambiguous: live.some((m) => m.associationId !== move.associationId) };
+    return { move, ambiguous: running.some((m) => m.associationId !== move.associationId) };
   }
 }
