@@ -148,6 +148,17 @@ t.test('outbound relay for C-MOVE to a remote workstation over TLS', async (t) =
     t.same(kids(sopClass!, 'Instance').map((i) => i.attrs['UID']), [inst.sopInstanceUid]);
   });
 
+  await t.test('a second C-MOVE on a new association (message IDs start again) is tied to that association, not ambiguous', async (t) => {
+    const r = await runScu([CMoveRequest.createStudyMoveRequest('REMOTEWS', inst.studyUid)], { port, callingAe: 'WS01', ca: env.caPem, cert: reader });
+    t.equal(r.responses.at(-1)?.status, Status.Success);
+    const moves = gw.auditEvents('dicom.command').filter((e) => e.command === 'C-MOVE-RQ' && e.moveDestination === 'REMOTEWS' && e.decision === 'allow');
+    t.equal(moves.length, 2);
+    t.equal(moves[0]?.messageId, moves[1]?.messageId, 'the same originator AE and message ID as the first move');
+    const transfers = await waitFor(() => { const x = relayEvents('relay.transfer').filter((e) => e.destinationAe === 'REMOTEWS'); return x.length === 2 ? x : undefined; });
+    t.match(transfers[1], { completed: 1, move: { associationId: moves[1]?.associationId } });
+    t.notOk(transfers[1]?.move?.ambiguous, 'the first move had ended');
+  });
+
   await t.test('a destination that refuses the gateway certificate: the C-MOVE fails and nothing goes out in cleartext', async (t) => {
     const before = wire.connections.length;
     const r = await runScu([CMoveRequest.createStudyMoveRequest('REFUSER', inst.studyUid)], { port, callingAe: 'WS01', ca: env.caPem, cert: reader });
