@@ -32,6 +32,7 @@ import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
+import { createRelayServer, type RelayServer } from './relay/relay-server.js';
 
 export interface GatewayOptions {
   /** A pino logger; by default JSON on stdout at config.log.level. */
@@ -58,7 +59,9 @@ export interface GatewayOptions {
 }
 
 /** Where the gateway listens once started; `metrics` is absent when listen.metrics.enabled is false. */
-export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo; readonly dicomLegacy?: AddressInfo }
+export interface BoundAddresses {
+  readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo; readonly dicomLegacy?: AddressInfo; readonly relay?: AddressInfo;
+}
 
 export interface Gateway {
   /** Opens the listeners; resolves with their bound addresses. */
@@ -86,6 +89,7 @@ interface Started {
   configReloader: ConfigReloader | undefined;
   stopExpiryChecks: () => void;
   monitoring: Monitoring;
+  relay: RelayServer | undefined;
 }
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
@@ -114,6 +118,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
     }
     const material = loadTlsMaterial(tlsPaths);
+    // The outbound relay (relay: in the config; off by default): its destinations' TLS files are read
+    // here, before anything else starts; it listens to the audit trail for forwarded C-MOVEs.
+    const relay = config.relay === undefined ? undefined : createRelayServer({ config: live, relay: config.relay, logger, audit, clock });
     const store = options.store ?? createStore(config.state, { logger, audit, clock, baseDir: config.baseDir });
     const onReloadError = (what: string) => (err: Error) => audit.alert('reload.refused', { what, reason: err.message });
     let users: UserDirectory;
@@ -182,12 +189,16 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       associationsOpen: () => dimse.stats().associations + (legacy?.stats().associations ?? 0),
       expiryItems: () => expiryItems(tls.current, devices.list()),
     });
-    started = { http, dimse, legacy, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring };
+    started = { http, dimse, legacy, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring, relay };
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
     const dicomLegacy = await legacy?.listen();
     const metrics = await monitoring.listen();
-    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }), ...(dicomLegacy === undefined ? {} : { dicomLegacy }) };
+    const relayAddress = await relay?.listen();
+    addresses = {
+      https, dicom, ...(metrics === undefined ? {} : { metrics }), ...(dicomLegacy === undefined ? {} : { dicomLegacy }),
+      ...(relayAddress === undefined ? {} : { relay: relayAddress }),
+    };
     logger.info({
       https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind,
       ...(metrics === undefined ? {} : { metrics: `${metrics.address}:${metrics.port}` }),
@@ -205,7 +216,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     s.configReloader?.close();
     s.stopExpiryChecks();
     addresses = undefined;
-    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.legacy?.close(), s.users.close()]);
+    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.legacy?.close(), s.users.close(), s.relay?.close()]);
     await s.http.app.close();
     await s.monitoring.stop();
     if (options.store === undefined) await s.store.close();

@@ -12,7 +12,8 @@ import type { Outcome } from './outcome.js';
 export type AuditEventName =
   | 'auth.login' | 'auth.logout' | 'auth.session' | 'auth.token'
   | 'authz.http' | 'dicom.association' | 'dicom.command'
-  | 'config.reload' | 'cert.revoked';
+  | 'config.reload' | 'cert.revoked'
+  | 'relay.association' | 'relay.command' | 'relay.transfer';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

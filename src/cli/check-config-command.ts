@@ -13,6 +13,7 @@ import { defaultConfigFile } from './config-arg.js';
 import { checkUpstream } from '../scan/upstream-check.js';
 import type { GatewayConfig } from '../config/types.js';
 import { packageVersion } from './version.js';
+import { relayFileProblems, relaySummary } from '../relay/relay-check.js';
 
 const DAY_MS = 86_400_000;
 
@@ -66,6 +67,8 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
     }
   });
   if (config.users.ldap !== undefined) await checkDirectory(config, values.offline === true, out, problems);
+  problems.push(...relayFileProblems(config));
+  if (config.relay !== undefined) out(relaySummary(config.relay));
   if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {

@@ -11,6 +11,7 @@ import type { GatewayConfig, RoleRules } from './types.js';
 import type { Action } from '../policy/actions.js';
 import { checkLdapFields } from './ldap-fields.js';
 import { legacyProblems } from '../dicom/legacy-devices.js';
+import { checkRelayConfig } from '../relay/relay-config.js';
 
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
@@ -129,6 +130,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
   }
   const roles = normaliseRoles((merged['roles'] ?? {}) as Record<string, unknown>);
   checkCrossFields(merged, roles, problems);
+  checkRelayConfig(merged['relay'], problems);
   if (problems.length > 0) {
     throw new GatewayError('ERR_CONFIG_INVALID', `${source} is invalid:\n  - ${problems.join('\n  - ')}`, { detail: { problems } });
   }

@@ -250,5 +250,25 @@ export const configSchema = {
       type: 'object', additionalProperties: false,
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] } },
     },
+    relay: {
+      type: 'object', additionalProperties: false, required: ['listen', 'allowFrom', 'destinations'],
+      properties: {
+        listen: hostPort,
+        allowFrom: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+        destinations: {
+          type: 'object', propertyNames: aeTitle, minProperties: 1,
+          additionalProperties: {
+            type: 'object', additionalProperties: false, required: ['host', 'port', 'tls'],
+            properties: {
+              host, port,
+              tls: {
+                type: 'object', additionalProperties: false, required: ['ca', 'cert', 'key'],
+                properties: { ca: pemFile, cert: pemFile, key: pemFile, servername: { type: 'string', minLength: 1 } },
+              },
+            },
+          },
+        },
+      },
+    },
   },
 } as const;

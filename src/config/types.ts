@@ -93,6 +93,31 @@ export interface LegacyDevice {
   readonly role?: string;
 }
 
+/** One remote AE the relay sends to (relay.destinations.<AE>): reached over TLS only. */
+export interface RelayDestination {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: {
+    /** CA bundle the destination's certificate must chain to (PEM file). */
+    readonly ca: string;
+    /** The gateway's client certificate and key for mutual TLS (PEM files). */
+    readonly cert: string;
+    readonly key: string;
+    /** Name the destination's certificate must carry (default: host). */
+    readonly servername?: string;
+  };
+}
+
+/** The outbound relay (src/relay/): PACS-initiated associations, C-MOVE sub-operations above all, carried over TLS. */
+export interface RelayConfig {
+  /** Cleartext listener on an internal interface; only the PACS connects to it. */
+  readonly listen: ListenAddress;
+  /** Source addresses or CIDR ranges allowed to connect (the PACS). */
+  readonly allowFrom: readonly string[];
+  /** Called AE title → where it really is. */
+  readonly destinations: Readonly<Record<string, RelayDestination>>;
+}
+
 export interface GatewayConfig {
   readonly listen: {
     readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean };
@@ -176,6 +201,8 @@ export interface GatewayConfig {
     readonly maxConnectionsPerAddress: number;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  /** The outbound relay; absent = off (the default). */
+  readonly relay?: RelayConfig;
   /** Directory that relative paths are resolved against (the config file's base directory). */
   readonly baseDir: string;
 }
