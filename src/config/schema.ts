@@ -221,5 +221,9 @@ export const configSchema = {
       type: 'object', additionalProperties: false,
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] } },
     },
+    viewer: {
+      type: 'object', additionalProperties: false,
+      properties: { enabled: { type: 'boolean' }, path: { type: 'string', minLength: 1 } },
+    },
   },
 } as const;
