@@ -11,7 +11,7 @@
 #
 # The npm build has its public path compiled in as "/" (webpack publicPath, absolute links in
 # index.html and app.bundle.css). Serving it under /viewer/ needs three literal rewrites of those
-# prefixes, done here once and checked (each must match exactly as expected, else the script fails):
+# prefixes (and the same in each worker bundle's runtime), done here once and checked (each must match exactly as expected, else the script fails):
 # no rebuild, and a build of your own made with PUBLIC_URL=/viewer/ needs none of it (viewer.path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +20,11 @@ PACKAGE='@ohif/app'
 VERSION='3.13.2'
 INTEGRITY='sha512-WZdxmpmG7rqFgW9ZJLcbgr3XCtLi1KDNPoMaeY5PPe6j4G4fjEjjkycZM6C6Zk2F87BKxFfpq+jd5xXZB9E8EA=='
 PUBLIC_PATH='/viewer/'
+PREPARE=2  # bump when the preparation below changes
 
 dest="${1:-.viewer/ohif}"
 marker="$dest/.pgw-viewer.json"
-want="{\"package\":\"$PACKAGE\",\"version\":\"$VERSION\",\"integrity\":\"$INTEGRITY\",\"publicPath\":\"$PUBLIC_PATH\"}"
+want="{\"package\":\"$PACKAGE\",\"version\":\"$VERSION\",\"integrity\":\"$INTEGRITY\",\"publicPath\":\"$PUBLIC_PATH\",\"prepare\":$PREPARE}"
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] && [ -f "$dest/index.html" ]; then
   echo "fetch-viewer: $PACKAGE@$VERSION already prepared in $dest"
   exit 0
@@ -70,8 +71,18 @@ rewrite() {
     fs.writeFileSync(file, text.split(from).join(to));
   ' "$file" "$from" "$to" "$count"
 }
-bundle="$(cd "$staging" && ls app.bundle.*.js)"
-rewrite "$staging/$bundle" '__webpack_require__.p = "/";' "__webpack_require__.p = \"$PUBLIC_PATH\";" 1
+# webpack's public path: once in the app bundle and once in each worker bundle's own runtime.
+runtimes=0
+for js in "$staging"/*.js; do
+  if grep -qF '__webpack_require__.p = "/";' "$js"; then
+    rewrite "$js" '__webpack_require__.p = "/";' "__webpack_require__.p = \"$PUBLIC_PATH\";" 1
+    runtimes=$((runtimes + 1))
+  fi
+done
+if ! grep -qF "__webpack_require__.p = \"$PUBLIC_PATH\";" "$staging"/app.bundle.*.js || [ "$runtimes" -lt 2 ]; then
+  echo "fetch-viewer: webpack public path not found where expected ($runtimes runtimes); refusing" >&2
+  exit 1
+fi
 rewrite "$staging/app.bundle.css" 'url(/' "url($PUBLIC_PATH" 5
 rewrite "$staging/index.html" 'window.PUBLIC_URL="/"' "window.PUBLIC_URL=\"$PUBLIC_PATH\"" 2
 node -e '
