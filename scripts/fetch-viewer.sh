@@ -34,7 +34,8 @@ cache="${PGW_VIEWER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pacs-gateway/viewer}"
 mkdir -p "$cache"
 tarball="$cache/ohif-app-$VERSION.tgz"
 
-integrity_of() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
+# npm's integrity string (SSRI) of a file: sha512, base64.
+integrity_of() { node -e 'const c=require("node:crypto"),f=require("node:fs");process.stdout.write("sha512-"+c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$1"; }
 
 if [ ! -f "$tarball" ] || [ "$(integrity_of "$tarball")" != "$INTEGRITY" ]; then
   echo "fetch-viewer: npm pack $PACKAGE@$VERSION into $cache"
