@@ -50,14 +50,18 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string): 
     const t = await page.evaluate((first) => {
       const all = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
       const dw = all.filter((e) => new URL(e.name).pathname.startsWith('/dicom-web/'));
+      const path = (e: PerformanceResourceTiming): string => new URL(e.name).pathname;
       return {
         toFirst: dw.filter((e) => e.startTime < first).length,
         total: dw.length,
+        qido: dw.filter((e) => /\/(studies|series|instances)$/.test(path(e))).length,
+        metadata: dw.filter((e) => path(e).endsWith('/metadata')).length,
+        frames: dw.filter((e) => /\/frames\/[0-9,]+$/.test(path(e))).length,
         loadedMs: Math.max(0, ...dw.map((e) => e.responseEnd)),
         bytes: all.reduce((s, e) => s + e.encodedBodySize, 0),
       };
     }, firstImageMs);
-    return { firstImageMs, requestsToFirstImage: t.toFirst, requests: t.total, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6 };
+    return { firstImageMs, requestsToFirstImage: t.toFirst, requests: t.total, qido: t.qido, metadata: t.metadata, frames: t.frames, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6 };
   } finally {
     await context.close();
   }
@@ -86,11 +90,14 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     });
     return {
       id: 'viewer', title: 'Viewer study open (OHIF in chromium), Orthanc',
-      note: `One cold open (new browser context, empty cache) of the series' study (${env.data.seriesCount} instances) at /viewer/viewer?StudyInstanceUIDs=…, in headless Debian chromium (software rendering). "first image" is from the navigation's start to the first viewport canvas with an image on it, and includes loading and starting OHIF itself (its JavaScript and WebAssembly, uncompressed by both servers). DICOMweb requests counted from the page's resource timings: those started before the first image, and all of them until the network is idle (OHIF goes on to fetch every frame of the series). "MB" is everything the page downloaded. nginx serves the same prepared build and proxies /dicom-web/ to the same Orthanc with no authentication; the gateway checks the session and role on every request and writes an audit event for each.`,
+      note: `One cold open (new browser context, empty cache) of the series' study (${env.data.seriesCount} instances) at /viewer/viewer?StudyInstanceUIDs=…, in headless Debian chromium (software rendering). "first image" is from the navigation's start to the first viewport canvas with an image on it, and includes loading and starting OHIF itself (its JavaScript and WebAssembly, uncompressed by both servers). DICOMweb requests counted from the page's resource timings: those started before the first image, and all of them until the network is idle (500 ms without a request), by kind: QIDO-RS searches, WADO-RS metadata, WADO-RS frames (OHIF fetches a frame when it is shown or thumbnailed, not the whole series ahead). "MB" is everything the page downloaded. nginx serves the same prepared build and proxies /dicom-web/ to the same Orthanc with no authentication; the gateway checks the session and role on every request and writes an audit event for each.`,
       metrics: [
         { key: 'firstImageMs', label: 'first image ms', higherIsBetter: false, digits: 0 },
         { key: 'requestsToFirstImage', label: 'DICOMweb requests to first image', higherIsBetter: false, digits: 0 },
         { key: 'requests', label: 'DICOMweb requests in all', higherIsBetter: false, digits: 0 },
+        { key: 'qido', label: 'of which QIDO-RS', higherIsBetter: false, digits: 0 },
+        { key: 'metadata', label: 'metadata', higherIsBetter: false, digits: 0 },
+        { key: 'frames', label: 'frames', higherIsBetter: false, digits: 0 },
         { key: 'loadedMs', label: 'last DICOMweb answer ms', higherIsBetter: false, digits: 0 },
         { key: 'megabytes', label: 'MB downloaded', higherIsBetter: false, digits: 1 },
       ],
