@@ -52,6 +52,8 @@ t.test('OHIF behind the gateway: sign in, study list, study, pixels, STOW refuse
   t.teardown(() => browser.close());
   // The dev CA is not in the browser's trust store; everything else about TLS is real.
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  // OHIF starts slowly in a software-rendered headless browser on a busy 2-core machine: a generous bound, not a timing check.
+  context.setDefaultTimeout(120_000);
   const page = await context.newPage();
   const seen: Seen[] = [];
   const cspViolations: string[] = [];
