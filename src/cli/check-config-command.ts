@@ -12,6 +12,7 @@ import { defaultConfigFile } from './config-arg.js';
 import { checkUpstream } from '../scan/upstream-check.js';
 import type { GatewayConfig } from '../config/types.js';
 import { packageVersion } from './version.js';
+import { loadViewerBundle } from '../http/viewer/viewer-bundle.js';
 
 const DAY_MS = 86_400_000;
 
@@ -61,6 +62,10 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
       if (!existsSync(p(d[k]))) problems.push(`audit.syslog.${i}.${k}: file ${d[k]} does not exist (the ATNA destination ${d.host}:${d.port} needs it for mutual TLS)`);
     }
   });
+  if (config.viewer.enabled) {
+    const viewer = loadViewerBundle(p(config.viewer.path));
+    if (!viewer.ok) warnings.push(`${viewer.problem}: /viewer/ will answer 503 (or set viewer.enabled: false)`);
+  }
   if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {

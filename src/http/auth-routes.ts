@@ -103,8 +103,9 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const html = wantsHtml(req);
     security(reply);
     if (req.validationError !== undefined) {
+      const back = localNext((req.body as { next?: unknown } | undefined)?.next);
       return html
-        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.' }))
+        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.', ...(back === '/' ? {} : { next: back }) }))
         : replyError(reply, new GatewayError('ERR_BAD_REQUEST', 'send username, password and totp (JSON or form)'));
     }
     const body = req.body as { username: string; password: string; totp: string; next?: string };

@@ -48,6 +48,11 @@ t.test('viewer behind the session', async (t) => {
       t.equal(login.status, 303);
       t.equal(login.headers.location, '/', `sign-in with next=${JSON.stringify(next)} goes to /`);
     }
+    const incomplete = await gw.request('POST', '/auth/login', { headers: FORM, body: 'username=nina&next=%2Fviewer%2F' });
+    t.equal(incomplete.status, 400);
+    t.match(incomplete.text, '<input type="hidden" name="next" value="/viewer/">', 'an incomplete form keeps next');
+    const incompleteEvil = await gw.request('POST', '/auth/login', { headers: FORM, body: 'username=nina&next=%2F%2Fevil.com' });
+    t.notMatch(incompleteEvil.text, 'name="next"', 'but not a foreign one');
     const raw = await gw.request('GET', '/login?next=//evil.com&next=/viewer/');
     t.notMatch(raw.text, 'name="next"', 'a repeated next is not a string: dropped');
   });
@@ -114,4 +119,24 @@ t.test('viewer.path without a build: 503 for a session, the gateway still runs',
   const res = await gw.request('GET', '/viewer/', { headers: { cookie: `${COOKIE}=${token}` } });
   t.equal(res.status, 503);
   t.match(res.text, 'The viewer is not installed on this gateway');
+});
+
+t.test('check-config warns about a missing viewer build, not about a disabled viewer', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { run } = await import('../helpers/tools.js');
+  const bin = join(process.cwd(), 'bin/pacs-gateway.js');
+  const check = async (viewer: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgw-viewer-cli-'));
+    writeFileSync(join(dir, 'gateway.yaml'), `tls: { autoGenerate: true }\nviewer: ${viewer}\n`);
+    return run(process.execPath, [bin, 'check-config', '--config', 'gateway.yaml', '--offline'], { cwd: dir, timeoutMs: 60_000 });
+  };
+  const missing = await check('{ path: no-such-viewer }');
+  t.equal(missing.code, 0, 'a warning, not an error');
+  t.match(missing.stderr, /warning: viewer\.path .*no-such-viewer is not a directory \(run scripts\/fetch-viewer\.sh\): \/viewer\/ will answer 503/);
+  const off = await check('{ enabled: false, path: no-such-viewer }');
+  t.notMatch(off.stderr, /viewer\.path|\/viewer\/ will/);
+  const present = await check(`{ path: ${JSON.stringify(viewerBuild())} }`);
+  t.notMatch(present.stderr, /viewer\.path|\/viewer\/ will/);
 });
