@@ -5,12 +5,16 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci --no-audit --no-fund
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# The OHIF viewer (README "Viewer"): the pinned, integrity-checked npm build, prepared for /viewer/.
+COPY scripts/fetch-viewer.sh ./scripts/
+RUN PGW_VIEWER_CACHE=/tmp/viewer-cache bash scripts/fetch-viewer.sh && rm -rf /tmp/viewer-cache
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/.viewer ./.viewer
 COPY package.json ./
 COPY bin ./bin
 COPY config/gateway.example.yaml ./config/gateway.example.yaml

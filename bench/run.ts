@@ -20,6 +20,7 @@ import { echoRate, findLatency, storeBig, storeSeries, storeSeriesFast } from '.
 import { download, latency, throughput } from './scenarios/http.js';
 import { loginRate } from './scenarios/login.js';
 import { memory } from './scenarios/memory.js';
+import { prepareViewer, viewerStudyOpen } from './scenarios/viewer.js';
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`); };
 
@@ -43,6 +44,7 @@ async function bench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResu
     if (options.keep) log(`bench: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   });
+  if (selected(options, 'viewer')) prepareViewer(log);
   log(`bench: starting the environment in ${dir}`);
   const t0 = performance.now();
   const env = await startEnvironment(dir, options, cleanup, log);
@@ -85,6 +87,7 @@ async function bench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResu
   push(await step('latency', 'WADO-RS latency, one connection', () => latency(ctx, 'wado')));
   push(await step('download', 'big WADO-RS download → static upstream', () => download(ctx, 'static')));
   push(await step('download', 'big WADO-RS download → Orthanc', () => download(ctx, 'orthanc')));
+  push(await step('viewer', 'viewer study open (OHIF) → Orthanc', () => viewerStudyOpen(ctx)));
   const logins = await step('login', 'login rate', () => loginRate(ctx));
   if (logins !== undefined) {
     tables.push(logins.table);

@@ -14,6 +14,9 @@ if [ ! -x node_modules/.bin/tap ] || [ ! -x node_modules/.bin/tsc ]; then
   npm ci --no-audit --no-fund </dev/null
 fi
 
+# The OHIF viewer bundle the viewer tests serve (pinned, integrity-checked; cached outside git).
+bash scripts/fetch-viewer.sh </dev/null
+
 echo "test: build (tsc -p tsconfig.build.json)"
 npx --no-install tsc -p tsconfig.build.json
 echo "test: type-check src, test, bench (tsc -p tsconfig.test.json)"

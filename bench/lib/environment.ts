@@ -13,7 +13,7 @@ import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { fetchUrl, login } from './http-client.js';
 import { createIdentities, type BenchIdentities } from './identities.js';
 import { startNginxProxy, startStaticUpstream, type Nginx } from './nginx.js';
-import type { BenchOptions } from './options.js';
+import { selected, type BenchOptions } from './options.js';
 import { FLOOR_PROXY, ROOT } from './paths.js';
 import { RUNTIME_FLAGS } from '../../src/cli/runtime-flags.js';
 import type { Components } from './rounds.js';
@@ -186,6 +186,7 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     name: 'gateway', dir, httpsPort: await freePort(), dicomPort: await freePort(), identities: id,
     dicomweb: orthanc.dicomwebUrl, wadoUri: orthanc.wadoUrl,
     dicom: { host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle },
+    ...(selected(options, 'viewer') ? { viewerPath: join(ROOT, '.viewer/ohif') } : {}),
     ...(profileDir === undefined ? {} : { profileDir }),
     ...(options.gatewayBin === undefined ? {} : { bin: options.gatewayBin }),
     ...(options.gatewayNodeFlags === undefined ? {} : { nodeFlags: options.gatewayNodeFlags }),

@@ -38,6 +38,8 @@ export interface GatewayProcessOptions {
   readonly bin?: string;
   /** node's flags before the launcher (default: the gateway's RUNTIME_FLAGS, as its launchers set them). */
   readonly nodeFlags?: readonly string[];
+  /** viewer.path of the gateway (the viewer scenario); absent: the key is not written. */
+  readonly viewerPath?: string;
 }
 
 function tail(file: string): string {
@@ -65,6 +67,8 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     dicom: { maxAssociations: 1000, maxAssociationsPerPrincipal: 500, maxConnectionsPerAddress: 2000 },
     http: { maxConnectionsPerAddress: 2000 },
     log: { level: 'info' },
+    // The viewer scenario's build (bench/scenarios/viewer.ts); other runs leave the key out, as older builds lack it.
+    ...(o.viewerPath === undefined ? {} : { viewer: { path: o.viewerPath } }),
   }));
   const logFile = join(o.dir, `${o.name}.log`);
   const fd = openSync(logFile, 'a');

@@ -1,6 +1,6 @@
 // nginx (Debian nginx-light) twice: the TLS reverse proxy an admin would otherwise use, and a fast static DICOMweb upstream.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { startProcess, waitFor, waitForPort } from '../../test/helpers/tools.js';
@@ -137,4 +137,40 @@ export function startStaticUpstream(dir: string, port: number, content: StaticCo
     '}',
   );
   return launch(dir, 'nginx-static', conf, [port]);
+}
+
+/**
+ * The viewer's peer: what an admin would otherwise run, nginx serving the same OHIF build under
+ * /viewer/ and proxying /dicom-web/ to the PACS, with no authentication at all. TLS as the proxy.
+ */
+export function startNginxViewer(dir: string, id: BenchIdentities, workers: string, o: { listen: number; upstream: number; viewerRoot: string; appConfig: string }): Promise<Nginx> {
+  const www = join(dir, 'nginx-viewer-www');
+  mkdirSync(www, { recursive: true });
+  symlinkSync(o.viewerRoot, join(www, 'viewer'));
+  writeFileSync(join(www, 'app-config.js'), o.appConfig);
+  const conf = common(dir, 'nginx-viewer', workers);
+  conf.push(
+    '  include /etc/nginx/mime.types;',
+    `  access_log ${join(dir, 'nginx-viewer-access.log')};`,
+    `  ssl_certificate ${id.server.cert};`,
+    `  ssl_certificate_key ${id.server.key};`,
+    '  ssl_protocols TLSv1.2 TLSv1.3;',
+    `  ssl_ciphers ${TLS12_CIPHERS.join(':')};`,
+    `  ssl_conf_command Ciphersuites ${TLS13_CIPHERSUITES.join(':')};`,
+    `  upstream pacs { server 127.0.0.1:${o.upstream}; keepalive 64; }`,
+    '  server {',
+    `    listen 127.0.0.1:${o.listen} ssl;`,
+    `    root ${www};`,
+    '    location = /viewer/app-config.js { try_files /app-config.js =404; }',
+    '    location /viewer/ { add_header Cache-Control "private, no-cache"; try_files $uri /viewer/index.html; }',
+    `    location ${PREFIX}/ {`,
+    '      proxy_pass http://pacs;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Connection "";',
+    '    }',
+    '    location / { return 404; }',
+    '  }',
+    '}',
+  );
+  return launch(dir, 'nginx-viewer', conf, [o.listen]);
 }

@@ -6,7 +6,7 @@ import { ROOT } from './paths.js';
 
 /** Scenario groups that `--only` can select. */
 export const SCENARIOS = Object.freeze([
-  'store', 'store-fast', 'store-big', 'echo', 'find', 'http', 'latency', 'download', 'memory', 'login',
+  'store', 'store-fast', 'store-big', 'echo', 'find', 'http', 'latency', 'download', 'memory', 'login', 'viewer',
 ] as const);
 export type ScenarioId = (typeof SCENARIOS)[number];
 

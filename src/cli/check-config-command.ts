@@ -14,6 +14,7 @@ import { checkUpstream } from '../scan/upstream-check.js';
 import type { GatewayConfig } from '../config/types.js';
 import { packageVersion } from './version.js';
 import { relayFileProblems, relaySummary } from '../relay/relay-check.js';
+import { loadViewerBundle } from '../http/viewer/viewer-bundle.js';
 
 const DAY_MS = 86_400_000;
 
@@ -69,6 +70,10 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
   if (config.users.ldap !== undefined) await checkDirectory(config, values.offline === true, out, problems);
   problems.push(...relayFileProblems(config));
   if (config.relay !== undefined) out(relaySummary(config.relay));
+  if (config.viewer.enabled) {
+    const viewer = loadViewerBundle(p(config.viewer.path));
+    if (!viewer.ok) warnings.push(`${viewer.problem}: /viewer/ will answer 503 (or set viewer.enabled: false)`);
+  }
   if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {

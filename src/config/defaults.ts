@@ -69,4 +69,6 @@ export const DEFAULTS = Object.freeze({
   },
   http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256 },
   log: { level: 'info' },
+  // The OHIF viewer under /viewer/ (README "Viewer"): on by default, files from scripts/fetch-viewer.sh.
+  viewer: { enabled: true, path: '.viewer/ohif' },
 });

@@ -270,5 +270,9 @@ export const configSchema = {
         },
       },
     },
+    viewer: {
+      type: 'object', additionalProperties: false,
+      properties: { enabled: { type: 'boolean' }, path: { type: 'string', minLength: 1 } },
+    },
   },
 } as const;

@@ -192,6 +192,12 @@ export interface GatewayConfig {
     /** Open connections on the DICOM port per source address (IPv6: per /64); 0 = no limit. */
     readonly maxConnectionsPerAddress: number;
   };
+  /** The OHIF viewer served under /viewer/ (src/http/viewer/). */
+  readonly viewer: {
+    readonly enabled: boolean;
+    /** Directory of a viewer build made for the /viewer/ public path (relative to the base directory). */
+    readonly path: string;
+  };
   readonly http: {
     readonly bodyLimitBytes: number;
     readonly trustProxy: boolean;

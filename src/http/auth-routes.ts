@@ -8,6 +8,7 @@ import type { SessionService } from '../identity/sessions.js';
 import { authenticate, authInputOf, type HttpAuthDeps } from './authenticate.js';
 import { clearedSessionCookie, sessionCookie } from './cookies.js';
 import { CROSS_SITE_REASON, crossSiteError, crossSiteReason } from './cross-site.js';
+import { localNext } from './local-next.js';
 import { homePage, loginPage } from './login-page.js';
 import { replyError } from './reply-error.js';
 
@@ -25,6 +26,8 @@ const loginBody = {
     username: { type: 'string', minLength: 1, maxLength: 128 },
     password: { type: 'string', minLength: 1, maxLength: 1024 },
     totp: { type: 'string', minLength: 1, maxLength: 16 },
+    // The page to go back to after a form login (./local-next.ts); anything not local means `/`.
+    next: { type: 'string', maxLength: 4096 },
   },
 } as const;
 
@@ -78,7 +81,10 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return replyError(security(reply), crossSiteError(why));
   });
 
-  app.get('/login', async (_req, reply) => security(reply).type('text/html; charset=utf-8').send(loginPage()));
+  app.get<{ Querystring: { next?: unknown } }>('/login', async (req, reply) => {
+    const next = localNext(req.query.next);
+    return security(reply).type('text/html; charset=utf-8').send(loginPage(next === '/' ? {} : { next }));
+  });
 
   app.get('/', async (req, reply) => {
     try {
@@ -97,23 +103,25 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     const html = wantsHtml(req);
     security(reply);
     if (req.validationError !== undefined) {
+      const back = localNext((req.body as { next?: unknown } | undefined)?.next);
       return html
-        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.' }))
+        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.', ...(back === '/' ? {} : { next: back }) }))
         : replyError(reply, new GatewayError('ERR_BAD_REQUEST', 'send username, password and totp (JSON or form)'));
     }
-    const body = req.body as { username: string; password: string; totp: string };
+    const body = req.body as { username: string; password: string; totp: string; next?: string };
+    const next = localNext(body.next);
     try {
       const user = await deps.login.login({ ...body, source: req.ip, channel: 'http', context: { requestId: req.id } });
       const issued = await deps.sessions.create(user, req.ip);
       reply.header('set-cookie', sessionCookie(deps.cookieName, issued.token, (issued.expiresAt - deps.clock()) / 1000));
-      if (html) return reply.redirect('/', 303);
+      if (html) return reply.redirect(next, 303);
       return reply.send({ token: issued.token, expiresAt: new Date(issued.expiresAt).toISOString(), username: user.username, role: user.role });
     } catch (err) {
       if (!html) return replyError(reply, err);
       const status = isGatewayError(err) ? err.statusCode : 500;
       const retry = isGatewayError(err) ? err.detail?.['retryAfterSeconds'] : undefined;
       if (typeof retry === 'number') reply.header('retry-after', String(retry)); // ERR_LOCKED_OUT, ERR_BUSY
-      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: (err as Error).message, username: body.username }));
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: (err as Error).message, username: body.username, ...(next === '/' ? {} : { next }) }));
     }
   });
 

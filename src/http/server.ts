@@ -19,6 +19,8 @@ import { dicomwebMounts } from './dicomweb-guard.js';
 import { createEdgeServer, type EdgeServer } from './edge/edge-server.js';
 import { healthRoutes, type ReadinessCheck } from './health-routes.js';
 import { replyError } from './reply-error.js';
+import { viewerRoutes } from './viewer/viewer-routes.js';
+import { configPath } from '../config/load.js';
 
 export interface HttpServerDeps {
   readonly config: GatewayConfig;
@@ -87,6 +89,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
   const authDeps = { sessions: deps.sessions, users: deps.users, identity: deps.identity, cookieName: config.session.cookieName };
   await app.register(async (scope) => authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock }));
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
+  if (config.viewer.enabled) await app.register(async (scope) => viewerRoutes(scope, { ...authDeps, root: configPath(config, config.viewer.path), logger: deps.logger }));
   await app.ready();
   const edge = createEdgeServer({
     tls: {

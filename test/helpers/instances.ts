@@ -31,6 +31,8 @@ export interface MakeInstanceOptions {
    * whole rows (512 columns, or 16 for tiny sizes); above 64 MiB it becomes 512×512 frames.
    */
   pixelBytes?: number;
+  /** Fills the 16-bit pixel data (all frames, rows × columns each) instead of random bytes; default random. */
+  fillPixels?: (pixels: Uint16Array, rows: number, columns: number) => void;
   /** Default `Test^Gateway`. */
   patientName?: string;
   /** Default `PGW-TEST`. */
@@ -111,7 +113,8 @@ export function makeInstance(options: MakeInstanceOptions = {}): TestInstance {
   const patientId = options.patientId ?? 'PGW-TEST';
   const { rows, columns, frames } = pixelGeometry(options.pixelBytes ?? 8192);
   const pixels = new Uint8Array(rows * columns * 2 * frames);
-  randomFillSync(pixels);
+  if (options.fillPixels === undefined) randomFillSync(pixels);
+  else options.fillPixels(new Uint16Array(pixels.buffer, pixels.byteOffset, pixels.length / 2), rows, columns);
   const { date, time } = dicomDateTime(new Date());
 
   const meta = {

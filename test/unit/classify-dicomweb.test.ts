@@ -94,3 +94,15 @@ t.test('regression (fuzz wado-uri): the UIDs the guard authorises are the ones a
   t.match(classifyWadoUri('GET', '', q(S, '&%73tudyUID=1.2')), { ok: false, status: 400 }, 'a second studyUID under an encoded name');
   t.match(classifyWadoUri('GET', '', q(S, '&contentType=application%2Fdicom')), { ok: true, studyUid: S }, 'other parameters may still be encoded (forwarded byte for byte)');
 });
+
+t.test('the requests OHIF 3.13 makes to open a study (as recorded by test/integration/browser-viewer.test.ts) are accepted as they are', async (t) => {
+  const recorded: [string, string, string][] = [
+    ['studies', 'limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060%2C00080090%2C00100030', 'search'],
+    ['studies', `limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060%2C00080090%2C00100030&StudyInstanceUID=${S}`, 'search'],
+    ['studies', '00100020=PGW-VIEWER&limit=101&offset=0&fuzzymatching=false&includefield=00081030%2C00080060%2C00080090%2C00100030', 'search'],
+    [`studies/${S}/series`, 'includefield=00080021%2C00080031%2C0008103E%2C00200011', 'search'],
+    [`studies/${S}/series/${SE}/metadata`, '', 'retrieve'],
+    [`studies/${S}/series/${SE}/instances/${I}/frames/1`, '', 'retrieve'],
+  ];
+  for (const [rest, query, action] of recorded) t.match(classifyDicomweb('GET', rest, query), { ok: true, action }, `${rest}?${query}`);
+});

@@ -1,0 +1,110 @@
+// The viewer's study open (OHIF in Debian chromium): time to the first image on the viewport and the
+// DICOMweb requests it takes, through the gateway (session cookie) vs nginx serving the same build
+// and proxying the same Orthanc without any authentication.
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { freePort } from '../../test/helpers/ports.js';
+import { viewerAppConfig } from '../../src/http/viewer/app-config.js';
+import { startNginxViewer } from '../lib/nginx.js';
+import { ROOT } from '../lib/paths.js';
+import type { ScenarioResult } from '../lib/report.js';
+import { interleaved, type VariantBase } from '../lib/rounds.js';
+import type { BenchContext } from './context.js';
+
+/** The prepared OHIF build (scripts/fetch-viewer.sh), as the bench's gateways are configured with. */
+export const VIEWER_ROOT = join(ROOT, '.viewer/ohif');
+
+/** Fetches (or checks) the pinned viewer build; before the gateways start, which read it once. */
+export function prepareViewer(log: (line: string) => void): void {
+  log('  viewer build (scripts/fetch-viewer.sh)');
+  const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-viewer.sh'), VIEWER_ROOT], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new Error(`scripts/fetch-viewer.sh failed: ${r.stderr.slice(-2000)}`);
+}
+
+interface ViewerVariant extends VariantBase { readonly origin: string; readonly cookie?: string }
+
+const COOKIE = '__Host-pacs-session';
+
+/** One cold study open in a fresh browser context (empty cache): the first image, then until the network is idle. */
+async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string): Promise<Record<string, number>> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  try {
+    if (v.cookie !== undefined) await context.addCookies([{ name: COOKIE, value: v.cookie, url: `${v.origin}/`, secure: true, httpOnly: true, sameSite: 'Strict' }]);
+    await context.addInitScript(() => { performance.setResourceTimingBufferSize(100_000); });
+    const page = await context.newPage();
+    await page.goto(`${v.origin}/viewer/viewer?StudyInstanceUIDs=${studyUid}`);
+    // performance.now() is measured from the navigation's start.
+    const handle = await page.waitForFunction(() => {
+      const c = document.querySelector('canvas.cornerstone-canvas') as HTMLCanvasElement | null;
+      const ctx = c?.getContext('2d');
+      if (c === null || ctx === null || ctx === undefined || c.width === 0) return false;
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set<number>();
+      for (let i = 0; i < d.length && colours.size < 16; i += 4 * 97) colours.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+      return colours.size >= 16 ? performance.now() : false;
+    }, undefined, { polling: 'raf', timeout: 120_000 });
+    const firstImageMs = (await handle.jsonValue()) as number;
+    await page.waitForLoadState('networkidle');
+    const t = await page.evaluate((first) => {
+      const all = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+      const dw = all.filter((e) => new URL(e.name).pathname.startsWith('/dicom-web/'));
+      const path = (e: PerformanceResourceTiming): string => new URL(e.name).pathname;
+      return {
+        toFirst: dw.filter((e) => e.startTime < first).length,
+        total: dw.length,
+        qido: dw.filter((e) => /\/(studies|series|instances)$/.test(path(e))).length,
+        metadata: dw.filter((e) => path(e).endsWith('/metadata')).length,
+        frames: dw.filter((e) => /\/frames\/[0-9,]+$/.test(path(e))).length,
+        loadedMs: Math.max(0, ...dw.map((e) => e.responseEnd)),
+        bytes: all.reduce((s, e) => s + e.encodedBodySize, 0),
+      };
+    }, firstImageMs);
+    return { firstImageMs, requestsToFirstImage: t.toFirst, requests: t.total, qido: t.qido, metadata: t.metadata, frames: t.frames, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6 };
+  } finally {
+    await context.close();
+  }
+}
+
+export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult> {
+  const { env } = ctx;
+  const port = await freePort();
+  const appConfig = viewerAppConfig({ basename: '/viewer', dicomweb: '/dicom-web', wadoUri: '/wado' });
+  const nginx = await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen: port, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const variants: ViewerVariant[] = [
+      { id: 'nginx', label: 'nginx (no authentication)', component: 'nginx-viewer', origin: `https://127.0.0.1:${port}` },
+      { id: 'gateway', label: 'gateway (session cookie)', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway },
+    ];
+    const studyUid = env.data.first.studyUid;
+    const samples = await interleaved({
+      variants, workload: ctx.options.workload, log: ctx.log,
+      components: { ...env.components, 'nginx-viewer': () => nginx.pids() },
+      run: (v) => openStudy(browser, v, studyUid),
+      describe: (m) => `first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms`,
+    });
+    return {
+      id: 'viewer', title: 'Viewer study open (OHIF in chromium), Orthanc',
+      note: `One cold open (new browser context, empty cache) of the series' study (${env.data.seriesCount} instances) at /viewer/viewer?StudyInstanceUIDs=…, in headless Debian chromium (software rendering). "first image" is from the navigation's start to the first viewport canvas with an image on it, and includes loading and starting OHIF itself (its JavaScript and WebAssembly, uncompressed by both servers). DICOMweb requests counted from the page's resource timings: those started before the first image, and all of them until the network is idle (500 ms without a request), by kind: QIDO-RS searches, WADO-RS metadata, WADO-RS frames (OHIF fetches a frame when it is shown or thumbnailed, not the whole series ahead). "MB" is everything the page downloaded. nginx serves the same prepared build and proxies /dicom-web/ to the same Orthanc with no authentication; the gateway checks the session and role on every request and writes an audit event for each.`,
+      metrics: [
+        { key: 'firstImageMs', label: 'first image ms', higherIsBetter: false, digits: 0 },
+        { key: 'requestsToFirstImage', label: 'DICOMweb requests to first image', higherIsBetter: false, digits: 0 },
+        { key: 'requests', label: 'DICOMweb requests in all', higherIsBetter: false, digits: 0 },
+        { key: 'qido', label: 'of which QIDO-RS', higherIsBetter: false, digits: 0 },
+        { key: 'metadata', label: 'metadata', higherIsBetter: false, digits: 0 },
+        { key: 'frames', label: 'frames', higherIsBetter: false, digits: 0 },
+        { key: 'loadedMs', label: 'last DICOMweb answer ms', higherIsBetter: false, digits: 0 },
+        { key: 'megabytes', label: 'MB downloaded', higherIsBetter: false, digits: 1 },
+      ],
+      variants: samples,
+    };
+  } finally {
+    await browser.close();
+    await nginx.stop();
+  }
+}

@@ -1,0 +1,84 @@
+// /viewer/: the OHIF viewer's files, only with a session; without one, to /login and back.
+
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { authenticate, authInputOf, type HttpAuthDeps } from '../authenticate.js';
+import { localNext } from '../local-next.js';
+import { viewerAppConfig } from './app-config.js';
+import { loadViewerBundle, type ViewerBundle } from './viewer-bundle.js';
+
+export const VIEWER_PREFIX = '/viewer';
+
+export interface ViewerRouteDeps extends HttpAuthDeps {
+  /** Absolute directory of the build (viewer.path resolved). */
+  readonly root: string;
+  readonly logger: Logger;
+}
+
+/**
+ * The viewer's CSP: scripts only from this origin and index.html's own inline scripts (by hash),
+ * WebAssembly for the image decoders, data only from this origin (the DICOMweb it reads).
+ */
+function contentSecurityPolicy(bundle: ViewerBundle): string {
+  return [
+    "default-src 'self'",
+    `script-src 'self' 'wasm-unsafe-eval' ${bundle.inlineScriptHashes.join(' ')}`.trim(),
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self' data: blob:",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+function headers(reply: FastifyReply, csp: string | undefined): FastifyReply {
+  // Revalidated on every use, so a signed-out browser gets the redirect rather than a cached copy.
+  reply.header('cache-control', 'private, no-cache').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer');
+  if (csp !== undefined) reply.header('content-security-policy', csp);
+  return reply;
+}
+
+/** A path below /viewer/ that names a file (its last segment has an extension), not an app route. */
+function looksLikeFile(rel: string): boolean {
+  return /\.[A-Za-z0-9]+$/.test(rel.slice(rel.lastIndexOf('/') + 1));
+}
+
+async function hasSession(req: FastifyRequest, deps: HttpAuthDeps): Promise<boolean> {
+  try {
+    return (await authenticate(authInputOf(req), deps)).session !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+export async function viewerRoutes(app: FastifyInstance, deps: ViewerRouteDeps): Promise<void> {
+  const loaded = loadViewerBundle(deps.root);
+  if (!loaded.ok) deps.logger.warn({ problem: loaded.problem }, 'viewer unavailable: /viewer/ answers 503');
+  const bundle = loaded.ok ? loaded.bundle : undefined;
+  const csp = bundle === undefined ? undefined : contentSecurityPolicy(bundle);
+  const appConfig = viewerAppConfig({ basename: VIEWER_PREFIX, dicomweb: '/dicom-web', wadoUri: '/wado' });
+  if (bundle !== undefined) await app.register(fastifyStatic, { root: bundle.root, serve: false, cacheControl: false, dotfiles: 'deny' });
+
+  app.get(VIEWER_PREFIX, async (_req, reply) => reply.redirect(`${VIEWER_PREFIX}/`, 301));
+  app.get<{ Params: { '*': string } }>(`${VIEWER_PREFIX}/*`, async (req, reply) => {
+    if (!(await hasSession(req, deps))) {
+      const back = localNext(req.url);
+      return headers(reply, undefined).redirect(`/login${back === '/' ? '' : `?next=${encodeURIComponent(back)}`}`, 302);
+    }
+    if (bundle === undefined) {
+      return headers(reply, undefined).code(503).type('text/plain; charset=utf-8')
+        .send('The viewer is not installed on this gateway. Ask your administrator (README "Viewer").\n');
+    }
+    const rel = req.params['*'];
+    if (rel === 'app-config.js') return headers(reply, csp).type('text/javascript; charset=utf-8').send(appConfig);
+    if (bundle.files.has(rel)) return headers(reply, csp).sendFile(rel);
+    if (looksLikeFile(rel)) return headers(reply, undefined).code(404).type('text/plain; charset=utf-8').send('Not found\n');
+    // Any other path is one of the viewer's own routes (study list, /viewer/viewer?…): its page.
+    return headers(reply, csp).sendFile('index.html');
+  });
+}
