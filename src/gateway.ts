@@ -124,7 +124,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const sessions = new SessionService({
       store, clock, signingKey,
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
-      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, audit,
+      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, maxPerUser: config.session.maxPerUser, audit,
     });
     const passwords = new PasswordChecker({
       concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,

@@ -52,7 +52,7 @@ export const DEFAULTS = Object.freeze({
     technologist: ['echo', 'store'],
     viewer: ['search', 'retrieve'],
   },
-  session: { idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60, cookieName: '__Host-pacs-session' },
+  session: { idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60, cookieName: '__Host-pacs-session', maxPerUser: 5 },
   lockout: { userMaxFailures: 10, addressMaxFailures: 50, windowMinutes: 15, lockMinutes: 15 },
   login: { maxConcurrentChecks: 2, maxQueuedChecks: 32, maxChecksPerAddress: 4 },
   state: {

@@ -148,6 +148,7 @@ export const configSchema = {
         signingKey: { type: 'string', minLength: 32 },
         dimseTokenMinutes: positive,
         cookieName: { type: 'string', pattern: '^__Host-[A-Za-z0-9_-]+$' },
+        maxPerUser: { type: 'integer', minimum: 1, maximum: 100 },
       },
     },
     lockout: {

@@ -99,6 +99,8 @@ export interface GatewayConfig {
     readonly signingKey?: string;
     readonly dimseTokenMinutes: number;
     readonly cookieName: string;
+    /** Sessions one user may hold at once; a login beyond them ends the oldest. */
+    readonly maxPerUser: number;
   };
   readonly lockout: {
     readonly userMaxFailures: number;
