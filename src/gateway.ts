@@ -136,7 +136,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const timeout = Math.min(config.upstream.timeoutMs, 2000);
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
-      config, logger, audit, tls: material, login, sessions, users, identity, clock,
+      config, logger, audit, tls: material, login, sessions, users, identity, clock, store,
       roles: () => current.roles,
       readiness: [
         { name: 'state-store', check: () => store.ping() },

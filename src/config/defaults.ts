@@ -66,5 +66,6 @@ export const DEFAULTS = Object.freeze({
     maxConnections: 1024, maxConnectionsPerAddress: 64,
   },
   http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256 },
+  enrolment: { inviteHours: 72 },
   log: { level: 'info' },
 });

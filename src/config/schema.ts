@@ -218,6 +218,13 @@ export const configSchema = {
         maxConnectionsPerAddress: { type: 'integer', minimum: 0 },
       },
     },
+    enrolment: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        inviteHours: { type: 'integer', minimum: 1, maximum: 720 },
+        baseUrl: { type: 'string', pattern: '^https://[^/?#\\s]+/?$' },
+      },
+    },
     log: {
       type: 'object', additionalProperties: false,
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] } },

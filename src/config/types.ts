@@ -140,6 +140,12 @@ export interface GatewayConfig {
     /** Open connections on the HTTPS port per source address (IPv6: per /64); 0 = no limit. Not applied with trustProxy. */
     readonly maxConnectionsPerAddress: number;
   };
+  readonly enrolment: {
+    /** How long an invite link (`users invite`) stays usable. */
+    readonly inviteHours: number;
+    /** The gateway's public https origin the link starts with; default: https://HOST[:PORT] of listen.https. */
+    readonly baseUrl?: string;
+  };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   /** Directory that relative paths are resolved against (the config file's base directory). */
   readonly baseDir: string;
