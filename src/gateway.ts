@@ -137,6 +137,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
       config, logger, audit, tls: material, login, sessions, users, identity, clock, store,
+      dicomPort: () => addresses?.dicom.port ?? config.listen.dicom.port,
       roles: () => current.roles,
       readiness: [
         { name: 'state-store', check: () => store.ping() },

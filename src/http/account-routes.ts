@@ -24,7 +24,7 @@ export interface AccountRouteDeps extends HttpAuthDeps {
   readonly store: StateStore;
   readonly audit: Audit;
   readonly idleMinutes: number;
-  readonly dicomPort: number;
+  readonly dicomPort: () => number;
   readonly clock: () => number;
 }
 
@@ -72,7 +72,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
     return accountPage({
       username: who.user.username, role: who.user.role, method: who.method, session: who.session, idleMinutes: deps.idleMinutes,
       sessions: await deps.sessions.listSessions(who.user.username), tokens: await deps.sessions.listDimseTokens(who.user.username),
-      dicom: { host, port: deps.dicomPort }, ...extra,
+      dicom: { host, port: deps.dicomPort() }, ...extra,
     });
   };
 

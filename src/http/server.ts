@@ -39,6 +39,8 @@ export interface HttpServerDeps {
   readonly clock: () => number;
   /** Enrolment and account pages keep their short-lived state here. */
   readonly store: StateStore;
+  /** The DICOM port as bound (shown in the account page's storescu line). */
+  readonly dicomPort?: () => number;
 }
 
 /** The WADO-URI upstream: `upstream.wadoUri`, else `/wado` on the DICOMweb upstream's origin (Orthanc's default). */
@@ -99,7 +101,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     await authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock });
     await enrolRoutes(scope, { users: deps.users, sessions: deps.sessions, store: deps.store, audit: deps.audit, cookieName: config.session.cookieName, clock: deps.clock });
     await accountRoutes(scope, {
-      ...authDeps, login: deps.login, store: deps.store, audit: deps.audit, idleMinutes: config.session.idleMinutes, dicomPort: config.listen.dicom.port, clock: deps.clock,
+      ...authDeps, login: deps.login, store: deps.store, audit: deps.audit, idleMinutes: config.session.idleMinutes, dicomPort: deps.dicomPort ?? (() => config.listen.dicom.port), clock: deps.clock,
     });
   });
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));

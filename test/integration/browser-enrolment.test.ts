@@ -141,7 +141,7 @@ t.test('from an invite link to a DICOM store, in the browser', async (t) => {
   await page.click('#create-token');
   const dimse = (await page.textContent('#new-token'))?.trim() ?? '';
   t.match(dimse, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'the new token is shown once');
-  t.match(await page.textContent('#storescu-line'), /storescu .*--jwt token\.jwt -aec GATEWAY/);
+  t.match(await page.textContent('#storescu-line'), new RegExp(`storescu .*--jwt token\\.jwt -aec GATEWAY 127\\.0\\.0\\.1 ${gw.dicomPort} FILE\\.dcm`), 'the command line to use it, with the gateway\'s DICOM port');
   await page.screenshot({ path: join(SHOTS, 'account-dicom-token.png'), fullPage: true });
   const ok = await storescu(gw, orthanc, dimse);
   t.equal(ok.result.code, 0, `storescu with the token: ${ok.result.stdout}${ok.result.stderr}`);
