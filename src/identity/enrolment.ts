@@ -67,8 +67,9 @@ export async function reinviteUser(dir: UserDirectory, o: { username: string; ho
 export async function revokeInvite(dir: UserDirectory, username: string): Promise<boolean> {
   const user = await dir.get(username);
   if (user === undefined) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${username}"`);
-  if (user.invite === undefined) return false;
-  await dir.update(username, { invite: undefined });
+  if (user.invite === undefined || user.invite.revoked === true || user.pending !== true) return false;
+  // Marked, not removed: a directory update leaves out undefined fields.
+  await dir.update(username, { invite: { ...user.invite, revoked: true } });
   return true;
 }
 
@@ -80,7 +81,7 @@ export async function findInvite(dir: UserDirectory, token: string, now: number)
   if (!TOKEN_PATTERN.test(token)) return { problem: 'invite-unknown' };
   const wanted = Buffer.from(hashInviteToken(token), 'hex');
   for (const u of await dir.list()) {
-    if (u.invite === undefined || u.pending !== true) continue;
+    if (u.invite === undefined || u.pending !== true || u.invite.revoked === true) continue;
     if (!timingSafeEqual(Buffer.from(u.invite.tokenHash, 'hex'), wanted)) continue;
     if (Date.parse(u.invite.expiresAt) <= now) return { problem: 'invite-expired' };
     return { user: u as UserRecord & { invite: InviteRecord } };
@@ -102,7 +103,8 @@ export async function confirmEnrolment(dir: UserDirectory, user: UserRecord & { 
   if (user.invite.passwordChosen !== true) return undefined;
   const step = await matchTotp(user.totpSecret, code.trim(), now);
   if (step === null) return undefined;
-  const active = await dir.update(user.username, { pending: false, invite: undefined });
+  // Used up: the invite stays on record (a directory update leaves out undefined fields) but only a pending user's opens.
+  const active = await dir.update(user.username, { pending: false, invite: { ...user.invite, revoked: true } });
   return { user: active, step };
 }
 

@@ -237,8 +237,7 @@ export class RedisUserDirectory implements UserDirectory {
 
   async update(username: string, patch: Patch): Promise<UserRecord> {
     const changes = Object.fromEntries(
-      // An undefined field is removed (JSON drops it): set-ae without --ae, a used or revoked invite.
-      Object.entries(patch).filter(([k]) => k !== 'username' && k !== 'createdAt'),
+      Object.entries(patch).filter(([k, v]) => v !== undefined && k !== 'username' && k !== 'createdAt'),
     ) as Patch;
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const raw = await this.#store.hashGet(USERS_KEY, username);

@@ -34,6 +34,8 @@ export interface InviteRecord {
   readonly email?: string;
   /** The password was chosen on the enrolment page; the code is still to be confirmed. */
   readonly passwordChosen?: boolean;
+  /** Used or withdrawn (`users revoke-invite`): the link is dead. */
+  readonly revoked?: boolean;
 }
 
 function parseInvite(username: string, raw: unknown): InviteRecord | string {
@@ -46,6 +48,7 @@ function parseInvite(username: string, raw: unknown): InviteRecord | string {
     tokenHash: r['tokenHash'], expiresAt: r['expiresAt'],
     ...(typeof r['email'] === 'string' ? { email: r['email'] } : {}),
     ...(r['passwordChosen'] === true ? { passwordChosen: true } : {}),
+    ...(r['revoked'] === true ? { revoked: true } : {}),
   };
 }
 
