@@ -204,3 +204,76 @@ t.test('lockout and an ended session, as the browser shows them', async (t) => {
   await page.waitForURL(`${gw.url}/account`);
   t.match(await page.textContent('#who'), /Signed in as lea/, 'and signing in again works');
 });
+
+t.test('the account page: sign out everywhere else, change the password, set up the authenticator again', async (t) => {
+  const gw = await startGateway();
+  t.teardown(() => gw.stop());
+  const max = await gw.addUser('max', 'radiologist');
+  const browser = await launch(t);
+  const [a, b] = [await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage(), await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage()];
+  let password = max.password;
+  let secret = max.totpSecret;
+  const signIn = async (page: Page): Promise<void> => {
+    gw.clock.advance(30_000);
+    await page.goto(`${gw.url}/login`);
+    await page.fill('#username', 'max');
+    await page.fill('#password', password);
+    await page.fill('#totp', await oathtool(secret, { now: new Date(gw.clock()) }));
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${gw.url}/account`);
+  };
+  await signIn(a);
+  await signIn(b);
+  await a.goto(`${gw.url}/account`);
+  t.equal(await a.locator('#sessions tbody tr').count(), 2, 'two sessions listed');
+  await a.click('#sign-out-others');
+  await a.waitForURL(`${gw.url}/account?m=others-signed-out`);
+  t.equal(await a.locator('#sessions tbody tr').count(), 1, 'one left');
+  await b.goto(`${gw.url}/account`);
+  t.equal(b.url(), `${gw.url}/login?ended=1`, 'the other browser is signed out');
+
+  // Change the password: a wrong current password is refused, then it works and this browser stays signed in.
+  gw.clock.advance(30_000);
+  await a.fill('#current-password', 'not my password');
+  await a.fill('#new-password', 'amber falcon river 93');
+  await a.fill('#new-password2', 'amber falcon river 93');
+  await a.fill('#password-totp', await oathtool(secret, { now: new Date(gw.clock()) }));
+  await a.click('#change-password');
+  t.match(await a.textContent('#password-error'), /current password or the code is wrong/);
+  gw.clock.advance(30_000);
+  await a.fill('#current-password', password);
+  await a.fill('#new-password', 'amber falcon river 93');
+  await a.fill('#new-password2', 'amber falcon river 93');
+  await a.fill('#password-totp', await oathtool(secret, { now: new Date(gw.clock()) }));
+  await a.click('#change-password');
+  await a.waitForURL(`${gw.url}/account?m=password-changed`);
+  password = 'amber falcon river 93';
+  await signIn(b);
+  t.match(await b.textContent('#who'), /Signed in as max/, 'the new password signs in');
+
+  // Set up the authenticator again: password + current code, then the new QR code and a code from it.
+  gw.clock.advance(30_000);
+  await a.goto(`${gw.url}/account`);
+  await a.fill('#reenrol-password', password);
+  await a.fill('#reenrol-totp', await oathtool(secret, { now: new Date(gw.clock()) }));
+  await a.click('#reenrol');
+  await a.waitForSelector('#qr svg');
+  const fresh = (await a.textContent('#manual-key'))?.replace(/\s+/g, '') ?? '';
+  t.not(fresh, secret, 'a new secret');
+  gw.clock.advance(30_000);
+  await a.fill('#totp', await oathtool(fresh, { now: new Date(gw.clock()) }));
+  await a.click('#enrol-confirm');
+  await a.waitForURL(`${gw.url}/account?m=authenticator-changed`);
+  await b.goto(`${gw.url}/account`);
+  t.equal(b.url(), `${gw.url}/login?ended=1`, 'the other session ended with the change');
+  gw.clock.advance(30_000);
+  await b.fill('#username', 'max');
+  await b.fill('#password', password);
+  await b.fill('#totp', await oathtool(secret, { now: new Date(gw.clock()) }));
+  await b.click('button[type=submit]');
+  t.match(await b.textContent('#login-error'), /Login failed/, 'the old authenticator no longer works');
+  secret = fresh;
+  await signIn(b);
+  t.match(await b.textContent('#who'), /Signed in as max/, 'the new one does');
+  t.match(gw.auditEvents('auth.account').map((e) => e.reason), ['others-signed-out', 'password-change-refused', 'password-changed', 'reenrol-started', 'authenticator-changed']);
+});
