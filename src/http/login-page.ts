@@ -1,4 +1,4 @@
-// The HTML pages a browser user sees: the login form and a small signed-in landing page.
+// The login form (the signed-in user's page is /account: ./pages/account-page.ts).
 
 import { errorBox, escapeHtml, noticeBox, page } from './pages/layout.js';
 
@@ -12,13 +12,4 @@ export function loginPage(options: { error?: string; username?: string; notice?:
 <label for="totp">Authenticator code</label><input id="totp" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required>
 <button type="submit">Sign in</button></form>
 <p class="note">Use the 6-digit code from the authenticator app you set up when you enrolled.</p>`);
-}
-
-/** The page after login: who you are, when the session ends, links to DICOMweb and logout. */
-export function homePage(options: { username: string; role: string; expiresAt: number; idleMinutes: number }): string {
-  return page('Signed in', `<h1>Signed in</h1>
-<p id="who">Signed in as <strong>${escapeHtml(options.username)}</strong> (role <code>${escapeHtml(options.role)}</code>).</p>
-<p class="note">The session ends at ${new Date(options.expiresAt).toISOString()} or after ${options.idleMinutes} minutes without activity.</p>
-<p>DICOMweb root for your viewer: <code>/dicom-web/</code> — e.g. <a href="/dicom-web/studies" id="studies">list studies</a>.</p>
-<form method="post" action="/auth/logout"><button type="submit" id="logout">Sign out</button></form>`);
 }
