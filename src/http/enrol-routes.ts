@@ -109,6 +109,8 @@ export async function enrolRoutes(app: FastifyInstance, deps: EnrolRouteDeps): P
     await deps.store.setIfGreater(`totp-used:${user.username}`, done.step, REPLAY_TTL_MS);
     const issued = await deps.sessions.create(done.user, req.ip);
     audit(req, 'allow', 'enrolled', user.username);
+    // The enrolment ends in a sign-in: the login trail (and ATNA's User Authentication) has it too.
+    deps.audit.record({ event: 'auth.login', decision: 'allow', reason: 'enrolment-confirmed', principal: user.username, method: 'password+totp', source: req.ip, channel: 'http', requestId: req.id });
     reply.header('set-cookie', sessionCookie(deps.cookieName, issued.token, (issued.expiresAt - deps.clock()) / 1000));
     return reply.redirect('/account?m=enrolled', 303);
   });

@@ -222,9 +222,19 @@ t.test('the account page: sign out everywhere else, change the password, set up 
     await page.click('button[type=submit]');
     await page.waitForURL(`${gw.url}/account`);
   };
+  const login = await a.goto(`${gw.url}/login`);
   await signIn(a);
   await signIn(b);
-  await a.goto(`${gw.url}/account`);
+  const account = await a.goto(`${gw.url}/account`);
+  for (const [what, r] of [['login', login], ['account', account]] as const) {
+    const h = r?.headers() ?? {};
+    t.equal(h['cache-control'], 'no-store', `${what}: not cached`);
+    t.match(h['content-security-policy'], /default-src 'none';.*script-src 'self';.*frame-ancestors 'none'/, `${what}: CSP`);
+    t.notMatch(h['content-security-policy'], /unsafe-inline|unsafe-eval/, `${what}: no unsafe-inline`);
+    t.equal(h['strict-transport-security'], 'max-age=31536000', `${what}: HSTS`);
+    t.equal(h['x-frame-options'], 'DENY', `${what}: no framing`);
+    t.equal(h['referrer-policy'], 'no-referrer', `${what}: no referrer`);
+  }
   t.equal(await a.locator('#sessions tbody tr').count(), 2, 'two sessions listed');
   await a.click('#sign-out-others');
   await a.waitForURL(`${gw.url}/account?m=others-signed-out`);
