@@ -87,6 +87,13 @@ for (const [name, gw] of deps) {
     t.match(String(done.cookie), /^__Host-pacs-session=/, 'enrolled and signed in');
     t.equal((await gw.request('GET', path)).status, 410, 'the link is used up');
     gw.clock.advance(30_000);
+    const cookie = String(done.cookie).split(';')[0] ?? '';
+    const forged = await gw.request('POST', '/account/sessions/others', { headers: { ...FORM, cookie, 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, body: '' });
+    t.equal(forged.status, 403, 'a cross-site post to the account page is refused');
+    t.match(gw.auditEvents('auth.account').at(-1), { decision: 'deny', reason: 'cross-site-request' });
+    const page = await gw.request('GET', '/account', { headers: { cookie } });
+    t.equal(page.status, 200, 'the session cookie of the enrolment opens /account');
+    t.equal(page.headers['cache-control'], 'no-store');
     const after = await gw.request('POST', '/auth/login', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'pia', password: PASSWORD, totp: await oathtool(secret, { now: new Date(gw.clock()) }) }) });
     t.equal(after.status, 200, 'now the account logs in');
   });
