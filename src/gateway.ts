@@ -135,7 +135,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const sessions = new SessionService({
       store, clock, signingKey,
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
-      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, audit,
+      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, maxPerUser: config.session.maxPerUser, audit,
     });
     const passwords = new PasswordChecker({
       concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,
@@ -148,7 +148,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const timeout = Math.min(config.upstream.timeoutMs, 2000);
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
-      config, logger, audit, tls: material, login, sessions, users, identity, clock,
+      config, logger, audit, tls: material, login, sessions, users, identity, clock, store,
+      dicomPort: () => addresses?.dicom.port ?? config.listen.dicom.port,
       roles: () => current.roles,
       readiness: [
         { name: 'state-store', check: () => store.ping() },

@@ -11,6 +11,8 @@ import type { Outcome } from './outcome.js';
 
 export type AuditEventName =
   | 'auth.login' | 'auth.logout' | 'auth.session' | 'auth.token'
+  /** Enrolment by invite link (src/http/enrol-routes.ts) and self-service on /account. */
+  | 'auth.enrol' | 'auth.account'
   | 'authz.http' | 'dicom.association' | 'dicom.command'
   | 'config.reload' | 'cert.revoked'
   | 'relay.association' | 'relay.command' | 'relay.transfer';

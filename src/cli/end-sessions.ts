@@ -23,10 +23,10 @@ export async function endUserSessions(config: GatewayConfig, username: string, r
       // Only signing needs the key, and nothing is signed here.
       signingKey: new TextEncoder().encode(config.session.signingKey ?? ''),
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
-      dimseTokenMs: config.session.dimseTokenMinutes * 60_000,
+      dimseTokenMs: config.session.dimseTokenMinutes * 60_000, maxPerUser: config.session.maxPerUser,
     });
     const ended = await sessions.revokeUser(username, reason);
-    return `${effect} on every replica${ended ? ' (one session ended in the state store)' : ''}`;
+    return `${effect} on every replica${ended ? ' (their sessions ended in the state store)' : ''}`;
   } catch (err) {
     throw new GatewayError('ERR_STORE_UNAVAILABLE', `the change to ${username} is saved, but their session could not be ended in the state store (${(err as Error).message}); every gateway still refuses it at its next use or re-check, because the account changed`, { cause: err });
   } finally {

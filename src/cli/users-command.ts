@@ -1,5 +1,6 @@
-// `pacs-gateway users …`: add, list, disable, enable, reset-totp, set-password, set-ae.
+// `pacs-gateway users …`: add, invite, revoke-invite, list, disable, enable, reset-totp, set-password, set-ae.
 
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
 import { GatewayError } from '../errors.js';
@@ -7,6 +8,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { configPath } from '../config/load.js';
 import { FileUserDirectory } from '../identity/file-user-directory.js';
 import { checkPasswordStrength, hashPassword } from '../identity/password.js';
+import { inviteUser, reinviteUser, revokeInvite, type Invitation } from '../identity/enrolment.js';
 import { generateTotpSecret, totpUri } from '../identity/totp.js';
 import type { UserDirectory } from '../identity/user-directory.js';
 import { AE_TITLE_PATTERN, checkUsername } from '../identity/user-record.js';
@@ -23,12 +25,19 @@ export const USERS_USAGE = `pacs-gateway users <command> [options]
                          enrol a directory user (users.ldap): only the TOTP secret is kept here; the
                          password is the directory's, the role comes from their groups at each login
                          (the default for add with users.backend: ldap)
+  invite USERNAME --role ROLE [--email ADDR] [--ae AETITLE…] [--json]
+                         create a pending user and print a one-time enrolment link (expires after
+                         enrolment.inviteHours); the user chooses a password and scans the QR code
+                         in the browser; --json prints {"username","role","inviteUrl","expiresAt"}
+  revoke-invite USERNAME the user's enrolment link stops working at once
   list [--json]          list users (never prints secrets)
   disable USERNAME       disable a user; their sessions, DIMSE tokens and associations end at once
   enable USERNAME        enable a disabled user
-  reset-totp USERNAME [--json]
+  reset-totp USERNAME [--invite] [--json]
                          give a user a new TOTP secret (the old app entry stops working);
-                         their sessions, DIMSE tokens and associations end
+                         their sessions, DIMSE tokens and associations end; with --invite no
+                         secret is printed: the user gets an enrolment link instead (and chooses
+                         a new password there)
   set-password USERNAME [--password-stdin]
                          give a user a new password (same rules as add);
                          their sessions, DIMSE tokens and associations end
@@ -80,6 +89,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
     options: {
       config: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ae: { type: 'string', multiple: true }, source: { type: 'string' },
+      email: { type: 'string' }, invite: { type: 'boolean' },
     },
   });
   const [sub, username] = positionals;
@@ -119,11 +129,31 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         await enrolment(name, role, totpSecret, json, out);
         return 0;
       }
+      case 'invite': {
+        const name = needName();
+        checkUsername(name);
+        const role = values.role;
+        if (role === undefined) throw new GatewayError('ERR_USAGE', `users invite needs --role (one of: ${Object.keys(config.roles).join(', ')})`);
+        if (!Object.hasOwn(config.roles, role)) throw new GatewayError('ERR_ROLE_UNKNOWN', `role "${role}" is not in the configuration (roles: ${Object.keys(config.roles).join(', ')})`);
+        const email = values.email;
+        if (email !== undefined && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new GatewayError('ERR_USAGE', `--email "${email.slice(0, 80)}" is not an e-mail address`);
+        const aeTitles = aeTitlesArg(values.ae);
+        const invited = await inviteUser(dir, { username: name, role, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config), ...(email === undefined ? {} : { email }) });
+        if (aeTitles !== undefined) await dir.update(name, { aeTitles });
+        printInvite(invited, json, out, email);
+        return 0;
+      }
+      case 'revoke-invite': {
+        const name = needName();
+        const revoked = await revokeInvite(dir, name);
+        out(revoked ? `the enrolment link of ${name} no longer works` : `${name} has no open enrolment link`);
+        return 0;
+      }
       case 'list': {
         const users = await dir.list();
-        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, source: u.source ?? (config.users.backend === 'ldap' ? 'ldap' : 'local'), disabled: u.disabled, aeTitles: u.aeTitles, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
+        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, source: u.source ?? (config.users.backend === 'ldap' ? 'ldap' : 'local'), disabled: u.disabled, pending: u.pending === true, aeTitles: u.aeTitles, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
         else if (users.length === 0) out('no users yet: add one with "pacs-gateway users add USERNAME --role ROLE"');
-        else out(users.map((u) => `${u.username.padEnd(24)} ${(u.role || '(directory)').padEnd(16)} ${u.disabled ? 'disabled' : 'active'}${u.source === 'ldap' ? ' ldap' : ''}`).join('\n'));
+        else out(users.map((u) => `${u.username.padEnd(24)} ${(u.role || '(directory)').padEnd(16)} ${u.disabled ? 'disabled' : u.pending === true ? 'pending' : 'active'}${u.source === 'ldap' ? ' ldap' : ''}`).join('\n'));
         return 0;
       }
       case 'disable':
@@ -135,6 +165,13 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       }
       case 'reset-totp': {
         const name = needName();
+        if (values.invite === true) {
+          const invited = await reinviteUser(dir, { username: name, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config) });
+          const ended = await endUserSessions(config, name, 'totp-reset');
+          printInvite(invited, json, out, undefined);
+          if (!json) out(`The old password and code no longer work; ${ended}.`);
+          return 0;
+        }
         const totpSecret = generateTotpSecret();
         const u = await dir.update(name, { totpSecret });
         const ended = await endUserSessions(config, name, 'totp-reset');
@@ -166,6 +203,19 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
   } finally {
     await dir.close();
   }
+}
+
+/** The origin enrolment links start with: enrolment.baseUrl, else the HTTPS listener's address. */
+export function enrolmentBaseUrl(config: GatewayConfig): string {
+  if (config.enrolment.baseUrl !== undefined) return config.enrolment.baseUrl.replace(/\/+$/, '');
+  const { host, port } = config.listen.https;
+  const name = host === '0.0.0.0' || host === '::' || host === '' ? hostname() : host.includes(':') ? `[${host}]` : host;
+  return `https://${name}${port === 443 ? '' : `:${port}`}`;
+}
+
+function printInvite(i: Invitation, json: boolean, out: Out, email: string | undefined): void {
+  if (json) { out(JSON.stringify({ username: i.username, role: i.role, inviteUrl: i.inviteUrl, expiresAt: i.expiresAt })); return; }
+  out(`User ${i.username} (role ${i.role}) is pending until they enrol.\nSend them this link${email === undefined ? '' : ` (${email})`}; it works once, until ${i.expiresAt}:\n\n  ${i.inviteUrl}\n\nOn it they choose a password and scan a QR code with an authenticator app. "users revoke-invite ${i.username}" cancels it.`);
 }
 
 /** The --ae values, checked as AE titles; undefined when none was given (any title). */

@@ -54,7 +54,7 @@ export const DEFAULTS = Object.freeze({
     technologist: ['echo', 'store'],
     viewer: ['search', 'retrieve'],
   },
-  session: { idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60, cookieName: '__Host-pacs-session' },
+  session: { idleMinutes: 30, maxHours: 12, dimseTokenMinutes: 60, cookieName: '__Host-pacs-session', maxPerUser: 5 },
   lockout: { userMaxFailures: 10, addressMaxFailures: 50, windowMinutes: 15, lockMinutes: 15 },
   login: { maxConcurrentChecks: 2, maxQueuedChecks: 32, maxChecksPerAddress: 4 },
   state: {
@@ -68,6 +68,7 @@ export const DEFAULTS = Object.freeze({
     maxConnections: 1024, maxConnectionsPerAddress: 64,
   },
   http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256 },
+  enrolment: { inviteHours: 72 },
   log: { level: 'info' },
   // The OHIF viewer under /viewer/ (README "Viewer"): on by default, files from scripts/fetch-viewer.sh.
   viewer: { enabled: true, path: '.viewer/ohif' },

@@ -177,6 +177,7 @@ export const configSchema = {
         signingKey: { type: 'string', minLength: 32 },
         dimseTokenMinutes: positive,
         cookieName: { type: 'string', pattern: '^__Host-[A-Za-z0-9_-]+$' },
+        maxPerUser: { type: 'integer', minimum: 1, maximum: 100 },
       },
     },
     lockout: {
@@ -244,6 +245,13 @@ export const configSchema = {
         trustProxy: { type: 'boolean' },
         maxConnections: positive,
         maxConnectionsPerAddress: { type: 'integer', minimum: 0 },
+      },
+    },
+    enrolment: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        inviteHours: { type: 'integer', minimum: 1, maximum: 720 },
+        baseUrl: { type: 'string', pattern: '^https://[^/?#\\s]+/?$' },
       },
     },
     log: {

@@ -161,6 +161,8 @@ export interface GatewayConfig {
     readonly signingKey?: string;
     readonly dimseTokenMinutes: number;
     readonly cookieName: string;
+    /** Sessions one user may hold at once; a login beyond them ends the oldest. */
+    readonly maxPerUser: number;
   };
   readonly lockout: {
     readonly userMaxFailures: number;
@@ -205,6 +207,12 @@ export interface GatewayConfig {
     readonly maxConnections: number;
     /** Open connections on the HTTPS port per source address (IPv6: per /64); 0 = no limit. Not applied with trustProxy. */
     readonly maxConnectionsPerAddress: number;
+  };
+  readonly enrolment: {
+    /** How long an invite link (`users invite`) stays usable. */
+    readonly inviteHours: number;
+    /** The gateway's public https origin the link starts with; default: https://HOST[:PORT] of listen.https. */
+    readonly baseUrl?: string;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
   /** The outbound relay; absent = off (the default). */

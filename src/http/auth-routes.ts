@@ -9,7 +9,8 @@ import { authenticate, authInputOf, type HttpAuthDeps } from './authenticate.js'
 import { clearedSessionCookie, sessionCookie } from './cookies.js';
 import { CROSS_SITE_REASON, crossSiteError, crossSiteReason } from './cross-site.js';
 import { localNext } from './local-next.js';
-import { homePage, loginPage } from './login-page.js';
+import { loginPage } from './login-page.js';
+import { userMessage } from './pages/messages.js';
 import { replyError } from './reply-error.js';
 
 export interface AuthRouteDeps extends HttpAuthDeps {
@@ -35,12 +36,9 @@ function wantsHtml(req: FastifyRequest): boolean {
   return (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
 
-function security(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('cache-control', 'no-store')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-    .header('x-frame-options', 'DENY')
-    .header('referrer-policy', 'no-referrer');
+/** Pages and answers with credentials or account data are never cached (CSP, HSTS and the rest: ./security-headers.ts). */
+export function security(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-store');
 }
 
 /** Methods that never change state here; every other one is checked for cross-site origin. */
@@ -50,6 +48,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 function eventOf(url: string | undefined): AuditEventName {
   if (url === '/auth/login') return 'auth.login';
   if (url === '/auth/logout') return 'auth.logout';
+  if (url?.startsWith('/enrol/') === true) return 'auth.enrol';
+  if (url?.startsWith('/account') === true) return 'auth.account';
   return 'auth.token';
 }
 
@@ -81,18 +81,21 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return replyError(security(reply), crossSiteError(why));
   });
 
-  app.get<{ Querystring: { next?: unknown } }>('/login', async (req, reply) => {
+  app.get<{ Querystring: { next?: unknown; ended?: string } }>('/login', async (req, reply) => {
     const next = localNext(req.query.next);
-    return security(reply).type('text/html; charset=utf-8').send(loginPage(next === '/' ? {} : { next }));
+    return security(reply).type('text/html; charset=utf-8').send(loginPage({
+      ...(next === '/' ? {} : { next }),
+      ...(req.query.ended === undefined ? {} : { notice: 'Your session has ended. Sign in again.' }),
+    }));
   });
 
   app.get('/', async (req, reply) => {
     try {
       const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session === undefined) return security(reply).type('text/plain').send(`Authenticated as device ${principal.id}.\n`);
-      return security(reply).type('text/html; charset=utf-8').send(homePage({ username: principal.id, role: principal.role, expiresAt: session.expiresAt, idleMinutes: deps.idleMinutes }));
-    } catch {
-      return reply.redirect('/login', 303);
+      return reply.redirect('/account', 303);
+    } catch (err) {
+      return reply.redirect(isGatewayError(err, 'ERR_SESSION_EXPIRED') ? '/login?ended=1' : '/login', 303);
     }
   });
 
@@ -121,7 +124,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       const status = isGatewayError(err) ? err.statusCode : 500;
       const retry = isGatewayError(err) ? err.detail?.['retryAfterSeconds'] : undefined;
       if (typeof retry === 'number') reply.header('retry-after', String(retry)); // ERR_LOCKED_OUT, ERR_BUSY
-      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: (err as Error).message, username: body.username, ...(next === '/' ? {} : { next }) }));
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: userMessage(err), username: body.username, ...(next === '/' ? {} : { next }) }));
     }
   });
 

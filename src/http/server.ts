@@ -14,7 +14,12 @@ import type { UserDirectory } from '../identity/user-directory.js';
 import { TLS_SERVER_PROFILE } from '../tls/profile.js';
 import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
 import { GatewayError } from '../errors.js';
+import type { StateStore } from '../state/store.js';
+import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
+import { enrolRoutes } from './enrol-routes.js';
+import { assetRoutes } from './pages/assets.js';
+import { securityHeaders } from './security-headers.js';
 import { dicomwebMounts } from './dicomweb-guard.js';
 import { createEdgeServer, type EdgeServer } from './edge/edge-server.js';
 import { healthRoutes, type ReadinessCheck } from './health-routes.js';
@@ -34,6 +39,10 @@ export interface HttpServerDeps {
   readonly roles: () => Readonly<Record<string, RoleRules>>;
   readonly readiness: readonly ReadinessCheck[];
   readonly clock: () => number;
+  /** Enrolment and account pages keep their short-lived state here. */
+  readonly store: StateStore;
+  /** The DICOM port as bound (shown in the account page's storescu line). */
+  readonly dicomPort?: () => number;
 }
 
 /** The WADO-URI upstream: `upstream.wadoUri`, else `/wado` on the DICOMweb upstream's origin (Orthanc's default). */
@@ -87,7 +96,16 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
   app.setNotFoundHandler((_req, reply) => replyError(reply, new GatewayError('ERR_ROUTE_REFUSED', 'Not found')));
 
   const authDeps = { sessions: deps.sessions, users: deps.users, identity: deps.identity, cookieName: config.session.cookieName };
-  await app.register(async (scope) => authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock }));
+  await securityHeaders(app as unknown as FastifyInstance); // on the root: every route below gets the headers
+  await app.register(assetRoutes);
+  // One scope: the account and enrolment forms share auth-routes' body parsers and cross-site refusal.
+  await app.register(async (scope) => {
+    await authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock });
+    await enrolRoutes(scope, { users: deps.users, sessions: deps.sessions, store: deps.store, audit: deps.audit, cookieName: config.session.cookieName, clock: deps.clock });
+    await accountRoutes(scope, {
+      ...authDeps, login: deps.login, store: deps.store, audit: deps.audit, idleMinutes: config.session.idleMinutes, dicomPort: deps.dicomPort ?? (() => config.listen.dicom.port), clock: deps.clock,
+    });
+  });
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
   if (config.viewer.enabled) await app.register(async (scope) => viewerRoutes(scope, { ...authDeps, root: configPath(config, config.viewer.path), logger: deps.logger }));
   await app.ready();

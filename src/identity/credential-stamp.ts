@@ -7,7 +7,7 @@ import type { UserRecord } from './user-record.js';
 export type Credentials = Pick<UserRecord, 'passwordHash' | 'totpSecret'>;
 
 /** Why a user no longer holds what a session, token or association was made with. */
-export type UserProblem = 'user-unknown' | 'user-disabled' | 'credentials-changed';
+export type UserProblem = 'user-unknown' | 'user-disabled' | 'user-pending' | 'credentials-changed';
 
 /** Stamps per record object: directories hand out the same object until it changes, so this is a lookup per request. */
 const stamps = new WeakMap<Credentials, string>();
@@ -31,6 +31,7 @@ export function credentialStamp(user: Credentials): string {
 export function userProblem(user: UserRecord | undefined, stamp: string | undefined): UserProblem | undefined {
   if (user === undefined) return 'user-unknown';
   if (user.disabled) return 'user-disabled';
+  if (user.pending === true) return 'user-pending';
   if (stamp === undefined || credentialStamp(user) !== stamp) return 'credentials-changed';
   return undefined;
 }

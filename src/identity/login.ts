@@ -38,7 +38,7 @@ export function loginFailureReason(err: unknown): string | undefined {
 }
 
 /** Internal reasons, written to the audit trail only; the caller always sees ERR_LOGIN_FAILED. */
-type FailureReason = 'unknown-user' | 'user-disabled' | 'wrong-password' | 'wrong-totp' | 'totp-replayed' | DirectoryRefusal;
+type FailureReason = 'unknown-user' | 'user-disabled' | 'user-pending' | 'wrong-password' | 'wrong-totp' | 'totp-replayed' | DirectoryRefusal;
 
 /** Where the passwords of directory users are checked (users.ldap), and whether every user is one (users.backend: ldap). */
 export interface DirectoryLogin {
@@ -127,9 +127,12 @@ export class LoginService {
   /** The password (scrypt, within the PasswordChecker's limits), then the account state, then the TOTP code and its replay mark. */
   async #check(a: LoginAttempt, username: string, source: string, now: number): Promise<{ reason: FailureReason | undefined; user: UserRecord | undefined }> {
     const user = username.length <= 64 ? await this.#users.get(username) : undefined;
-    if (user !== undefined && (user.source === 'ldap' || this.#directory?.allUsers === true)) return this.#checkDirectory(a, user, username, source, now);
-    const passwordOk = await this.#passwords.verify(a.password, user?.passwordHash, source);
+    // A pending user (invited, not enrolled) is refused by every backend, after the dummy hash: the same cost, never a match.
+    const pending = user?.pending === true;
+    if (user !== undefined && !pending && (user.source === 'ldap' || this.#directory?.allUsers === true)) return this.#checkDirectory(a, user, username, source, now);
+    const passwordOk = await this.#passwords.verify(a.password, pending ? undefined : user?.passwordHash, source);
     if (user === undefined) return { reason: 'unknown-user', user };
+    if (pending) return { reason: 'user-pending', user };
     if (!passwordOk) return { reason: 'wrong-password', user };
     if (user.disabled) return { reason: 'user-disabled', user };
     const step = await matchTotp(user.totpSecret, a.totp, now);

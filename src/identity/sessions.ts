@@ -37,14 +37,14 @@ export interface DimseTokenRecord {
   readonly lastSeen: number;
 }
 
-/** Why a session is over: logged out, replaced by a new login or revoked; idle; past its maximum lifetime. */
+/** Why a session is over: logged out, ended by a login beyond session.maxPerUser or revoked; idle; past its maximum lifetime. */
 export type SessionEnd = 'session-ended' | 'session-idle' | 'session-expired';
 
 /** Why a session, or a DIMSE token through its session, no longer admits anyone. */
 export type SessionProblem = SessionEnd | 'token-revoked';
 
 /** Why `revokeUser` was called; goes into the audit event. */
-export type RevocationReason = 'password-changed' | 'totp-reset' | 'user-disabled' | 'user-removed';
+export type RevocationReason = 'password-changed' | 'totp-reset' | 'user-disabled' | 'user-removed' | 're-enrolment' | 'signed-out-elsewhere';
 
 export type SessionCheck =
   | { readonly ok: true; readonly session: SessionRecord }
@@ -59,6 +59,8 @@ export interface SessionOptions {
   readonly idleMs: number;
   readonly maxMs: number;
   readonly dimseTokenMs: number;
+  /** Sessions one user may hold at once (session.maxPerUser, default 5); a login beyond them ends the oldest. */
+  readonly maxPerUser?: number;
   /** Where revokeUser records its `auth.session` event. */
   readonly audit?: Audit;
 }
@@ -66,8 +68,19 @@ export interface SessionOptions {
 /** Store records outlive the idle window by this much, so an expiry is reported as what it was. */
 const GRACE_MS = 60_000;
 
-/** What a user's session pointer holds after revokeUser: no session of theirs is current. */
+/** What a user's session slot holds after revokeUser: no session of theirs is current. */
 const REVOKED = '-';
+
+export const DEFAULT_MAX_SESSIONS_PER_USER = 5;
+
+/** One entry of a user's session index (`user-sessions:USER`): which slot a session holds. */
+interface IndexEntry { readonly sid: string; readonly slot: number; readonly createdAt: number }
+
+/** One entry of a user's DIMSE token index (`user-dimse-tokens:USER`). */
+interface TokenIndexEntry { readonly jti: string; readonly sid: string; readonly expiresAt: number; readonly createdAt: number }
+
+/** A DIMSE token as the account page lists it (never the token itself). */
+export interface DimseTokenInfo { readonly id: string; readonly sid: string; readonly createdAt: number; readonly expiresAt: number }
 
 const SESSION_MESSAGES: Readonly<Record<SessionEnd, string>> = Object.freeze({
   'session-ended': 'the session has ended; log in again',
@@ -89,11 +102,21 @@ export class SessionService {
 
   #key(sid: string): string { return `session:${sid}`; }
 
-  #pointer(username: string): string { return `user-session:${username}`; }
+  /** Slot `slot` of the user's sessions: the sid holding it (a string swapped atomically, so never two at once). */
+  #slot(username: string, slot: number): string { return `user-session:${username}:${slot}`; }
+
+  #index(username: string): string { return `user-sessions:${username}`; }
+
+  #tokenIndex(username: string): string { return `user-dimse-tokens:${username}`; }
+
+  get maxPerUser(): number { return this.#o.maxPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER; }
 
   /**
    * Creates a session after a successful MFA login, for the user record the password and code were
-   * checked against. A previous session of the same user is ended, and with it its DIMSE tokens.
+   * checked against. A user holds at most `maxPerUser` sessions: each one holds a slot (a string
+   * swapped atomically in the store), and the session a new one swaps out is ended, with its DIMSE
+   * tokens. The slot taken is a free one (its session over) or else the one of the oldest session;
+   * concurrent logins may pick the same slot, which still leaves at most `maxPerUser` alive.
    */
   async create(user: Credentials & { readonly username: string }, source: string): Promise<IssuedToken & { sid: string }> {
     const now = this.#o.clock();
@@ -102,15 +125,57 @@ export class SessionService {
     const expiresAt = now + this.#o.maxMs;
     const record: SessionRecord = { sid, username, createdAt: now, expiresAt, lastSeen: now, source, cred: credentialStamp(user) };
     await this.#o.store.putRecord(this.#key(sid), record, Math.min(this.#o.idleMs, this.#o.maxMs) + GRACE_MS);
-    // The pointer outlives every session it named (at most maxMs), so a swap always finds the one to end.
-    const previous = await this.#o.store.swap(this.#pointer(username), sid, this.#o.maxMs + GRACE_MS);
+    const live = await this.#liveIndex(username);
+    const slot = this.#freeSlot(live);
+    // The slot outlives every session it named (at most maxMs), so a swap always finds the one to end.
+    const previous = await this.#o.store.swap(this.#slot(username, slot), sid, this.#o.maxMs + GRACE_MS);
     if (previous !== null && previous !== sid && previous !== REVOKED) await this.#o.store.deleteRecord(this.#key(previous));
+    // The index only serves listing and "sign out everywhere else" (best effort under concurrent
+    // logins); the slots above are what bound the count, and the credential stamp what ends them on a change.
+    const entries = [...live.filter((e) => e.slot !== slot && e.sid !== previous).map((e) => e.entry), { sid, slot, createdAt: now }];
+    await this.#o.store.putRecord(this.#index(username), entries, this.#o.maxMs + GRACE_MS);
     const token = await new SignJWT({ sid })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(username).setIssuer(ISSUER).setAudience(HTTP_AUDIENCE)
       .setIssuedAt(Math.floor(now / 1000)).setExpirationTime(Math.floor(expiresAt / 1000))
       .sign(this.#o.signingKey);
     return { token, expiresAt, sid, id: sid };
+  }
+
+  /** The user's indexed sessions whose records still exist (oldest first), without touching them. */
+  async #liveIndex(username: string): Promise<Array<{ sid: string; slot: number; entry: IndexEntry; record: SessionRecord }>> {
+    const index = (await this.#o.store.getRecord<IndexEntry[]>(this.#index(username))) ?? [];
+    const now = this.#o.clock();
+    const found = await Promise.all(index.map(async (entry) => ({ entry, record: await this.#o.store.getRecord<SessionRecord>(this.#key(entry.sid)) })));
+    return found
+      .filter((f): f is { entry: IndexEntry; record: SessionRecord } => f.record !== null && f.record.username === username
+        && now - f.record.lastSeen <= this.#o.idleMs && now < f.record.expiresAt)
+      .map((f) => ({ sid: f.entry.sid, slot: f.entry.slot, entry: f.entry, record: f.record }))
+      .sort((a, b) => a.record.createdAt - b.record.createdAt);
+  }
+
+  /** A slot no live session holds, else the oldest session's. */
+  #freeSlot(live: readonly { slot: number; record: SessionRecord }[]): number {
+    const max = this.maxPerUser;
+    const used = new Set(live.map((l) => l.slot));
+    for (let i = 0; i < max; i++) if (!used.has(i)) return i;
+    const oldest = live.find((l) => l.slot < max);
+    return oldest?.slot ?? 0;
+  }
+
+  /** The user's live sessions, oldest first (for the account page); touches none. */
+  async listSessions(username: string): Promise<SessionRecord[]> {
+    return (await this.#liveIndex(username)).map((l) => l.record);
+  }
+
+  /** Ends every session of the user but `keepSid` ("sign out everywhere else"), with their DIMSE tokens. Resolves how many ended. */
+  async revokeOthers(username: string, keepSid: string): Promise<number> {
+    const live = await this.#liveIndex(username);
+    let ended = 0;
+    for (const l of live) if (l.sid !== keepSid && (await this.#o.store.deleteRecord(this.#key(l.sid)))) ended++;
+    const kept = live.filter((l) => l.sid === keepSid).map((l) => l.entry);
+    await this.#o.store.putRecord(this.#index(username), kept, this.#o.maxMs + GRACE_MS);
+    return ended;
   }
 
   async #verifyJwt(token: string, audience: string): Promise<{ sid: string; sub: string; exp: number; aud: string }> {
@@ -175,10 +240,15 @@ export class SessionService {
    * changed. Resolves true when a session was ended.
    */
   async revokeUser(username: string, reason: RevocationReason): Promise<boolean> {
-    // The pointer names the user's one current session (create() ends the one before); a tombstone
-    // in its place means a login still in flight ends nothing it should not.
-    const previous = await this.#o.store.swap(this.#pointer(username), REVOKED, this.#o.maxMs + GRACE_MS);
-    const ended = previous !== null && previous !== REVOKED && (await this.#o.store.deleteRecord(this.#key(previous)));
+    // Every slot gets a tombstone, so a login still in flight ends nothing it should not; what a slot
+    // held is ended. The index catches sessions of slots beyond a since lowered maxPerUser.
+    const index = (await this.#o.store.getRecord<IndexEntry[]>(this.#index(username))) ?? [];
+    const slots = Math.max(this.maxPerUser, ...index.map((e) => e.slot + 1));
+    const held = await Promise.all(Array.from({ length: slots }, (_, i) => this.#o.store.swap(this.#slot(username, i), REVOKED, this.#o.maxMs + GRACE_MS)));
+    const sids = new Set([...held, ...index.map((e) => e.sid)].filter((x): x is string => x !== null && x !== REVOKED));
+    let ended = false;
+    for (const sid of sids) if (await this.#o.store.deleteRecord(this.#key(sid))) ended = true;
+    await this.#o.store.deleteRecord(this.#index(username));
     this.#o.audit?.record({ event: 'auth.session', decision: 'deny', reason: `revoked:${reason}`, principal: username, sessionEnded: ended });
     return ended;
   }
@@ -190,6 +260,10 @@ export class SessionService {
     const expiresAt = Math.min(now + this.#o.dimseTokenMs, session.expiresAt);
     const record: DimseTokenRecord = { jti, username: session.username, sid: session.sid, expiresAt, lastSeen: now };
     await this.#o.store.putRecord(`dimse-token:${jti}`, record, session.expiresAt - now + GRACE_MS);
+    // Listing only (best effort): revocation and checks go by the token's own record.
+    const listed = ((await this.#o.store.getRecord<TokenIndexEntry[]>(this.#tokenIndex(session.username))) ?? []).filter((e) => e.expiresAt > now);
+    listed.push({ jti, sid: session.sid, expiresAt, createdAt: now });
+    await this.#o.store.putRecord(this.#tokenIndex(session.username), listed.slice(-100), Math.max(this.#o.maxMs, this.#o.dimseTokenMs) + GRACE_MS);
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(session.username).setIssuer(ISSUER).setAudience(DIMSE_AUDIENCE).setJti(jti)
@@ -231,6 +305,23 @@ export class SessionService {
     const record = await this.#o.store.getRecord<DimseTokenRecord>(`dimse-token:${tokenId}`);
     if (record === null || record.sid !== sid || record.username !== username) return { ok: false, reason: 'token-revoked' };
     return s;
+  }
+
+  /** The user's DIMSE tokens that can still open an association (not revoked, not expired, session alive), oldest first. */
+  async listDimseTokens(username: string): Promise<DimseTokenInfo[]> {
+    const now = this.#o.clock();
+    const listed = (await this.#o.store.getRecord<TokenIndexEntry[]>(this.#tokenIndex(username))) ?? [];
+    const out: DimseTokenInfo[] = [];
+    for (const e of listed) {
+      if (e.expiresAt <= now) continue;
+      const [token, session] = await Promise.all([
+        this.#o.store.getRecord<DimseTokenRecord>(`dimse-token:${e.jti}`),
+        this.#o.store.getRecord<SessionRecord>(this.#key(e.sid)),
+      ]);
+      if (token === null || token.username !== username || session === null) continue;
+      out.push({ id: e.jti, sid: e.sid, createdAt: e.createdAt, expiresAt: e.expiresAt });
+    }
+    return out;
   }
 
   /** Revokes one of `username`'s DIMSE tokens by id; false when there is no such token of theirs. */

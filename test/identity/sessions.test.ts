@@ -48,9 +48,10 @@ async function stores(t: Test, clock: TestClock): Promise<Array<[string, StateSt
 /** Replicas share the signing key (session.signingKey). */
 const signingKey = randomBytes(32);
 
-function service(store: StateStore, clock: TestClock, audit?: { record(e: unknown): void }): SessionService {
+function service(store: StateStore, clock: TestClock, audit?: { record(e: unknown): void }, maxPerUser?: number): SessionService {
   return new SessionService({
     store, clock, signingKey, idleMs: IDLE, maxMs: MAX, dimseTokenMs: 60 * MIN,
+    ...(maxPerUser === undefined ? {} : { maxPerUser }),
     ...(audit === undefined ? {} : { audit: audit as never }),
   });
 }
@@ -63,7 +64,8 @@ t.test('a DIMSE token and what it opened live no longer than the session', async
   const clock = testClock();
   for (const [name, store] of await stores(t, clock)) {
     await t.test(name, async (t) => {
-      const s = service(store, clock);
+      // One session per user here (session.maxPerUser: 1): a new login ends the one before.
+      const s = service(store, clock, undefined, 1);
       const bea = user('bea');
       const check = async (token: string): Promise<string> => {
         const v = await s.verifyDimseToken(token);
@@ -153,10 +155,65 @@ t.test('concurrent logins of one user leave one session', async (t) => {
   const clock = testClock();
   for (const [name, store] of await stores(t, clock)) {
     await t.test(name, async (t) => {
-      const s = service(store, clock);
+      const s = service(store, clock, undefined, 1);
       const made = await Promise.all(Array.from({ length: 8 }, () => s.create(user('dan'), '10.0.0.2')));
       const alive = (await Promise.all(made.map((m) => s.verify(m.token).then(() => 1, () => 0)))).reduce<number>((x, y) => x + y, 0);
       t.equal(alive, 1, 'exactly one of eight concurrent sessions survives');
+    });
+  }
+});
+
+t.test('several sessions per user: the oldest ends beyond maxPerUser, list, sign out everywhere else, revokeUser ends all', async (t) => {
+  const clock = testClock();
+  for (const [name, store] of await stores(t, clock)) {
+    await t.test(name, async (t) => {
+      const s = service(store, clock);
+      t.equal(s.maxPerUser, 5, 'the default is five');
+      const eve = user('eve');
+      const made = [];
+      for (let i = 0; i < 5; i++) { made.push(await s.create(eve, `10.0.1.${i}`)); clock.advance(1000); }
+      for (const m of made) t.ok(await s.verify(m.token), 'five sessions live side by side');
+      t.same((await s.listSessions('eve')).map((r) => r.sid), made.map((m) => m.sid), 'listed oldest first');
+      const oldToken = await s.issueDimseToken(await s.verify(made[0]!.token));
+      t.same((await s.listDimseTokens('eve')).map((x) => x.id), [oldToken.id], 'the token is listed');
+
+      const sixth = await s.create(eve, '10.0.1.9');
+      await refused(t, s.verify(made[0]!.token), /has ended/, 'the sixth login ends the oldest session');
+      await refused(t, s.verifyDimseToken(oldToken.token), /session-ended/, 'and its DIMSE token');
+      t.same(await s.listDimseTokens('eve'), [], 'which is no longer listed');
+      for (const m of [...made.slice(1), sixth]) t.ok(await s.verify(m.token), 'the other five live on');
+      t.equal((await s.listSessions('eve')).length, 5);
+
+      // A session that ended frees its slot: the next login ends nobody.
+      await s.revoke(made[3]!.sid);
+      const seventh = await s.create(eve, '10.0.1.10');
+      for (const m of [made[1]!, made[2]!, made[4]!, sixth, seventh]) t.ok(await s.verify(m.token), 'a free slot is taken first');
+
+      const kept = await s.issueDimseToken(await s.verify(seventh.token));
+      const other = await s.issueDimseToken(await s.verify(sixth.token));
+      t.equal(await s.revokeOthers('eve', seventh.sid), 4, 'sign out everywhere else ends the four others');
+      t.same((await s.listSessions('eve')).map((r) => r.sid), [seventh.sid]);
+      await refused(t, s.verify(sixth.token), /has ended/, 'another session is over');
+      await refused(t, s.verifyDimseToken(other.token), /session-ended/, 'with its token');
+      t.ok(await s.verifyDimseToken(kept.token), 'this session\'s token lives on');
+
+      const again = await s.create(eve, '10.0.1.11');
+      t.equal(await s.revokeUser('eve', 'user-disabled'), true);
+      await refused(t, s.verify(seventh.token), /has ended/, 'revokeUser ends every session');
+      await refused(t, s.verify(again.token), /has ended/, 'every one');
+      t.same(await s.listSessions('eve'), []);
+    });
+  }
+});
+
+t.test('concurrent logins never leave more than maxPerUser sessions', async (t) => {
+  const clock = testClock();
+  for (const [name, store] of await stores(t, clock)) {
+    await t.test(name, async (t) => {
+      const s = service(store, clock, undefined, 3);
+      const made = await Promise.all(Array.from({ length: 12 }, () => s.create(user('fay'), '10.0.0.3')));
+      const alive = (await Promise.all(made.map((m) => s.verify(m.token).then(() => 1, () => 0)))).reduce<number>((x, y) => x + y, 0);
+      t.ok(alive >= 1 && alive <= 3, `${alive} of twelve concurrent sessions survive (at most three)`);
     });
   }
 });

@@ -32,7 +32,8 @@ const USERNAME_AND_PASSCODE = 2;
 
 const CONFIG = {
   dicom: { artimSeconds: 5 },
-  session: { idleMinutes: IDLE_MINUTES, maxHours: MAX_HOURS, dimseTokenMinutes: 60 },
+  // One session per user here: "a new login" below ends the one before (session.maxPerUser).
+  session: { idleMinutes: IDLE_MINUTES, maxHours: MAX_HOURS, dimseTokenMinutes: 60, maxPerUser: 1 },
 };
 
 interface Deployment {

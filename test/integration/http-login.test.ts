@@ -127,7 +127,8 @@ function suite(t: Test, base: { redis?: RedisServer }): void {
   });
 
   t.test('session lifetime: idle timeout, absolute lifetime, logout, re-login, disabled user', async (t) => {
-    const gw: TestGateway = await startGateway({ config: { session: { idleMinutes: 10, maxHours: 1 } } });
+    // One session per user here (session.maxPerUser: 1), so that logging in again replaces the old one.
+    const gw: TestGateway = await startGateway({ config: { session: { idleMinutes: 10, maxHours: 1, maxPerUser: 1 } } });
     t.teardown(() => gw.stop());
     const erin = await gw.addUser('erin', 'viewer');
     const session = (token: string) => gw.request('GET', '/auth/session', { headers: { authorization: `Bearer ${token}` } });
@@ -166,7 +167,7 @@ function suite(t: Test, base: { redis?: RedisServer }): void {
       t.ok(gw.auditEvents('auth.logout').some((e) => e.principal === 'erin'));
     });
 
-    await t.test('logging in again replaces the old session', async (t) => {
+    await t.test('logging in again beyond session.maxPerUser replaces the old session', async (t) => {
       const first = await gw.login(erin);
       const second = await gw.login(erin);
       t.equal((await session(first)).status, 401);
