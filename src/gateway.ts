@@ -17,6 +17,7 @@ import { GatewayIdentityResolver } from './identity/identity-resolver.js';
 import { LoginService } from './identity/login.js';
 import { PasswordChecker } from './identity/password.js';
 import { SessionService } from './identity/sessions.js';
+import { createOidcLogin } from './identity/oidc/create.js';
 import type { UserDirectory } from './identity/user-directory.js';
 import { RedisUserDirectory } from './identity/redis-user-directory.js';
 import { createStore } from './state/create-store.js';
@@ -137,6 +138,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
       config, logger, audit, tls: material, login, sessions, users, identity, clock,
+      oidc: createOidcLogin(config, { sessions, users, store, audit, clock }),
       roles: () => current.roles,
       readiness: [
         { name: 'state-store', check: () => store.ping() },

@@ -45,6 +45,7 @@ export const DEFAULTS = Object.freeze({
     dicom: { host: '127.0.0.1', port: 4242, aeTitle: 'ORTHANC' },
     timeoutMs: 30000,
   },
+  auth: { local: true },
   users: { backend: 'file', file: 'config/users.yaml' },
   devices: { file: 'config/devices.yaml' },
   roles: {

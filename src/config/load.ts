@@ -9,6 +9,7 @@ import { DEFAULTS } from './defaults.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, RoleRules } from './types.js';
 import type { Action } from '../policy/actions.js';
+import { authConfigProblems } from '../identity/oidc/config.js';
 
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
@@ -127,6 +128,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
   }
   const roles = normaliseRoles((merged['roles'] ?? {}) as Record<string, unknown>);
   checkCrossFields(merged, roles, problems);
+  problems.push(...authConfigProblems(merged['auth'] as Parameters<typeof authConfigProblems>[0], roles));
   if (problems.length > 0) {
     throw new GatewayError('ERR_CONFIG_INVALID', `${source} is invalid:\n  - ${problems.join('\n  - ')}`, { detail: { problems } });
   }

@@ -8,6 +8,7 @@ import type { GatewayConfig, RoleRules } from '../config/types.js';
 import type { Audit } from '../audit/audit.js';
 import { nextRequestId } from '../audit/request-id.js';
 import type { LoginService } from '../identity/login.js';
+import type { OidcLogin } from '../identity/oidc/oidc-login.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import type { SessionService } from '../identity/sessions.js';
 import type { UserDirectory } from '../identity/user-directory.js';
@@ -32,6 +33,8 @@ export interface HttpServerDeps {
   readonly roles: () => Readonly<Record<string, RoleRules>>;
   readonly readiness: readonly ReadinessCheck[];
   readonly clock: () => number;
+  /** auth.oidc: sign-in through the hospital's IdP. */
+  readonly oidc?: OidcLogin;
 }
 
 /** The WADO-URI upstream: `upstream.wadoUri`, else `/wado` on the DICOMweb upstream's origin (Orthanc's default). */
@@ -85,7 +88,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
   app.setNotFoundHandler((_req, reply) => replyError(reply, new GatewayError('ERR_ROUTE_REFUSED', 'Not found')));
 
   const authDeps = { sessions: deps.sessions, users: deps.users, identity: deps.identity, cookieName: config.session.cookieName };
-  await app.register(async (scope) => authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock }));
+  await app.register(async (scope) => authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock,
+    local: config.auth.local, ...(deps.oidc === undefined || config.auth.oidc === undefined ? {} : { oidc: { login: deps.oidc, redirectUrl: config.auth.oidc.redirectUrl } }) }));
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
   await app.ready();
   const edge = createEdgeServer({

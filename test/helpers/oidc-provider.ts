@@ -35,12 +35,14 @@ export interface TestIdp {
   /** PEM of the CA that signed the IdP's certificate (the gateway's auth.oidc.ca). */
   readonly caPem: string;
   readonly provider: Provider;
+  /** Every logout token the IdP sent out (back-channel logout), oldest first. */
+  readonly sentLogoutTokens: readonly string[];
   /**
    * Follows an authorization URL through the IdP's login as `username` (as a browser would, with
-   * the IdP's cookies) and returns the URL the IdP redirects back to (the gateway's callback).
+   * the IdP's cookies, starting with none) and returns the URL the IdP redirects back to (the gateway's callback).
    */
   signIn(authorizationUrl: string, username: string): Promise<string>;
-  /** Ends the user's IdP session through the IdP's own end-session endpoint; back-channel logouts go out. */
+  /** Ends the IdP session of the last signIn() through the IdP's own end-session endpoint; back-channel logouts go out. */
   endSession(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -48,8 +50,8 @@ export interface TestIdp {
 export interface TestIdpOptions {
   readonly users: Readonly<Record<string, IdpUser>>;
   readonly client: IdpClient;
-  /** PEM the IdP trusts for back-channel logout calls (the gateway's CA). */
-  readonly trustCa?: string;
+  /** PEM the IdP trusts for back-channel logout calls (the gateway's CA; read when a call goes out, as the gateway makes it at start). */
+  readonly trustCa?: () => string | undefined;
   /** Listen on this port (default: any free one). */
   readonly port?: number;
 }
@@ -84,6 +86,7 @@ export async function startIdp(o: TestIdpOptions): Promise<TestIdp> {
   const port = (server.address() as AddressInfo).port;
   const issuer = `https://localhost:${port}`;
 
+  const sentLogoutTokens: string[] = [];
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
   const c = o.client;
@@ -125,7 +128,14 @@ export async function startIdp(o: TestIdpOptions): Promise<TestIdp> {
     },
     // Back-channel logout POSTs to the gateway on loopback, trusting the gateway's CA (the package's
     // default fetch refuses loopback addresses, as an IdP on the internet should).
-    fetch: caFetch({ ...(o.trustCa === undefined ? {} : { ca: o.trustCa }), timeoutMs: 5000 }) as any,
+    fetch: ((url: string, init: any) => {
+      if (typeof init?.body === 'string' || init?.body instanceof URLSearchParams) {
+        const token = new URLSearchParams(String(init.body)).get('logout_token');
+        if (token !== null) sentLogoutTokens.push(token);
+      }
+      const ca = o.trustCa?.();
+      return caFetch({ ...(ca === undefined ? {} : { ca }), timeoutMs: 5000 })(url, init);
+    }) as any,
   } as any);
   provider.on('server_error', (_ctx: unknown, err: Error) => { process.stderr.write(`test IdP server_error: ${err.stack ?? err.message}\n`); });
   const callback = provider.callback();
@@ -176,8 +186,9 @@ export async function startIdp(o: TestIdpOptions): Promise<TestIdp> {
   };
 
   return {
-    issuer, port, caPem: ca.certPem, provider,
+    issuer, port, caPem: ca.certPem, provider, sentLogoutTokens,
     async signIn(authorizationUrl, username) {
+      jar.clear(); // each sign-in is a browser of its own, with no IdP session yet
       let url = authorizationUrl;
       for (let hop = 0; hop < 10; hop++) {
         if (!url.startsWith(issuer)) return url; // left the IdP: the redirect back to the client
