@@ -51,6 +51,12 @@ export function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): void {
       return reply.redirect(url, 303);
     } catch (err) {
       const g = isGatewayError(err) ? err : new GatewayError('ERR_IDP_UNAVAILABLE');
+      if (g.code !== 'ERR_IDP_UNAVAILABLE') {
+        if (g.code === 'ERR_BUSY') reply.code(429).header('retry-after', String(g.detail?.['retryAfterSeconds'] ?? 600));
+        else reply.code(g.statusCode);
+        return reply.type('text/html; charset=utf-8')
+          .send(loginPage({ error: g.message, local: deps.local }));
+      }
       return reply.code(g.statusCode).type('text/html; charset=utf-8')
         .send(loginPage({ error: `Sign in with ${oidc.name} is unavailable: the identity provider cannot be reached. No other way in is offered instead; try again later.`, oidc: { name: oidc.name, reachable: false }, local: deps.local }));
     }

@@ -138,6 +138,19 @@ t.test('OIDC sign-in against a real OpenID Provider', async (t) => {
     t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout', method: 'oidc', sessionsEnded: 1 });
   });
 
+  await t.test('one address cannot fill the state store with pending sign-ins', async (t) => {
+    const from = { localAddress: '127.0.0.7' };
+    let redirected = 0;
+    for (let i = 0; i < 200; i++) if ((await gw.request('GET', '/auth/oidc/start', from)).status === 303) redirected++;
+    t.equal(redirected, 200, '200 sign-ins started in ten minutes');
+    const over = await gw.request('GET', '/auth/oidc/start', from);
+    t.equal(over.status, 429);
+    t.equal(over.headers['retry-after'], '600');
+    t.match(over.text, /Too many sign-ins started from this address/);
+    t.match(gw.auditEvents('auth.login').at(-1), { decision: 'deny', reason: 'oidc-too-many-starts', source: '127.0.0.7' });
+    t.equal((await gw.request('GET', '/auth/oidc/start')).status, 303, 'another address is not affected');
+  });
+
   await t.test('a forged or replayed logout token is refused', async (t) => {
     const forged = await gw.request('POST', '/auth/oidc/backchannel-logout', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

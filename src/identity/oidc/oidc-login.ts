@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Audit } from '../../audit/audit.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import type { StateStore } from '../../state/store.js';
+import { addressKey } from '../../util/address-key.js';
 import type { SessionRecord, SessionService } from '../sessions.js';
 import type { UserDirectory } from '../user-directory.js';
 import { mfaFacts, mfaSatisfied, roleOf, usernameOf } from './claims.js';
@@ -14,6 +15,13 @@ import type { OidcRelyingParty, PendingSignIn } from './oidc-client.js';
 
 /** A pending sign-in lives this long: the user has this long at the IdP (login, MFA prompt). */
 export const PENDING_TTL_MS = 10 * 60_000;
+
+/**
+ * Sign-ins one source address (IPv6: its /64) may start per PENDING_TTL_MS: each leaves a record in
+ * the state store for that long, so an unauthenticated flood of /auth/oidc/start could otherwise
+ * fill it. Far above what a ward behind one NAT address starts in ten minutes.
+ */
+export const MAX_STARTS_PER_ADDRESS = 200;
 
 interface SessionLink { readonly issuer: string; readonly sub: string; readonly sid?: string; readonly idToken: string }
 
@@ -52,6 +60,11 @@ export class OidcLogin {
 
   /** Begins a sign-in: the IdP URL, and the id of the pending record the browser's cookie names. */
   async start(source: string, requestId?: string): Promise<{ url: string; pendingId: string }> {
+    const started = await this.#d.store.increment(`oidc-starts:${addressKey(source)}`, PENDING_TTL_MS);
+    if (started > MAX_STARTS_PER_ADDRESS) {
+      this.#d.audit.record({ event: 'auth.login', decision: 'deny', reason: 'oidc-too-many-starts', method: 'oidc', source, requestId });
+      throw new GatewayError('ERR_BUSY', `Too many sign-ins started from this address; try again in ${PENDING_TTL_MS / 60_000} minutes`, { detail: { retryAfterSeconds: PENDING_TTL_MS / 1000 } });
+    }
     try {
       const { url, pending } = await this.#d.rp.start(this.#d.clock());
       const pendingId = randomBytes(24).toString('base64url');
