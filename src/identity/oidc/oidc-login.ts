@@ -66,12 +66,16 @@ export class OidcLogin {
       throw new GatewayError('ERR_BUSY', `Too many sign-ins started from this address; try again in ${PENDING_TTL_MS / 60_000} minutes`, { detail: { retryAfterSeconds: PENDING_TTL_MS / 1000 } });
     }
     try {
+      // Not only the cached discovery: the browser is not sent to an IdP that does not answer now.
+      const status = await this.#d.rp.status();
+      if (!status.reachable) throw new GatewayError('ERR_IDP_UNAVAILABLE', undefined, { detail: { idpError: status.detail } });
       const { url, pending } = await this.#d.rp.start(this.#d.clock());
       const pendingId = randomBytes(24).toString('base64url');
       await this.#d.store.putRecord(`oidc-pending:${pendingId}`, pending, PENDING_TTL_MS);
       return { url, pendingId };
     } catch (err) {
-      this.#d.audit.record({ event: 'auth.login', decision: 'deny', reason: isGatewayError(err, 'ERR_IDP_UNAVAILABLE') ? 'idp-unavailable' : 'oidc-start-failed', method: 'oidc', source, requestId, detail: (err as Error).message });
+      this.#d.audit.record({ event: 'auth.login', decision: 'deny', reason: isGatewayError(err, 'ERR_IDP_UNAVAILABLE') ? 'idp-unavailable' : 'oidc-start-failed', method: 'oidc', source, requestId,
+        detail: (isGatewayError(err) ? err.detail?.['idpError'] : undefined) ?? (err as Error).message });
       throw err;
     }
   }
