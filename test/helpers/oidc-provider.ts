@@ -22,7 +22,10 @@ export interface IdpUser {
 
 export interface IdpClient {
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** client_secret_basic; or `jwks` for private_key_jwt. */
+  readonly clientSecret?: string;
+  /** The client's public keys: it authenticates with private_key_jwt (RFC 7523). */
+  readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
   readonly redirectUri: string;
   readonly postLogoutRedirectUri?: string;
   readonly backchannelLogoutUri?: string;
@@ -92,11 +95,14 @@ export async function startIdp(o: TestIdpOptions): Promise<TestIdp> {
   const c = o.client;
   const provider = new Provider(issuer, {
     clients: [{
-      client_id: c.clientId, client_secret: c.clientSecret,
+      client_id: c.clientId,
+      ...(c.jwks === undefined
+        ? { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_basic' }
+        : { jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'RS256' }),
       redirect_uris: [c.redirectUri],
       ...(c.postLogoutRedirectUri === undefined ? {} : { post_logout_redirect_uris: [c.postLogoutRedirectUri] }),
       ...(c.backchannelLogoutUri === undefined ? {} : { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true }),
-      grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code'], response_types: ['code'],
     }],
     jwks: { keys: [jwk as any] },
     cookies: { keys: [randomBytes(32).toString('hex')] },

@@ -41,6 +41,10 @@ t.test('auth config: checked at load', async (t) => {
   t.throws(() => buildConfig({ auth: { oidc: { ...oidc, scopes: ['profile'] } } }), /must include openid/);
   t.throws(() => buildConfig({ auth: { oidc: { ...oidc, redirectUrl: 'https://gw.example/elsewhere' } } }), /redirectUrl/);
   t.throws(() => buildConfig({ auth: { oidc: { ...oidc, issuer: 'http://idp.example' } } }), /issuer/);
+  const { clientSecret: _secret, ...noSecret } = oidc;
+  t.throws(() => buildConfig({ auth: { oidc: noSecret } }), /give either clientSecret .* or privateKeyJwt/);
+  t.throws(() => buildConfig({ auth: { oidc: { ...oidc, privateKeyJwt: { key: 'k.pem' } } } }), /not both/);
+  t.ok(buildConfig({ auth: { oidc: { ...noSecret, privateKeyJwt: { key: 'k.pem', kid: 'gw-1' } } } }).auth.oidc?.privateKeyJwt, 'private_key_jwt instead of a secret');
   const fromEnv = buildConfig({ auth: { oidc: { ...oidc, clientSecret: '${OIDC_SECRET}' } } }, { env: { OIDC_SECRET: 'from-the-environment-0123' } });
   t.equal(fromEnv.auth.oidc?.clientSecret, 'from-the-environment-0123', 'the secret from the environment');
 });

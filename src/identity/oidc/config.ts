@@ -7,8 +7,10 @@ export interface OidcOptions {
   /** The IdP's issuer URL; its /.well-known/openid-configuration is read (discovery). */
   readonly issuer: string;
   readonly clientId: string;
-  /** From the environment: clientSecret: ${PACS_GATEWAY_OIDC_SECRET}. Never logged. */
-  readonly clientSecret: string;
+  /** From the environment: clientSecret: ${PACS_GATEWAY_OIDC_SECRET}. Never logged. Or privateKeyJwt. */
+  readonly clientSecret?: string;
+  /** Client authentication with a signed assertion (RFC 7523, private_key_jwt) instead of a secret: a PKCS#8 PEM key file. */
+  readonly privateKeyJwt?: { readonly key: string; readonly kid?: string; readonly alg?: 'RS256' | 'PS256' | 'ES256' };
   /** https://<gateway>/auth/oidc/callback, as registered at the IdP. */
   readonly redirectUrl: string;
   readonly scopes?: readonly string[];
@@ -51,12 +53,16 @@ export const authSchema = {
     local: { type: 'boolean' },
     oidc: {
       type: 'object', additionalProperties: false,
-      required: ['issuer', 'clientId', 'clientSecret', 'redirectUrl', 'requireMfa', 'roleClaim', 'roleMap'],
+      required: ['issuer', 'clientId', 'redirectUrl', 'requireMfa', 'roleClaim', 'roleMap'],
       properties: {
         name: { type: 'string', minLength: 1, maxLength: 64 },
         issuer: url,
         clientId: { type: 'string', minLength: 1, maxLength: 256 },
         clientSecret: { type: 'string', minLength: 16 },
+        privateKeyJwt: {
+          type: 'object', additionalProperties: false, required: ['key'],
+          properties: { key: { type: 'string', minLength: 1 }, kid: { type: 'string', minLength: 1, maxLength: 256 }, alg: { enum: ['RS256', 'PS256', 'ES256'] } },
+        },
         redirectUrl: { type: 'string', pattern: '^https://[^\\s/]+/auth/oidc/callback$' },
         scopes: names,
         requireMfa: { type: 'object', additionalProperties: false, properties: { acr: names, amr: names } },
@@ -80,6 +86,9 @@ export function authConfigProblems(auth: Partial<AuthOptions> | undefined, roles
   if (o === undefined) return problems;
   if ((o.requireMfa?.acr?.length ?? 0) + (o.requireMfa?.amr?.length ?? 0) === 0) {
     problems.push('auth.oidc.requireMfa: give the accepted acr values and/or amr entries (e.g. amr: [mfa]); every user must have passed MFA');
+  }
+  if ((o.clientSecret === undefined) === (o.privateKeyJwt === undefined)) {
+    problems.push('auth.oidc: give either clientSecret (e.g. ${PACS_GATEWAY_OIDC_SECRET}) or privateKeyJwt: {key, kid}, not both');
   }
   if (o.scopes !== undefined && !o.scopes.includes('openid')) problems.push('auth.oidc.scopes: must include openid');
   for (const [value, role] of Object.entries(o.roleMap ?? {})) {

@@ -2,6 +2,7 @@
 // request (PKCE S256, state, nonce, max_age) and the code exchange with every check of the ID token.
 
 import { readFileSync } from 'node:fs';
+import { importPKCS8 } from 'jose';
 import * as oidc from 'openid-client';
 import { GatewayError } from '../../errors.js';
 import { caFetch } from './ca-fetch.js';
@@ -26,19 +27,24 @@ const DISCOVERY_TTL_MS = 60 * 60_000;
 /** How long the login page trusts the last reachability answer. */
 const STATUS_TTL_MS = 5_000;
 
-export type ResolvedOidc = Required<Omit<OidcOptions, 'ca' | 'postLogoutRedirectUrl'>> & Pick<OidcOptions, 'postLogoutRedirectUrl'> & { readonly caPem?: string };
+export type ResolvedOidc = Required<Omit<OidcOptions, 'ca' | 'postLogoutRedirectUrl' | 'clientSecret' | 'privateKeyJwt'>>
+  & Pick<OidcOptions, 'postLogoutRedirectUrl' | 'clientSecret'>
+  & { readonly caPem?: string; readonly privateKey?: { readonly pem: string; readonly kid?: string; readonly alg: string } };
 
-export function resolveOidc(o: OidcOptions, readCa: (path: string) => string = (p) => readFileSync(p, 'utf8')): ResolvedOidc {
+export function resolveOidc(o: OidcOptions, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): ResolvedOidc {
+  const pk = o.privateKeyJwt;
   return {
     name: o.name ?? OIDC_DEFAULTS.name,
-    issuer: o.issuer, clientId: o.clientId, clientSecret: o.clientSecret, redirectUrl: o.redirectUrl,
+    issuer: o.issuer, clientId: o.clientId, redirectUrl: o.redirectUrl,
+    ...(o.clientSecret === undefined ? {} : { clientSecret: o.clientSecret }),
+    ...(pk === undefined ? {} : { privateKey: { pem: readFile(pk.key), alg: pk.alg ?? 'RS256', ...(pk.kid === undefined ? {} : { kid: pk.kid }) } }),
     scopes: o.scopes ?? OIDC_DEFAULTS.scopes,
     requireMfa: o.requireMfa, roleClaim: o.roleClaim, roleMap: o.roleMap,
     usernameClaim: o.usernameClaim ?? OIDC_DEFAULTS.usernameClaim,
     maxAgeSeconds: o.maxAgeSeconds ?? OIDC_DEFAULTS.maxAgeSeconds,
     timeoutMs: o.timeoutMs ?? OIDC_DEFAULTS.timeoutMs,
     ...(o.postLogoutRedirectUrl === undefined ? {} : { postLogoutRedirectUrl: o.postLogoutRedirectUrl }),
-    ...(o.ca === undefined ? {} : { caPem: readCa(o.ca) }),
+    ...(o.ca === undefined ? {} : { caPem: readFile(o.ca) }),
   };
 }
 
@@ -64,9 +70,13 @@ export class OidcRelyingParty {
   async configuration(): Promise<oidc.Configuration> {
     const now = Date.now();
     if (this.#config !== undefined && this.#config.until > now) return this.#config.value;
+    const pk = this.options.privateKey;
+    const auth = pk !== undefined
+      ? oidc.PrivateKeyJwt({ key: await importPKCS8(pk.pem, pk.alg) as CryptoKey, ...(pk.kid === undefined ? {} : { kid: pk.kid }) })
+      : oidc.ClientSecretBasic(this.options.clientSecret);
     try {
       const value = await oidc.discovery(new URL(this.options.issuer), this.options.clientId, undefined,
-        oidc.ClientSecretBasic(this.options.clientSecret), { [oidc.customFetch]: this.fetch as oidc.CustomFetch, timeout: Math.ceil(this.options.timeoutMs / 1000) });
+        auth, { [oidc.customFetch]: this.fetch as oidc.CustomFetch, timeout: Math.ceil(this.options.timeoutMs / 1000) });
       this.#config = { value, until: now + DISCOVERY_TTL_MS };
       this.#status = { reachable: true, until: now + STATUS_TTL_MS };
       return value;
