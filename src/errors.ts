@@ -30,6 +30,11 @@ export const ERRORS = Object.freeze({
   ERR_CA_EXISTS: { status: 409, message: 'A CA already exists; pass --force to replace it' },
   ERR_PDU_MALFORMED: { status: 400, message: 'Malformed DICOM PDU' },
   ERR_USAGE: { status: 400, message: 'Wrong command-line usage' },
+  ERR_IDP_UNAVAILABLE: { status: 503, message: 'The hospital identity provider cannot be reached; sign-in through it is unavailable' },
+  ERR_OIDC_FAILED: { status: 400, message: 'The sign-in through the identity provider could not be completed; start again' },
+  ERR_MFA_REQUIRED: { status: 403, message: 'The identity provider did not report multi-factor authentication; the hospital\'s IdP must require MFA for this app' },
+  ERR_NO_ROLE: { status: 403, message: 'Your account is in no group that the gateway maps to a role' },
+  ERR_LOCAL_LOGIN_DISABLED: { status: 403, message: 'Password sign-in is disabled on this gateway; sign in through the hospital identity provider' },
   ERR_SCAN_TARGET: { status: 400, message: 'A scan target is not a host name, an address or a CIDR range, or the targets hold too many addresses' },
 } as const);
 

@@ -20,6 +20,7 @@ import { openDirectoryLogin } from './identity/ldap/open-directory.js';
 import { LoginService } from './identity/login.js';
 import { PasswordChecker } from './identity/password.js';
 import { SessionService } from './identity/sessions.js';
+import { createOidcLogin } from './identity/oidc/create.js';
 import type { UserDirectory } from './identity/user-directory.js';
 import { RedisUserDirectory } from './identity/redis-user-directory.js';
 import { createStore } from './state/create-store.js';
@@ -150,6 +151,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const http = await buildHttpServer({
       config, logger, audit, tls: material, login, sessions, users, identity, clock, store,
       dicomPort: () => addresses?.dicom.port ?? config.listen.dicom.port,
+      oidc: createOidcLogin(config, { sessions, users, store, audit, clock }),
       roles: () => current.roles,
       readiness: [
         { name: 'state-store', check: () => store.ping() },

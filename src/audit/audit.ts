@@ -23,7 +23,7 @@ export interface AuditEvent {
   readonly reason: string;
   readonly principal?: string;
   readonly role?: string;
-  readonly method?: AuthMethod | 'password+totp';
+  readonly method?: AuthMethod | 'password+totp' | 'oidc';
   readonly source?: string;
   readonly action?: string;
   readonly [extra: string]: unknown;

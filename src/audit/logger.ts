@@ -7,7 +7,7 @@ import { stdoutDestination } from './batched-destination.js';
 export const REDACT_PATHS = Object.freeze([
   'password', '*.password', 'passcode', '*.passcode', 'totp', '*.totp', 'token', '*.token',
   'secret', '*.secret', 'totpSecret', '*.totpSecret', 'passwordHash', '*.passwordHash',
-  'signingKey', '*.signingKey', 'authorization', '*.authorization', 'cookie', '*.cookie',
+  'signingKey', '*.signingKey', 'clientSecret', '*.clientSecret', '*.*.clientSecret', 'authorization', '*.authorization', 'cookie', '*.cookie',
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
   'headers.authorization', 'headers.cookie', 'redis.password', '*.redis.password',
 ]);

@@ -47,6 +47,7 @@ export const DEFAULTS = Object.freeze({
   },
   // No legacy devices and no legacy port (listen.dicomLegacy) unless configured: README "Legacy DICOM port".
   legacyDevices: {},
+  auth: { local: true },
   users: { backend: 'file', file: 'config/users.yaml' },
   devices: { file: 'config/devices.yaml' },
   roles: {

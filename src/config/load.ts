@@ -12,6 +12,7 @@ import type { Action } from '../policy/actions.js';
 import { checkLdapFields } from './ldap-fields.js';
 import { legacyProblems } from '../dicom/legacy-devices.js';
 import { checkRelayConfig } from '../relay/relay-config.js';
+import { authConfigProblems } from '../identity/oidc/config.js';
 
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
@@ -131,6 +132,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
   const roles = normaliseRoles((merged['roles'] ?? {}) as Record<string, unknown>);
   checkCrossFields(merged, roles, problems);
   checkRelayConfig(merged['relay'], problems);
+  problems.push(...authConfigProblems(merged['auth'] as Parameters<typeof authConfigProblems>[0], roles));
   if (problems.length > 0) {
     throw new GatewayError('ERR_CONFIG_INVALID', `${source} is invalid:\n  - ${problems.join('\n  - ')}`, { detail: { problems } });
   }

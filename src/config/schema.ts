@@ -1,6 +1,7 @@
 // The JSON schema every configuration file is validated against (additionalProperties: false everywhere).
 
 import { ACTIONS } from '../policy/actions.js';
+import { authSchema } from '../identity/oidc/config.js';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const host = { type: 'string', minLength: 1 } as const;
@@ -127,6 +128,7 @@ export const configSchema = {
         timeoutMs: positive,
       },
     },
+    auth: authSchema,
     users: {
       type: 'object', additionalProperties: false,
       properties: {

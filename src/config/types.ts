@@ -1,6 +1,7 @@
 // The shape of a validated gateway configuration (see schema.ts for the rules and defaults.ts for defaults).
 
 import type { Action } from '../policy/actions.js';
+import type { AuthOptions } from '../identity/oidc/config.js';
 
 export interface ListenAddress { readonly host: string; readonly port: number }
 
@@ -151,6 +152,8 @@ export interface GatewayConfig {
     readonly dicom: { readonly host: string; readonly port: number; readonly aeTitle: string };
     readonly timeoutMs: number;
   };
+  /** Who may sign in how: the local password + TOTP form, an OIDC identity provider (src/identity/oidc/). */
+  readonly auth: AuthOptions;
   /** backend ldap: the records (TOTP enrolment) are kept in `file`, every password is the directory's. */
   readonly users: { readonly backend: 'file' | 'redis' | 'ldap'; readonly file: string; readonly ldap?: LdapOptions };
   readonly devices: { readonly file: string };

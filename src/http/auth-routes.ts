@@ -9,8 +9,10 @@ import { authenticate, authInputOf, type HttpAuthDeps } from './authenticate.js'
 import { clearedSessionCookie, sessionCookie } from './cookies.js';
 import { CROSS_SITE_REASON, crossSiteError, crossSiteReason } from './cross-site.js';
 import { localNext } from './local-next.js';
-import { loginPage } from './login-page.js';
+import { escapeHtml, loginPage, page, type OidcButton } from './login-page.js';
 import { userMessage } from './pages/messages.js';
+import type { OidcLogin } from '../identity/oidc/oidc-login.js';
+import { oidcRoutes } from './oidc-routes.js';
 import { replyError } from './reply-error.js';
 
 export interface AuthRouteDeps extends HttpAuthDeps {
@@ -19,6 +21,10 @@ export interface AuthRouteDeps extends HttpAuthDeps {
   readonly audit: Audit;
   readonly idleMinutes: number;
   readonly clock: () => number;
+  /** auth.oidc, when configured: sign-in through the hospital's IdP (./oidc-routes.ts). */
+  readonly oidc?: { readonly login: OidcLogin; readonly redirectUrl: string };
+  /** auth.local: the password + TOTP form (default true). */
+  readonly local?: boolean;
 }
 
 const loginBody = {
@@ -81,11 +87,23 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return replyError(security(reply), crossSiteError(why));
   });
 
+  const local = deps.local !== false;
+  /** The login page's OIDC button, with whether the IdP answers now. */
+  const button = async (): Promise<{ oidc?: OidcButton; local: boolean }> => {
+    if (deps.oidc === undefined) return { local };
+    const { reachable } = await deps.oidc.login.status();
+    return { oidc: { name: deps.oidc.login.name, reachable }, local };
+  };
+  if (deps.oidc !== undefined) {
+    oidcRoutes(app, { oidc: deps.oidc.login, redirectUrl: deps.oidc.redirectUrl, cookieName: deps.cookieName, clock: deps.clock, local, security });
+  }
+
   app.get<{ Querystring: { next?: unknown; ended?: string } }>('/login', async (req, reply) => {
     const next = localNext(req.query.next);
     return security(reply).type('text/html; charset=utf-8').send(loginPage({
       ...(next === '/' ? {} : { next }),
       ...(req.query.ended === undefined ? {} : { notice: 'Your session has ended. Sign in again.' }),
+      ...(await button()),
     }));
   });
 
@@ -105,10 +123,15 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   }, async (req, reply) => {
     const html = wantsHtml(req);
     security(reply);
+    if (!local) {
+      deps.audit.record({ event: 'auth.login', decision: 'deny', reason: 'local-login-disabled', method: 'password+totp', source: req.ip, requestId: req.id });
+      const err = new GatewayError('ERR_LOCAL_LOGIN_DISABLED');
+      return html ? reply.code(err.statusCode).type('text/html; charset=utf-8').send(loginPage({ error: err.message, ...(await button()) })) : replyError(reply, err);
+    }
     if (req.validationError !== undefined) {
       const back = localNext((req.body as { next?: unknown } | undefined)?.next);
       return html
-        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.', ...(back === '/' ? {} : { next: back }) }))
+        ? reply.code(400).type('text/html; charset=utf-8').send(loginPage({ error: 'Enter your username, password and the 6-digit code.', ...(back === '/' ? {} : { next: back }), ...(await button()) }))
         : replyError(reply, new GatewayError('ERR_BAD_REQUEST', 'send username, password and totp (JSON or form)'));
     }
     const body = req.body as { username: string; password: string; totp: string; next?: string };
@@ -124,7 +147,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
       const status = isGatewayError(err) ? err.statusCode : 500;
       const retry = isGatewayError(err) ? err.detail?.['retryAfterSeconds'] : undefined;
       if (typeof retry === 'number') reply.header('retry-after', String(retry)); // ERR_LOCKED_OUT, ERR_BUSY
-      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: userMessage(err), username: body.username, ...(next === '/' ? {} : { next }) }));
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error: userMessage(err), username: body.username, ...(next === '/' ? {} : { next }), ...(await button()) }));
     }
   });
 
@@ -145,7 +168,15 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     try {
       const { principal, session } = await authenticate(authInputOf(req), deps);
       if (session !== undefined) await deps.sessions.revoke(session.sid);
-      deps.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'logout', principal: principal.id, method: principal.method, source: req.ip, requestId: req.id });
+      // RP-initiated logout: an IdP user's browser goes on to end the IdP session too, when the IdP offers it.
+      const idpLogout = session === undefined ? undefined : await deps.oidc?.login.logoutRedirect(session);
+      deps.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'logout', principal: principal.id, method: principal.method, source: req.ip, requestId: req.id, ...(idpLogout === undefined ? {} : { idpLogout: true }) });
+      if (idpLogout !== undefined) {
+        // A page, not a redirect: CSP form-action 'self' would stop a form post redirected to the IdP.
+        return wantsHtml(req)
+          ? reply.type('text/html; charset=utf-8').send(page('Signing out', `<meta http-equiv="refresh" content="0;url=${escapeHtml(idpLogout)}"><h1>Signed out of the gateway</h1><p>Signing you out at the identity provider: <a id="idp-logout" href="${escapeHtml(idpLogout)}">continue</a>.</p>`))
+          : reply.send({ loggedOut: true, endSessionUrl: idpLogout });
+      }
       return wantsHtml(req) ? reply.redirect('/login', 303) : reply.send({ loggedOut: true });
     } catch (err) {
       return wantsHtml(req) ? reply.redirect('/login', 303) : replyError(reply, err);

@@ -71,6 +71,10 @@ export async function authenticate(req: AuthInput, deps: HttpAuthDeps): Promise<
   const carried = sessionTokenOf(req, deps.cookieName);
   if (carried !== undefined) {
     const session = await deps.sessions.verify(carried.token);
+    // An identity provider's user (auth.oidc): the session is all there is; it ends by logout, timeout or back-channel logout.
+    if (session.idp !== undefined && session.role !== undefined) {
+      return { principal: { id: session.username, kind: 'user', role: session.role, method: carried.method, sessionId: session.sid, idp: session.idp, credentialStamp: session.cred }, session };
+    }
     const user = await deps.users.get(session.username);
     // The account as it is now: disabled, removed, or a new password or TOTP secret since this login.
     const problem = userProblem(user, session.cred);

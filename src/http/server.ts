@@ -8,6 +8,7 @@ import type { GatewayConfig, RoleRules } from '../config/types.js';
 import type { Audit } from '../audit/audit.js';
 import { nextRequestId } from '../audit/request-id.js';
 import type { LoginService } from '../identity/login.js';
+import type { OidcLogin } from '../identity/oidc/oidc-login.js';
 import type { IdentityResolver } from '../identity/resolver.js';
 import type { SessionService } from '../identity/sessions.js';
 import type { UserDirectory } from '../identity/user-directory.js';
@@ -43,6 +44,8 @@ export interface HttpServerDeps {
   readonly store: StateStore;
   /** The DICOM port as bound (shown in the account page's storescu line). */
   readonly dicomPort?: () => number;
+  /** auth.oidc: sign-in through the hospital's IdP. */
+  readonly oidc?: OidcLogin;
 }
 
 /** The WADO-URI upstream: `upstream.wadoUri`, else `/wado` on the DICOMweb upstream's origin (Orthanc's default). */
@@ -100,7 +103,10 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
   await app.register(assetRoutes);
   // One scope: the account and enrolment forms share auth-routes' body parsers and cross-site refusal.
   await app.register(async (scope) => {
-    await authRoutes(scope, { ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock });
+    await authRoutes(scope, {
+      ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock, local: config.auth.local,
+      ...(deps.oidc === undefined || config.auth.oidc === undefined ? {} : { oidc: { login: deps.oidc, redirectUrl: config.auth.oidc.redirectUrl } }),
+    });
     await enrolRoutes(scope, { users: deps.users, sessions: deps.sessions, store: deps.store, audit: deps.audit, cookieName: config.session.cookieName, clock: deps.clock });
     await accountRoutes(scope, {
       ...authDeps, login: deps.login, store: deps.store, audit: deps.audit, idleMinutes: config.session.idleMinutes, dicomPort: deps.dicomPort ?? (() => config.listen.dicom.port), clock: deps.clock,

@@ -95,6 +95,14 @@ export class GatewayIdentityResolver implements IdentityResolver {
         const raw = primary.toString('utf8');
         named = claimedSubject(raw);
         const { token, session } = await this.#sessions.verifyDimseToken(raw);
+        if (session.idp !== undefined && session.role !== undefined) {
+          // An identity provider's user: no local record; the live session and its role are the proof.
+          this.#audit.record({
+            event: 'auth.token', decision: 'allow', reason: 'dimse-token-valid', principal: token.username, method: 'dicom-user-jwt', source, tokenId: token.jti, idp: session.idp,
+            associationId: context?.associationId, callingAe: context?.callingAe,
+          });
+          return { ok: true, principal: { id: token.username, kind: 'user', role: session.role, method: 'dicom-user-jwt', sessionId: session.sid, tokenId: token.jti, credentialStamp: session.cred, idp: session.idp } };
+        }
         const user = await this.#users.get(token.username);
         // The user as the directory has it now, against the login that made the session.
         const problem = userProblem(user, session.cred);
@@ -135,6 +143,14 @@ export class GatewayIdentityResolver implements IdentityResolver {
       if (d.revokedAt !== undefined) return { valid: false, reason: 'certificate-revoked' };
       if (d.disabled) return { valid: false, reason: 'device-disabled' };
       if (d.fingerprint !== undefined && d.fingerprint !== principal.certFingerprint) return { valid: false, reason: 'certificate-changed' };
+      return { valid: true };
+    }
+    if (principal.idp !== undefined) {
+      // An identity provider's user: only a DIMSE token of a live session admits one (never a type-2 login).
+      if (principal.sessionId === undefined || principal.tokenId === undefined) return { valid: false, reason: 'token-revoked' };
+      const s = await this.#sessions.checkDimseToken(principal.tokenId, principal.sessionId, principal.id);
+      if (!s.ok) return { valid: false, reason: s.reason };
+      if (s.session.idp === undefined || s.session.role !== principal.role || s.session.cred !== principal.credentialStamp) return { valid: false, reason: 'role-changed' };
       return { valid: true };
     }
     const u = await this.#users.get(principal.id);

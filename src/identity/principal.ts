@@ -28,6 +28,8 @@ export interface Principal {
   readonly credentialStamp?: string;
   /** Calling AE titles this principal may use over DICOM: a device's, or a user's when set; undefined: any. */
   readonly aeTitles?: readonly string[];
+  /** Set when an identity provider vouched for the user (auth.oidc): no local user record; the session holds the role. */
+  readonly idp?: 'oidc';
   /** SHA-256 fingerprint of the client certificate, when mTLS was used. */
   readonly certFingerprint?: string;
   /** C-MOVE destinations this principal may name besides the role's. */

@@ -22,6 +22,19 @@ export interface SessionRecord {
   readonly source: string;
   /** credentialStamp() of the password and TOTP secret the login proved; a session whose user no longer has them is over. */
   readonly cred: string;
+  /** Set for a session of an external identity provider (auth.oidc): there is no local user record behind it. */
+  readonly idp?: 'oidc';
+  /** The role the IdP's claims mapped to at sign-in (idp sessions only). */
+  readonly role?: string;
+}
+
+/** Who an identity provider vouched for (after MFA, checked on its ID token). */
+export interface ExternalIdentity {
+  readonly idp: 'oidc';
+  readonly username: string;
+  readonly role: string;
+  /** Stands where a local login's credentialStamp stands (e.g. a digest of iss and sub). */
+  readonly stamp: string;
 }
 
 /**
@@ -119,11 +132,20 @@ export class SessionService {
    * concurrent logins may pick the same slot, which still leaves at most `maxPerUser` alive.
    */
   async create(user: Credentials & { readonly username: string }, source: string): Promise<IssuedToken & { sid: string }> {
+    return this.#open({ username: user.username, cred: credentialStamp(user) }, source);
+  }
+
+  /** Creates a session for a user an identity provider vouched for; otherwise exactly as create(). */
+  async createExternal(who: ExternalIdentity, source: string): Promise<IssuedToken & { sid: string }> {
+    return this.#open({ username: who.username, cred: who.stamp, idp: who.idp, role: who.role }, source);
+  }
+
+  async #open(who: Pick<SessionRecord, 'username' | 'cred' | 'idp' | 'role'>, source: string): Promise<IssuedToken & { sid: string }> {
     const now = this.#o.clock();
-    const { username } = user;
+    const { username } = who;
     const sid = randomBytes(16).toString('base64url');
     const expiresAt = now + this.#o.maxMs;
-    const record: SessionRecord = { sid, username, createdAt: now, expiresAt, lastSeen: now, source, cred: credentialStamp(user) };
+    const record: SessionRecord = { ...who, sid, createdAt: now, expiresAt, lastSeen: now, source };
     await this.#o.store.putRecord(this.#key(sid), record, Math.min(this.#o.idleMs, this.#o.maxMs) + GRACE_MS);
     const live = await this.#liveIndex(username);
     const slot = this.#freeSlot(live);

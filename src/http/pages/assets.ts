@@ -11,6 +11,7 @@ button.secondary{background:#e8eaed;color:#1b1f24;border:1px solid #555}button.s
 button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #e37400;outline-offset:2px}
 .error{background:#fde8e8;border:1px solid #b3261e;color:#7a1a14;padding:.6rem;border-radius:4px}
 .notice{background:#e6f4ea;border:1px solid #137333;color:#0d4f23;padding:.6rem;border-radius:4px}
+.sso{display:inline-block;margin-top:1rem;padding:.6rem 1.2rem;border:1px solid #1b1f24;border-radius:4px;text-decoration:none;color:#1b1f24}
 .note{color:#44474e;font-size:.92rem}code,.secret{background:#f1f3f4;padding:0 .25rem;word-break:break-all;font-family:ui-monospace,monospace}
 pre{background:#f1f3f4;padding:.6rem;white-space:pre-wrap;word-break:break-all}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid #dadce0;vertical-align:top}

@@ -1,0 +1,122 @@
+// A clinician in a real browser (Debian chromium via playwright-core) signs in through the hospital's
+// OpenID Provider (a real oidc-provider): the whole redirect flow, DICOMweb through the gateway, a
+// DIMSE token that storescu uses, MFA refusal, RP-initiated and back-channel logout.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeInstance, writeInstance } from '../helpers/instances.js';
+import { startOidcEnv } from '../helpers/oidc-env.js';
+import { getInstanceFile, uploadInstance } from '../helpers/orthanc.js';
+import { run } from '../helpers/tools.js';
+
+async function signInThroughIdp(page: Page, gwUrl: string, idpUser: string): Promise<void> {
+  await page.goto(`${gwUrl}/login`);
+  await page.click('#oidc-sign-in');
+  await page.waitForSelector('#idp-user');
+  await page.fill('#idp-user', idpUser);
+  await page.click('#idp-submit');
+}
+
+t.test('browser sign-in through the IdP', async (t) => {
+  const o = await startOidcEnv();
+  t.teardown(() => o.stop());
+  const { gw, orthanc } = o.env;
+  const inst = makeInstance();
+  await uploadInstance(orthanc, inst.buffer);
+  const peer = ['127.0.0.1', String(o.env.port)];
+
+  const browser: Browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+
+  await t.test('redirect flow, DICOMweb, DIMSE token for storescu, then back-channel logout ends it all', async (t) => {
+    // The dev CAs are not in the browser's trust store; everything else about TLS is real.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await signInThroughIdp(page, gw.url, 'u-alice');
+    // The callback page moves on to / by itself, where the SameSite=Strict session cookie is sent.
+    await page.waitForSelector('#who');
+    t.match(await page.textContent('#who'), /Signed in as alice \(role radiologist\)/);
+    const session = (await context.cookies(gw.url)).find((c) => c.name === '__Host-pacs-session');
+    t.match(session, { httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
+
+    const studies = await page.goto(`${gw.url}/dicom-web/studies`);
+    t.equal(studies?.status(), 200);
+    const body = JSON.parse(await page.innerText('body')) as Record<string, { Value?: unknown[] }>[];
+    t.ok(body.some((s) => s['0020000D']?.Value?.[0] === inst.studyUid), 'the browser sees the study through the gateway');
+
+    // The page's CSP allows no scripts' fetch; the DIMSE token is asked for with the browser's own session cookie
+    // (the /account page's button does the same, issue 13).
+    const answer = await context.request.post(`${gw.url}/auth/dimse-token`);
+    const issued = { status: answer.status(), body: await answer.json() as { token: string } };
+    t.equal(issued.status, 200, 'a DIMSE token for the IdP user');
+    const jwtFile = join(o.env.dir, 'alice.jwt');
+    writeFileSync(jwtFile, issued.body.token);
+    const stored = makeInstance();
+    const store = await run('storescu', ['-v', ...o.env.tls(), '--jwt', jwtFile, '-aet', 'WS-ALICE', '-aec', 'GATEWAY', ...peer, await writeInstance(o.env.dir, stored)]);
+    // radiologist has no "store": the token admits alice, her role refuses the C-STORE (0x0124).
+    t.match(store.stderr + store.stdout, /0x0?124|Not ?Authori[sz]ed/i, 'the role from the IdP group applies over DICOM');
+    t.equal(await getInstanceFile(orthanc, stored.sopInstanceUid), undefined, 'not stored');
+    t.match(gw.auditEvents('dicom.association').at(-1), { decision: 'allow', principal: 'alice', method: 'dicom-user-jwt', role: 'radiologist' });
+
+    // The user signs out at the IdP (another tab, the IdP's own page): its back-channel logout ends the gateway session.
+    const idpPage = await context.newPage();
+    await idpPage.goto(`${o.idp.issuer}/session/end`);
+    await idpPage.click('button[name=logout]');
+    await idpPage.waitForLoadState();
+    t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout', sessionsEnded: 1 });
+    const after = await page.goto(`${gw.url}/dicom-web/studies`);
+    t.equal(after?.status(), 401, 'the next request: 401');
+    const refused = await run('storescu', [...o.env.tls(), '--jwt', jwtFile, '-aet', 'WS-ALICE', '-aec', 'GATEWAY', ...peer, await writeInstance(o.env.dir, makeInstance())]);
+    t.not(refused.code, 0, 'the DIMSE token died with its session');
+    t.match(refused.stderr + refused.stdout, /Association Rejected/);
+    t.match(gw.auditEvents('dicom.association').at(-1), { decision: 'deny' });
+    t.match(gw.auditEvents('auth.token').at(-1), { decision: 'deny', method: 'dicom-user-jwt', principal: 'alice' });
+    await context.close();
+  });
+
+  await t.test('a technologist stores through storescu with the DIMSE token', async (t) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await signInThroughIdp(page, gw.url, 'u-tess');
+    await page.waitForSelector('#who');
+    t.match(await page.textContent('#who'), /Signed in as tess \(role technologist\)/);
+    const issued = await (await context.request.post(`${gw.url}/auth/dimse-token`)).json() as { token: string };
+    const jwtFile = join(o.env.dir, 'tess.jwt');
+    writeFileSync(jwtFile, issued.token);
+    const inst2 = makeInstance();
+    const store = await run('storescu', [...o.env.tls(), '--jwt', jwtFile, '-rsp', '-aet', 'WS-TESS', '-aec', 'GATEWAY', ...peer, await writeInstance(o.env.dir, inst2)]);
+    t.equal(store.code, 0, `storescu --jwt: ${store.stderr}`);
+    t.ok(await getInstanceFile(orthanc, inst2.sopInstanceUid), 'Orthanc has the instance');
+    await context.close();
+  });
+
+  await t.test('a user without MFA sees why and gets no session', async (t) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await signInThroughIdp(page, gw.url, 'u-bob');
+    await page.waitForSelector('#oidc-error');
+    t.match(await page.textContent('body'), /hospital's identity provider must require MFA for this app/);
+    t.equal((await context.cookies(gw.url)).find((c) => c.name === '__Host-pacs-session'), undefined);
+    await context.close();
+  });
+
+  await t.test('sign-out at the gateway goes on to the IdP (RP-initiated logout) and back to the login page', async (t) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await signInThroughIdp(page, gw.url, 'u-carol');
+    await page.waitForSelector('#who');
+    await page.click('#logout');
+    await page.waitForSelector('button[name=logout]'); // the IdP asks to confirm
+    t.equal(new URL(page.url()).origin, o.idp.issuer, 'at the IdP');
+    await page.click('button[name=logout]');
+    await page.waitForURL(`${gw.url}/login`);
+    const after = await page.goto(`${gw.url}/dicom-web/studies`);
+    t.equal(after?.status(), 401);
+    await context.close();
+  });
+});
