@@ -134,7 +134,11 @@ export class GatewayIdentityResolver implements IdentityResolver {
       if (d.revokedAt !== undefined) return { valid: false, reason: 'certificate-revoked' };
       if (d.disabled) return { valid: false, reason: 'device-disabled' };
       if (d.fingerprint !== undefined && d.fingerprint !== principal.certFingerprint) return { valid: false, reason: 'certificate-changed' };
-      return { valid: true };
+      // What the association was admitted with and its commands are decided on (the role, the device's
+      // own move destinations) must not have been narrowed since: reconnecting re-admits.
+      if (d.role !== principal.role) return { valid: false, reason: 'role-changed' };
+      if (principal.moveDestinations?.some((m) => !d.moveDestinations.includes(m)) === true) return { valid: false, reason: 'move-destinations-changed' };
+      return { valid: true, aeTitles: d.aeTitles };
     }
     const u = await this.#users.get(principal.id);
     // A type-2 association has no session: the user record is all there is to re-check.
@@ -149,6 +153,6 @@ export class GatewayIdentityResolver implements IdentityResolver {
         : await this.#sessions.checkSession(principal.sessionId, principal.id);
       if (!s.ok) return { valid: false, reason: s.reason };
     }
-    return { valid: true };
+    return u.aeTitles === undefined ? { valid: true } : { valid: true, aeTitles: u.aeTitles };
   }
 }

@@ -1,0 +1,129 @@
+// Attack (issue 12 §3, review): an open association keeps what admitted it. A device moved to a role with
+// fewer rights or C-MOVE destinations, a device or user whose calling AE titles no longer include the one the association used,
+// or a role whose AE titles no longer do: the association must end at its next re-check, as it does for
+// a user whose role changed, not keep the old rights until it idles out or reaches maxAssociationHours.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { parse, stringify } from 'yaml';
+import { PduType } from '../../src/dicom/constants.js';
+import { issueClient, prepareCa } from '../helpers/certs.js';
+import { startGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
+import { startOrthanc } from '../helpers/orthanc.js';
+import { RawAssociation } from '../helpers/raw-association.js';
+import { GATEWAY_BIN } from '../helpers/replica.js';
+import { run, waitFor } from '../helpers/tools.js';
+
+const RECHECK_MS = 150;
+/** How long a test waits for an A-ABORT (many re-check intervals); the control waits as long for none. */
+const ABORT_WAIT_MS = 5_000;
+const VERIFICATION = '1.2.840.10008.1.1';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const CONTEXTS = [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }];
+
+async function nextPdu(a: RawAssociation): Promise<number | 'none' | 'closed'> {
+  try {
+    return (await a.next(ABORT_WAIT_MS)).type;
+  } catch (err) {
+    return (err as Error).message === 'connection closed' ? 'closed' : 'none';
+  }
+}
+
+async function expectAborted(t: Test, gw: TestGateway, a: RawAssociation, principal: string, detail: RegExp): Promise<void> {
+  t.equal(await nextPdu(a), PduType.Abort, 'the gateway sends A-ABORT');
+  const seen = await waitFor(() => gw.auditEvents('dicom.association').find((e) =>
+    e.principal === principal && e.decision === 'deny' && e.reason === 'principal-no-longer-valid'), 2000).catch(() => undefined);
+  t.ok(seen, 'audited as principal-no-longer-valid');
+  t.match(seen?.detail, detail, `with the reason: ${String(seen?.detail)}`);
+  a.destroy();
+}
+
+function editYaml(file: string, change: (doc: any) => void): void {
+  const doc = parse(readFileSync(file, 'utf8')) as unknown;
+  change(doc);
+  writeFileSync(file, stringify(doc));
+}
+
+t.test('an open association ends when the principal\'s role or calling AE titles change', async (t) => {
+  const orthanc = await startOrthanc();
+  t.teardown(() => orthanc.stop());
+  const gw = await startGateway({ orthanc, dicom: true, prepare: prepareCa, config: { tls: { autoGenerate: false } }, gatewayOptions: { revalidateMs: RECHECK_MS } });
+  t.teardown(() => gw.stop());
+  const devicesFile = join(gw.dir, 'config/devices.yaml');
+  const pem = (files: { cert: string; key: string }) => ({ cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') });
+  const openAsDevice = (files: { cert: string; key: string }, callingAe: string) =>
+    RawAssociation.open({ port: gw.dicomPort, ca: gw.caPem, callingAe, contexts: CONTEXTS, ...pem(files) });
+  const openAsUser = async (u: TestUser, callingAe: string) => {
+    gw.clock.advance(30_000);
+    const code = await gw.code(u);
+    return RawAssociation.open({
+      port: gw.dicomPort, ca: gw.caPem, callingAe, contexts: CONTEXTS,
+      userIdentity: { type: 2, positiveResponseRequested: false, primary: Buffer.from(u.username), secondary: Buffer.from(`${u.password}${code}`) },
+    });
+  };
+
+  await t.test('a device moved to another role (devices file, reload)', async (t) => {
+    const ct = await issueClient(gw.dir, 'ct-role', 'technologist', ['CTROLE']);
+    await gw.gateway.reload();
+    const a = await openAsDevice(ct.files, 'CTROLE');
+    t.equal(await a.echo(1, 1), 0, 'C-ECHO as a technologist');
+    editYaml(devicesFile, (d) => { d.devices['ct-role'].role = 'viewer'; });
+    await gw.gateway.reload();
+    await expectAborted(t, gw, a, 'ct-role', /role-changed/);
+  });
+
+  await t.test('a device whose AE titles no longer include the calling AE of the association', async (t) => {
+    const ct = await issueClient(gw.dir, 'ct-ae', 'technologist', ['CTAE']);
+    await gw.gateway.reload();
+    const a = await openAsDevice(ct.files, 'CTAE');
+    t.equal(await a.echo(1, 1), 0);
+    editYaml(devicesFile, (d) => { d.devices['ct-ae'].aeTitles = ['CTAE2']; });
+    await gw.gateway.reload();
+    await expectAborted(t, gw, a, 'ct-ae', /calling-ae-not-allowed/);
+  });
+
+  await t.test('a device whose C-MOVE destinations were narrowed', async (t) => {
+    const ct = await issueClient(gw.dir, 'ct-move', 'technologist', ['CTMOVE']);
+    editYaml(devicesFile, (d) => { d.devices['ct-move'].moveDestinations = ['WS1', 'WS2']; });
+    await gw.gateway.reload();
+    const a = await openAsDevice(ct.files, 'CTMOVE');
+    t.equal(await a.echo(1, 1), 0);
+    editYaml(devicesFile, (d) => { d.devices['ct-move'].moveDestinations = ['WS1']; });
+    await gw.gateway.reload();
+    await expectAborted(t, gw, a, 'ct-move', /move-destinations-changed/);
+  });
+
+  await t.test('a user whose AE titles no longer include the calling AE (users set-ae)', async (t) => {
+    const u = await gw.addUser('ae-user', 'technologist', undefined, { aeTitles: ['WSA'] });
+    const a = await openAsUser(u, 'WSA');
+    t.equal(await a.echo(1, 1), 0);
+    const r = await run(process.execPath, [GATEWAY_BIN, 'users', 'set-ae', u.username, '--ae', 'WSB', '--config', gw.configFile], { cwd: gw.dir, timeoutMs: 60_000 });
+    t.equal(r.code, 0, r.stderr);
+    await gw.gateway.reload();
+    await expectAborted(t, gw, a, u.username, /calling-ae-not-allowed/);
+  });
+
+  await t.test('a role whose AE titles no longer include the calling AE (gateway.yaml, reload)', async (t) => {
+    editYaml(gw.configFile, (c) => { c.roles.radiologist = { actions: ['echo', 'search', 'retrieve', 'move'], aeTitles: ['RADA', 'RADB'] }; });
+    await gw.gateway.reload();
+    const u = await gw.addUser('rad-user', 'radiologist');
+    const a = await openAsUser(u, 'RADA');
+    t.equal(await a.echo(1, 1), 0);
+    editYaml(gw.configFile, (c) => { c.roles.radiologist.aeTitles = ['RADB']; });
+    await gw.gateway.reload();
+    await expectAborted(t, gw, a, u.username, /calling-ae-not-allowed/);
+  });
+
+  await t.test('control: changes to other principals, and AE titles added, leave an association alone', async (t) => {
+    const ct = await issueClient(gw.dir, 'ct-keep', 'technologist', ['CTKEEP']);
+    await gw.gateway.reload();
+    const a = await openAsDevice(ct.files, 'CTKEEP');
+    t.equal(await a.echo(1, 1), 0);
+    editYaml(devicesFile, (d) => { d.devices['ct-keep'].aeTitles = ['CTKEEP', 'CTKEEP2']; });
+    await gw.gateway.reload();
+    t.equal(await nextPdu(a), 'none', 'no A-ABORT');
+    t.equal(await a.echo(1, 2), 0, 'C-ECHO still works');
+    a.destroy();
+  });
+});
