@@ -1,4 +1,5 @@
-// Attack (issue 12 §3, review): an open association keeps what admitted it. A device moved to a role with
+// Attack (issue 12 §3, review): an open association keeps what admitted it. Regressions: a user moved to another role or removed.
+// Attacks fixed here: A device moved to a role with
 // fewer rights or C-MOVE destinations, a device or user whose calling AE titles no longer include the one the association used,
 // or a role whose AE titles no longer do: the association must end at its next re-check, as it does for
 // a user whose role changed, not keep the old rights until it idles out or reaches maxAssociationHours.
@@ -114,6 +115,48 @@ t.test('an open association ends when the principal\'s role or calling AE titles
     await gw.gateway.reload();
     await expectAborted(t, gw, a, u.username, /calling-ae-not-allowed/);
   });
+
+  const openWithToken = async (u: TestUser, callingAe: string): Promise<{ a: RawAssociation; token: string }> => {
+    const session = await gw.login(u);
+    const r = await gw.request('POST', '/auth/dimse-token', { headers: { authorization: `Bearer ${session}` } });
+    const token = r.json().token as string;
+    const a = await RawAssociation.open({
+      port: gw.dicomPort, ca: gw.caPem, callingAe, contexts: CONTEXTS,
+      userIdentity: { type: 5, positiveResponseRequested: false, primary: Buffer.from(token), secondary: Buffer.alloc(0) },
+    });
+    return { a, token };
+  };
+  const usersFile = join(gw.dir, 'config/users.yaml');
+
+  for (const [what, change, detail] of [
+    ['moved to another role (users file, reload)', (doc: any, name: string) => { doc.users[name].role = 'viewer'; }, /^role-changed$/],
+    ['removed from the users file (reload)', (doc: any, name: string) => { delete doc.users[name]; }, /^user-unknown$/],
+  ] as const) {
+    await t.test(`a user ${what}: the open token and type-2 associations end, the token opens no new one`, async (t) => {
+      const name = `u-${what.split(' ')[0] as string}`;
+      const u = await gw.addUser(name, 'technologist');
+      const viaToken = await openWithToken(u, 'WS1');
+      const viaPasscode = await openAsUser(u, 'WS2');
+      t.equal(await viaToken.a.echo(1, 1), 0, 'C-ECHO with a DIMSE token');
+      t.equal(await viaPasscode.echo(1, 1), 0, 'C-ECHO with password + code');
+      editYaml(usersFile, (doc) => change(doc, name));
+      await gw.gateway.reload();
+      await expectAborted(t, gw, viaToken.a, name, detail);
+      t.equal(await nextPdu(viaPasscode), PduType.Abort, 'the type-2 association is aborted too');
+      viaPasscode.destroy();
+      const again = RawAssociation.open({
+        port: gw.dicomPort, ca: gw.caPem, callingAe: 'WS1', contexts: CONTEXTS,
+        userIdentity: { type: 5, positiveResponseRequested: false, primary: Buffer.from(viaToken.token), secondary: Buffer.alloc(0) },
+      });
+      if (what.startsWith('moved')) {
+        const b = await again;
+        t.not(await b.echo(1, 1), 0, 'a new association with the token has the new role: a viewer may not echo');
+        b.destroy();
+      } else {
+        await t.rejects(again, /PDU type 3/, 'the token opens no new association (A-ASSOCIATE-RJ)');
+      }
+    });
+  }
 
   await t.test('control: changes to other principals, and AE titles added, leave an association alone', async (t) => {
     const ct = await issueClient(gw.dir, 'ct-keep', 'technologist', ['CTKEEP']);
