@@ -1,8 +1,8 @@
-// Attack (issue 12 §3, review): an open association keeps what admitted it. Regressions: a user moved to another role or removed.
-// Attacks fixed here: A device moved to a role with
-// fewer rights or C-MOVE destinations, a device or user whose calling AE titles no longer include the one the association used,
-// or a role whose AE titles no longer do: the association must end at its next re-check, as it does for
-// a user whose role changed, not keep the old rights until it idles out or reaches maxAssociationHours.
+// Attacks (issue 12 §3, review): an open association keeps what admitted it. A device moved to a role with
+// fewer rights or losing a C-MOVE destination, a device or user whose calling AE titles no longer include the
+// one the association used, or a role whose AE titles no longer do: the association must end at its next
+// re-check, as it does for a user whose role changed, not keep the old rights until it idles out or reaches
+// maxAssociationHours (these failed before the fix). Regressions: a user moved to another role or removed.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
