@@ -2,7 +2,8 @@
 // fewer rights or losing a C-MOVE destination, a device or user whose calling AE titles no longer include the
 // one the association used, or a role whose AE titles no longer do: the association must end at its next
 // re-check, as it does for a user whose role changed, not keep the old rights until it idles out or reaches
-// maxAssociationHours (these failed before the fix). Regressions: a user moved to another role or removed.
+// maxAssociationHours (these failed before the fix). Regressions: a user moved to another role or removed; an
+// HTTP session token presented as a DIMSE token.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,6 +158,17 @@ t.test('an open association ends when the principal\'s role or calling AE titles
       }
     });
   }
+
+  await t.test('an HTTP session token is not a DIMSE token (its audience), even while the session lives', async (t) => {
+    const u = await gw.addUser('aud-user', 'technologist');
+    const session = await gw.login(u);
+    await t.rejects(RawAssociation.open({
+      port: gw.dicomPort, ca: gw.caPem, callingAe: 'WS1', contexts: CONTEXTS,
+      userIdentity: { type: 5, positiveResponseRequested: false, primary: Buffer.from(session), secondary: Buffer.alloc(0) },
+    }), /PDU type 3/, 'A-ASSOCIATE-RJ');
+    t.match(gw.auditEvents('dicom.association').at(-1), { decision: 'deny', userIdentityType: 5 });
+    t.equal((await gw.request('GET', '/auth/session', { headers: { authorization: `Bearer ${session}` } })).status, 200, 'the session itself is alive');
+  });
 
   await t.test('control: changes to other principals, and AE titles added, leave an association alone', async (t) => {
     const ct = await issueClient(gw.dir, 'ct-keep', 'technologist', ['CTKEEP']);
