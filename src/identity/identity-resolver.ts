@@ -71,6 +71,7 @@ export class GatewayIdentityResolver implements IdentityResolver {
     const principal: Principal = {
       id: device.name, kind: 'device', role: device.role, method: 'mtls',
       aeTitles: device.aeTitles, certFingerprint: cert.fingerprint256, moveDestinations: device.moveDestinations,
+      ...(device.fingerprint === undefined && cert.subjectCn !== undefined ? { certSubjectCn: cert.subjectCn } : {}),
     };
     return { ok: true, principal };
   }
@@ -134,6 +135,7 @@ export class GatewayIdentityResolver implements IdentityResolver {
       if (d.revokedAt !== undefined) return { valid: false, reason: 'certificate-revoked' };
       if (d.disabled) return { valid: false, reason: 'device-disabled' };
       if (d.fingerprint !== undefined && d.fingerprint !== principal.certFingerprint) return { valid: false, reason: 'certificate-changed' };
+      if (d.fingerprint === undefined && d.subjectCn !== principal.certSubjectCn) return { valid: false, reason: 'certificate-changed' };
       // What the association was admitted with and its commands are decided on (the role, the device's
       // own move destinations) must not have been narrowed since: reconnecting re-admits.
       if (d.role !== principal.role) return { valid: false, reason: 'role-changed' };

@@ -1,5 +1,5 @@
 // Attacks (issue 12 §3, review): an open association keeps what admitted it. A device moved to a role with
-// fewer rights or losing a C-MOVE destination, a device or user whose calling AE titles no longer include the
+// fewer rights, losing a C-MOVE destination or re-bound to another subject CN, a device or user whose calling AE titles no longer include the
 // one the association used, or a role whose AE titles no longer do: the association must end at its next
 // re-check, as it does for a user whose role changed, not keep the old rights until it idles out or reaches
 // maxAssociationHours (these failed before the fix). Regressions: a user moved to another role or removed; an
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parse, stringify } from 'yaml';
 import { PduType } from '../../src/dicom/constants.js';
+import { issueCertificate } from '../../src/tls/issue.js';
 import { issueClient, prepareCa } from '../helpers/certs.js';
 import { startGateway, type TestGateway, type TestUser } from '../helpers/gateway.js';
 import { startOrthanc } from '../helpers/orthanc.js';
@@ -94,6 +95,18 @@ t.test('an open association ends when the principal\'s role or calling AE titles
     editYaml(devicesFile, (d) => { d.devices['ct-move'].moveDestinations = ['WS1']; });
     await gw.gateway.reload();
     await expectAborted(t, gw, a, 'ct-move', /move-destinations-changed/);
+  });
+
+  await t.test('a device bound by subjectCn and re-bound to another CN', async (t) => {
+    const ca = { certPem: gw.caPem, keyPem: readFileSync(join(gw.dir, 'certs/ca.key'), 'utf8') };
+    const c = issueCertificate(ca, { commonName: 'cn-dev', usage: 'client' });
+    editYaml(devicesFile, (d) => { d.devices['cn-dev'] = { role: 'technologist', subjectCn: 'cn-dev', aeTitles: ['CNDEV'] }; });
+    await gw.gateway.reload();
+    const a = await RawAssociation.open({ port: gw.dicomPort, ca: gw.caPem, callingAe: 'CNDEV', contexts: CONTEXTS, cert: c.certPem, key: c.keyPem });
+    t.equal(await a.echo(1, 1), 0, 'C-ECHO as cn-dev');
+    editYaml(devicesFile, (d) => { d.devices['cn-dev'].subjectCn = 'cn-dev-2'; });
+    await gw.gateway.reload();
+    await expectAborted(t, gw, a, 'cn-dev', /^certificate-changed$/);
   });
 
   await t.test('a user whose AE titles no longer include the calling AE (users set-ae)', async (t) => {
