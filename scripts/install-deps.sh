@@ -25,6 +25,8 @@ requirements=(
   "rsyslog|rsyslogd"
   "rsyslog-gnutls|/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so"
   "libxml2-utils|xmllint"
+  "slapd|/usr/sbin/slapd" "slapd|/usr/sbin/slapadd"
+  "ldap-utils|ldapsearch"
 )
 
 present() {
@@ -49,7 +51,7 @@ for req in "${requirements[@]}"; do
 done
 
 if [ "${#missing_packages[@]}" -eq 0 ]; then
-  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl, python3, prometheus, promtool, rsyslog, rsyslog-gnutls, xmllint); nothing installed"
+  echo "install-deps: all test dependencies present (orthanc, orthanc-dicomweb, dcmtk, redis-server, oathtool, stunnel4, nginx, wrk, chromium, openssl, curl, python3, prometheus, promtool, rsyslog, rsyslog-gnutls, xmllint, slapd, ldap-utils); nothing installed"
   exit 0
 fi
 
@@ -84,6 +86,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# slapd's postinst asks for a domain and an admin password: with DEBIAN_FRONTEND=noninteractive debconf takes
+# its defaults (a placeholder domain); the tests never use that system instance, they generate their own config.
 apt_opts=(-y -q --no-install-recommends -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 if ! "${sudo[@]}" apt-get update -q </dev/null >"$log" 2>&1; then
   tail -n 20 "$log" >&2

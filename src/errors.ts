@@ -22,6 +22,7 @@ export const ERRORS = Object.freeze({
   ERR_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The PACS is unreachable' },
   ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'The PACS did not answer in time' },
   ERR_BUSY: { status: 503, message: 'The gateway is busy checking other logins; try again in a few seconds' },
+  ERR_DIRECTORY_UNAVAILABLE: { status: 503, message: 'The hospital directory (LDAP) cannot be reached; directory users cannot log in until it returns' },
   ERR_STORE_UNAVAILABLE: { status: 503, message: 'The state store is unavailable; the gateway refuses new sessions until it returns' },
   ERR_CERT_INVALID: { status: 500, message: 'A certificate or key file is invalid' },
   ERR_CERT_REFUSED: { status: 403, message: 'The client certificate is not accepted' },

@@ -9,11 +9,14 @@ import { ConfigReloader } from './config/config-reloader.js';
 import { configPath } from './config/load.js';
 import type { GatewayConfig, RoleRules } from './config/types.js';
 import { createDimseServer, type DimseServer } from './dicom/server.js';
+import { createLegacyServer, type LegacyServer } from './dicom/legacy-server.js';
+import { AssociationLimits } from './dicom/limits.js';
 import { buildHttpServer, type HttpServer } from './http/server.js';
 import { probeTcp } from './http/health-routes.js';
 import { DeviceRegistry } from './identity/device-registry.js';
 import { FileUserDirectory } from './identity/file-user-directory.js';
 import { GatewayIdentityResolver } from './identity/identity-resolver.js';
+import { openDirectoryLogin } from './identity/ldap/open-directory.js';
 import { LoginService } from './identity/login.js';
 import { PasswordChecker } from './identity/password.js';
 import { SessionService } from './identity/sessions.js';
@@ -29,6 +32,7 @@ import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
+import { createRelayServer, type RelayServer } from './relay/relay-server.js';
 
 export interface GatewayOptions {
   /** A pino logger; by default JSON on stdout at config.log.level. */
@@ -55,7 +59,9 @@ export interface GatewayOptions {
 }
 
 /** Where the gateway listens once started; `metrics` is absent when listen.metrics.enabled is false. */
-export interface BoundAddresses { readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo }
+export interface BoundAddresses {
+  readonly https: AddressInfo; readonly dicom: AddressInfo; readonly metrics?: AddressInfo; readonly dicomLegacy?: AddressInfo; readonly relay?: AddressInfo;
+}
 
 export interface Gateway {
   /** Opens the listeners; resolves with their bound addresses. */
@@ -75,6 +81,7 @@ export interface Gateway {
 interface Started {
   http: HttpServer;
   dimse: DimseServer;
+  legacy: LegacyServer | undefined;
   tls: TlsReloader;
   users: UserDirectory;
   devices: DeviceRegistry;
@@ -82,6 +89,7 @@ interface Started {
   configReloader: ConfigReloader | undefined;
   stopExpiryChecks: () => void;
   monitoring: Monitoring;
+  relay: RelayServer | undefined;
 }
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
@@ -110,6 +118,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
     }
     const material = loadTlsMaterial(tlsPaths);
+    // The outbound relay (relay: in the config; off by default): its destinations' TLS files are read
+    // here, before anything else starts; it listens to the audit trail for forwarded C-MOVEs.
+    const relay = config.relay === undefined ? undefined : createRelayServer({ config: live, relay: config.relay, logger, audit, clock });
     const store = options.store ?? createStore(config.state, { logger, audit, clock, baseDir: config.baseDir });
     const onReloadError = (what: string) => (err: Error) => audit.alert('reload.refused', { what, reason: err.message });
     let users: UserDirectory;
@@ -129,7 +140,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const passwords = new PasswordChecker({
       concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,
     });
-    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords });
+    const directoryLogin = openDirectoryLogin(config, clock);
+    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords, ...(directoryLogin === undefined ? {} : { directory: directoryLogin }) });
     // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
     let gatewayCa = material.gatewayCa;
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });
@@ -142,13 +154,16 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         { name: 'state-store', check: () => store.ping() },
         { name: 'upstream-dicomweb', check: () => probeTcp(web.hostname, Number(web.port || (web.protocol === 'https:' ? 443 : 80)), timeout) },
         { name: 'upstream-dicom', check: () => probeTcp(config.upstream.dicom.host, config.upstream.dicom.port, timeout) },
+        ...(directoryLogin === undefined ? [] : [{ name: 'ldap-directory', check: () => directoryLogin.directory.ping() }]),
       ],
     });
     // `live` reads roles from the config in force, so new associations see reloaded roles.
-    const dimse = createDimseServer({
-      config: live, logger, audit, identity, tls: material, clock,
-      ...(options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
-    });
+    const limits = new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
+    const revalidate = options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs };
+    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material, clock, limits, ...revalidate });
+    // The fenced cleartext port, only when configured (README "Legacy DICOM port").
+    const legacyListen = config.listen.dicomLegacy;
+    const legacy = legacyListen === undefined ? undefined : createLegacyServer({ config: live, listen: legacyListen, logger, audit, identity, limits, clock, ...revalidate });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
       // again; new handshakes use the new context, open connections keep theirs.
@@ -171,17 +186,23 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Alert rules, sinks, metrics and the ATNA export listen to the audit trail before any traffic arrives.
     const monitoring = startMonitoring({
       config, audit, store, logger, clock, timing: options.timing,
-      associationsOpen: () => dimse.stats().associations,
+      associationsOpen: () => dimse.stats().associations + (legacy?.stats().associations ?? 0),
       expiryItems: () => expiryItems(tls.current, devices.list()),
     });
-    started = { http, dimse, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring };
+    started = { http, dimse, legacy, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring, relay };
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
+    const dicomLegacy = await legacy?.listen();
     const metrics = await monitoring.listen();
-    addresses = { https, dicom, ...(metrics === undefined ? {} : { metrics }) };
+    const relayAddress = await relay?.listen();
+    addresses = {
+      https, dicom, ...(metrics === undefined ? {} : { metrics }), ...(dicomLegacy === undefined ? {} : { dicomLegacy }),
+      ...(relayAddress === undefined ? {} : { relay: relayAddress }),
+    };
     logger.info({
       https: `${https.address}:${https.port}`, dicom: `${dicom.address}:${dicom.port}`, store: store.kind, users: users.kind,
       ...(metrics === undefined ? {} : { metrics: `${metrics.address}:${metrics.port}` }),
+      ...(dicomLegacy === undefined ? {} : { dicomLegacy: `${dicomLegacy.address}:${dicomLegacy.port}` }),
     }, 'pacs-gateway listening');
     return addresses;
   }
@@ -195,7 +216,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     s.configReloader?.close();
     s.stopExpiryChecks();
     addresses = undefined;
-    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.users.close()]);
+    await Promise.allSettled([s.http.edge.close(), s.dimse.close(), s.legacy?.close(), s.users.close(), s.relay?.close()]);
     await s.http.app.close();
     await s.monitoring.stop();
     if (options.store === undefined) await s.store.close();

@@ -54,8 +54,8 @@ const FULL: Workload = Object.freeze({
 const QUICK: Workload = Object.freeze({
   rounds: 1, warmup: false,
   storeCount: 5, storeBytes: 512 * 1024, bigBytes: 4 * 1024 * 1024,
-  echoCount: 3, findCount: 40,
-  wrkSeconds: 1, latencySeconds: 1, connections: 32,
+  echoCount: 3, findCount: 120,
+  wrkSeconds: 2, latencySeconds: 1, connections: 32,
   idleAssociations: 10, httpSessions: 10,
   logins: 2, loginConcurrency: 2, settleMs: 200,
   deadlineMs: 5 * 60_000,
@@ -93,7 +93,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --out DIR            results directory (default bench/results)
   --nginx-workers N    worker_processes of the nginx TLS proxy (default 1; "auto" for one per core)
   --wrk-threads N      wrk threads (default 1)
-  --wrk-seconds N      seconds per wrk run at full load (default 5, 1 with --quick)
+  --wrk-seconds N      seconds per wrk run at full load (default 5, 2 with --quick)
   --keep               keep the temporary directory (configs, logs, PACS storage)
   --no-install         do not run scripts/install-deps.sh, only check the tools
   --gateway-bin FILE   measure this gateway launcher (e.g. another checkout's bin/pacs-gateway.js)

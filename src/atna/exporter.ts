@@ -8,7 +8,7 @@ import { configPath } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { SinkStats } from '../metrics/metrics.js';
-import { applicationActivity, dimseMessages, httpMessage, refusedQuery, securityAlert, userAuthentication, type AuditSource } from './messages.js';
+import { applicationActivity, dimseMessages, httpMessage, refusedQuery, relayExport, securityAlert, userAuthentication, type AuditSource } from './messages.js';
 import { DEFAULT_SYSLOG_QUEUE, SyslogClient } from './syslog-client.js';
 import { syslogFrame } from './syslog-frame.js';
 
@@ -81,7 +81,7 @@ export class AtnaExporter {
     const src = this.#source;
     this.#unsubscribe = this.#o.audit.subscribe({
       event: (e, at) => {
-        const xml = userAuthentication(src, e, at) ?? refusedQuery(src, e, at);
+        const xml = userAuthentication(src, e, at) ?? refusedQuery(src, e, at) ?? relayExport(src, e, at);
         if (xml !== undefined) this.#send(xml, at);
       },
       outcome: (o, at) => {

@@ -142,6 +142,34 @@ export function refusedQuery(src: AuditSource, e: AuditEvent, at: number): strin
   });
 }
 
+/**
+ * The outbound relay's export (a relay.transfer event): DICOM Instances Transferred (PS3.15
+ * A.5.3.5), R, from the PACS (source) to the remote AE (destination), with the principal whose
+ * C-MOVE caused it as the requestor when the relay matched it; the instances per SOP class.
+ */
+export function relayExport(src: AuditSource, e: AuditEvent, at: number): string | undefined {
+  if (e.event !== 'relay.transfer') return undefined;
+  const failed = Number(e['failed'] ?? 0) + Number(e['unanswered'] ?? 0);
+  const move = e['move'] as { principal?: string; source?: string; callingAe?: string } | undefined;
+  const destinationAe = String(e['destinationAe']);
+  const callingAe = String(e['callingAe'] ?? src.pacsAeTitle);
+  const sopClasses = Object.entries((e['sopClasses'] ?? {}) as Record<string, string[]>);
+  return render(src, {
+    eventId: EventId.InstancesTransferred, action: 'R', at,
+    outcome: failed === 0 ? Outcome.Success : Outcome.MinorFailure,
+    outcomeDescription: failed === 0 ? undefined : `${failed} of ${String(e['sent'])} instances not stored by ${destinationAe}`,
+    participants: [
+      { userId: callingAe, alternativeUserId: `AETITLES=${callingAe}`, requestor: false, role: Role.Source, nap: e.source, napType: ipType(e.source) },
+      { userId: destinationAe, alternativeUserId: `AETITLES=${destinationAe}`, requestor: false, role: Role.Destination, nap: String(e['destinationHost']), napType: ipType(String(e['destinationHost'])) },
+      ...(move?.principal === undefined ? [] : [requestor({ principal: move.principal, source: move.source, callingAe: move.callingAe })]),
+    ],
+    objects: sopClasses.map(([uid, instances]) => ({
+      id: uid, typeCode: '2' as const, role: '3', idType: IdType.SopClassUid,
+      description: el('ParticipantObjectDescription', {}, [el('SOPClass', { UID: uid, NumberOfInstances: String(instances.length) }, instances.map((i) => el('Instance', { UID: i })))]),
+    })),
+  });
+}
+
 function statusOutcome(status: number): string {
   // PS3.7 Annex C: 0x0000 success, 0xB000-0xBFFF warning, 0xFE00 cancel; anything else a failure.
   if (status === 0 || (status >= 0xb000 && status <= 0xbfff) || status === 0xfe00) return Outcome.Success;

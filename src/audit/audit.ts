@@ -12,7 +12,8 @@ import type { Outcome } from './outcome.js';
 export type AuditEventName =
   | 'auth.login' | 'auth.logout' | 'auth.session' | 'auth.token'
   | 'authz.http' | 'dicom.association' | 'dicom.command'
-  | 'config.reload' | 'cert.revoked';
+  | 'config.reload' | 'cert.revoked'
+  | 'relay.association' | 'relay.command' | 'relay.transfer';
 
 export interface AuditEvent {
   readonly event: AuditEventName;
@@ -38,6 +39,10 @@ export type AlertName =
   | 'lockout.user' | 'lockout.address' | 'store.unavailable' | 'store.recovered'
   | 'reload.refused' | 'cert.revoked-presented' | 'cert.expired-presented' | 'cert.expiring' | 'dicom.protocol-violation'
   | 'dev-certificates' | 'connections.refused' | 'login.busy'
+  /** Legacy DICOM port: a connection from an address no legacy device has (closed unread). */
+  | 'dicom.legacy-address-refused'
+  /** Legacy DICOM port: a password or token arrived in cleartext (refused; the credential should be changed). */
+  | 'dicom.cleartext-credential'
   /** An anomaly rule fired (src/alerts/); `rule` names it. */
   | 'anomaly'
   /** An alert or audit sink is losing messages (webhook or ATNA export queue full, receiver gone). */

@@ -4,14 +4,14 @@
 // (alert rules, metrics, the ATNA export) and never written to the log. Principals, sources and
 // patient IDs they carry stay in process (rules hash patient IDs before they reach the state store).
 
-import type { AuthMethod } from '../identity/principal.js';
+import type { AuthMethod, Principal } from '../identity/principal.js';
 
 /** Who an allowed request came from. */
 export interface OutcomeParty {
   readonly principal: string;
   readonly role: string;
   readonly method: AuthMethod;
-  readonly principalKind: 'user' | 'device';
+  readonly principalKind: Principal['kind'];
   readonly source: string;
 }
 

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { configPath, loadConfig } from '../config/load.js';
 import { readDevicesFile } from '../identity/device-registry.js';
 import { readUsersFile } from '../identity/file-user-directory.js';
+import { openDirectoryLogin } from '../identity/ldap/open-directory.js';
 import { expiringWithin, expiryItems } from '../tls/expiry.js';
 import { loadTlsMaterial } from '../tls/material.js';
 import { tlsFilePaths } from '../tls/tls-paths.js';
@@ -12,6 +13,7 @@ import { defaultConfigFile } from './config-arg.js';
 import { checkUpstream } from '../scan/upstream-check.js';
 import type { GatewayConfig } from '../config/types.js';
 import { packageVersion } from './version.js';
+import { relayFileProblems, relaySummary } from '../relay/relay-check.js';
 
 const DAY_MS = 86_400_000;
 
@@ -30,9 +32,12 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
   const warnings: string[] = [];
   const p = (x: string): string => configPath(config, x);
   try {
-    const users = config.users.backend === 'file' ? readUsersFile(p(config.users.file)) : new Map();
+    const users = config.users.backend !== 'redis' ? readUsersFile(p(config.users.file)) : new Map();
     for (const u of users.values()) {
-      if (!Object.hasOwn(config.roles, u.role)) problems.push(`${config.users.file}: user ${u.username} has role "${u.role}", which roles: does not define`);
+      const directoryUser = u.source === 'ldap' || config.users.backend === 'ldap';
+      if (directoryUser && config.users.ldap === undefined) problems.push(`${config.users.file}: user ${u.username} has source ldap, but users.ldap is not configured`);
+      // A directory user's role is the one its groups mapped to at the last login ('' before the first).
+      if (!(directoryUser && u.role === '') && !Object.hasOwn(config.roles, u.role)) problems.push(`${config.users.file}: user ${u.username} has role "${u.role}", which roles: does not define`);
     }
   } catch (e) { problems.push((e as Error).message); }
   try {
@@ -61,6 +66,9 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
       if (!existsSync(p(d[k]))) problems.push(`audit.syslog.${i}.${k}: file ${d[k]} does not exist (the ATNA destination ${d.host}:${d.port} needs it for mutual TLS)`);
     }
   });
+  if (config.users.ldap !== undefined) await checkDirectory(config, values.offline === true, out, problems);
+  problems.push(...relayFileProblems(config));
+  if (config.relay !== undefined) out(relaySummary(config.relay));
   if (values.offline !== true) await reportUpstream(config, out, warnings);
   for (const w of warnings) err(`warning: ${w}`);
   if (problems.length > 0) {
@@ -69,6 +77,24 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
   }
   out(`${file}: configuration OK`);
   return 0;
+}
+
+/** users.ldap: the CA file, and (unless --offline) a TLS connection and the service account's bind. */
+async function checkDirectory(config: GatewayConfig, offline: boolean, out: (s: string) => void, problems: string[]): Promise<void> {
+  let directory;
+  try {
+    directory = openDirectoryLogin(config, Date.now)?.directory;
+  } catch (e) {
+    problems.push((e as Error).message);
+    return;
+  }
+  if (directory === undefined || offline) return;
+  try {
+    await directory.ping();
+    out(`users.ldap: ${directory.url} answers over TLS with the pinned CA${config.users.ldap?.bindDn.includes('{username}') === true ? '' : ' and accepts the service account'}`);
+  } catch (e) {
+    problems.push(`users.ldap: ${(e as Error).message}`);
+  }
 }
 
 /**

@@ -19,6 +19,10 @@ export const USERS_USAGE = `pacs-gateway users <command> [options]
   add USERNAME --role ROLE [--ae AETITLE…] [--password-stdin] [--json]
                          create a user; prints the TOTP enrolment URI and QR code; --ae (repeatable)
                          limits the calling AE titles the user may use over DICOM
+  add USERNAME --source ldap [--ae AETITLE…] [--json]
+                         enrol a directory user (users.ldap): only the TOTP secret is kept here; the
+                         password is the directory's, the role comes from their groups at each login
+                         (the default for add with users.backend: ldap)
   list [--json]          list users (never prints secrets)
   disable USERNAME       disable a user; their sessions, DIMSE tokens and associations end at once
   enable USERNAME        enable a disabled user
@@ -44,6 +48,22 @@ export async function openUserDirectory(config: GatewayConfig): Promise<UserDire
   return new FileUserDirectory(configPath(config, config.users.file));
 }
 
+/** `users add NAME --source ldap`: a record with the TOTP secret and no password; the role is the directory's. */
+async function addDirectoryUser(config: GatewayConfig, dir: UserDirectory, name: string, values: { source?: string; role?: string; ae?: string[] }, json: boolean, out: Out): Promise<void> {
+  if ((values.source ?? 'ldap') !== 'ldap') throw new GatewayError('ERR_USAGE', `--source must be ldap (got "${values.source}")`);
+  if (config.users.ldap === undefined) throw new GatewayError('ERR_USAGE', 'users add --source ldap needs a users.ldap section in the configuration');
+  if (values.role !== undefined) throw new GatewayError('ERR_USAGE', 'a directory user\'s role comes from their groups (users.ldap.roleMap); leave out --role');
+  if ((await dir.get(name)) !== undefined) throw new GatewayError('ERR_USER_EXISTS', `user "${name}" already exists`);
+  const now = new Date().toISOString();
+  const totpSecret = generateTotpSecret();
+  const aeTitles = aeTitlesArg(values.ae);
+  await dir.add({
+    username: name, role: '', passwordHash: '', totpSecret, disabled: false, source: 'ldap', createdAt: now, updatedAt: now,
+    ...(aeTitles === undefined ? {} : { aeTitles }),
+  });
+  await enrolment(name, 'from the directory', totpSecret, json, out);
+}
+
 async function enrolment(username: string, role: string, secret: string, json: boolean, out: Out): Promise<void> {
   const uri = totpUri(secret, username);
   if (json) {
@@ -59,7 +79,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       config: { type: 'string' }, role: { type: 'string' }, 'password-stdin': { type: 'boolean' },
-      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ae: { type: 'string', multiple: true },
+      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ae: { type: 'string', multiple: true }, source: { type: 'string' },
     },
   });
   const [sub, username] = positionals;
@@ -79,6 +99,10 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       case 'add': {
         const name = needName();
         checkUsername(name);
+        if (values.source !== undefined || config.users.backend === 'ldap') {
+          await addDirectoryUser(config, dir, name, values, json, out);
+          return 0;
+        }
         const role = values.role;
         if (role === undefined) throw new GatewayError('ERR_USAGE', `users add needs --role (one of: ${Object.keys(config.roles).join(', ')})`);
         if (!Object.hasOwn(config.roles, role)) throw new GatewayError('ERR_ROLE_UNKNOWN', `role "${role}" is not in the configuration (roles: ${Object.keys(config.roles).join(', ')})`);
@@ -97,9 +121,9 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       }
       case 'list': {
         const users = await dir.list();
-        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, disabled: u.disabled, aeTitles: u.aeTitles, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
+        if (json) out(JSON.stringify(users.map((u) => ({ username: u.username, role: u.role, source: u.source ?? (config.users.backend === 'ldap' ? 'ldap' : 'local'), disabled: u.disabled, aeTitles: u.aeTitles, createdAt: u.createdAt, updatedAt: u.updatedAt }))));
         else if (users.length === 0) out('no users yet: add one with "pacs-gateway users add USERNAME --role ROLE"');
-        else out(users.map((u) => `${u.username.padEnd(24)} ${u.role.padEnd(16)} ${u.disabled ? 'disabled' : 'active'}`).join('\n'));
+        else out(users.map((u) => `${u.username.padEnd(24)} ${(u.role || '(directory)').padEnd(16)} ${u.disabled ? 'disabled' : 'active'}${u.source === 'ldap' ? ' ldap' : ''}`).join('\n'));
         return 0;
       }
       case 'disable':
@@ -120,7 +144,9 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       }
       case 'set-password': {
         const name = needName();
-        if ((await dir.get(name)) === undefined) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${name}"`);
+        const existing = await dir.get(name);
+        if (existing === undefined) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${name}"`);
+        if (existing.source === 'ldap' || config.users.backend === 'ldap') throw new GatewayError('ERR_USAGE', `${name} is a directory user: their password is changed in the directory, not here`);
         const password = values['password-stdin'] === true ? await readStdinLine() : await promptTwice();
         checkPasswordStrength(password, name);
         await dir.update(name, { passwordHash: await hashPassword(password) });

@@ -45,6 +45,8 @@ export const DEFAULTS = Object.freeze({
     dicom: { host: '127.0.0.1', port: 4242, aeTitle: 'ORTHANC' },
     timeoutMs: 30000,
   },
+  // No legacy devices and no legacy port (listen.dicomLegacy) unless configured: README "Legacy DICOM port".
+  legacyDevices: {},
   users: { backend: 'file', file: 'config/users.yaml' },
   devices: { file: 'config/devices.yaml' },
   roles: {

@@ -9,6 +9,9 @@ import { DEFAULTS } from './defaults.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, RoleRules } from './types.js';
 import type { Action } from '../policy/actions.js';
+import { checkLdapFields } from './ldap-fields.js';
+import { legacyProblems } from '../dicom/legacy-devices.js';
+import { checkRelayConfig } from '../relay/relay-config.js';
 
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
@@ -127,6 +130,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
   }
   const roles = normaliseRoles((merged['roles'] ?? {}) as Record<string, unknown>);
   checkCrossFields(merged, roles, problems);
+  checkRelayConfig(merged['relay'], problems);
   if (problems.length > 0) {
     throw new GatewayError('ERR_CONFIG_INVALID', `${source} is invalid:\n  - ${problems.join('\n  - ')}`, { detail: { problems } });
   }
@@ -150,6 +154,7 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
   if (users?.backend === 'redis' && state?.store !== 'redis') {
     problems.push('users.backend: "redis" needs state.store: redis (the user directory lives in the same Redis)');
   }
+  checkLdapFields(merged, roles, problems);
   const alerts = merged['alerts'] as { schedule?: { timeZone?: string; roles?: Record<string, unknown> } } | undefined;
   const tz = alerts?.schedule?.timeZone;
   if (typeof tz === 'string') {
@@ -162,6 +167,8 @@ function checkCrossFields(merged: Plain, roles: Record<string, RoleRules>, probl
   for (const role of Object.keys(alerts?.schedule?.roles ?? {})) {
     if (roles[role] === undefined) problems.push(`alerts.schedule.roles.${role}: no such role in roles (${Object.keys(roles).join(', ')})`);
   }
+  const listen = merged['listen'] as { dicomLegacy?: unknown } | undefined;
+  problems.push(...legacyProblems(listen?.dicomLegacy, merged['legacyDevices'] as Parameters<typeof legacyProblems>[1], roles));
   for (const [name, r] of Object.entries(roles)) {
     // The schema has already named a role whose actions are not a list; only well-formed roles are cross-checked.
     if (Array.isArray(r.actions) && Array.isArray(r.moveDestinations) && r.moveDestinations.length > 0 && !r.actions.includes('move')) {

@@ -47,7 +47,7 @@ export const configSchema = {
     listen: {
       type: 'object', additionalProperties: false,
       properties: {
-        https: listenAddress, dicom: listenAddress,
+        https: listenAddress, dicom: listenAddress, dicomLegacy: listenAddress,
         metrics: {
           type: 'object', additionalProperties: false, required: ['port'],
           properties: { host, port, enabled: { type: 'boolean' } },
@@ -129,11 +129,40 @@ export const configSchema = {
     },
     users: {
       type: 'object', additionalProperties: false,
-      properties: { backend: { enum: ['file', 'redis'] }, file: { type: 'string', minLength: 1 } },
+      properties: {
+        backend: { enum: ['file', 'redis', 'ldap'] }, file: { type: 'string', minLength: 1 },
+        // Passwords from the hospital directory (src/identity/ldap/); TOTP stays the gateway's.
+        ldap: {
+          type: 'object', additionalProperties: false, required: ['url', 'ca', 'bindDn', 'userSearchBase', 'userFilter', 'groupAttribute', 'roleMap'],
+          properties: {
+            url: { type: 'string', pattern: '^ldaps?://[^\\s/]+/?$' },
+            ca: pemFile,
+            bindDn: { type: 'string', minLength: 1 },
+            bindPassword: { type: 'string', minLength: 1 },
+            userSearchBase: { type: 'string', minLength: 1 },
+            userFilter: { type: 'string', pattern: '^\\(.*\\{username\\}.*\\)$' },
+            groupAttribute: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,63}$' },
+            roleMap: { type: 'object', minProperties: 1, additionalProperties: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' } },
+            timeoutMs: positive,
+          },
+        },
+      },
     },
     devices: {
       type: 'object', additionalProperties: false,
       properties: { file: { type: 'string', minLength: 1 } },
+    },
+    legacyDevices: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+      additionalProperties: {
+        type: 'object', additionalProperties: false, required: ['addresses', 'aeTitles'],
+        properties: {
+          addresses: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true },
+          aeTitles: { type: 'array', items: aeTitle, minItems: 1, uniqueItems: true },
+          role: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' },
+        },
+      },
     },
     roles: {
       type: 'object',
@@ -220,6 +249,26 @@ export const configSchema = {
     log: {
       type: 'object', additionalProperties: false,
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] } },
+    },
+    relay: {
+      type: 'object', additionalProperties: false, required: ['listen', 'allowFrom', 'destinations'],
+      properties: {
+        listen: hostPort,
+        allowFrom: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+        destinations: {
+          type: 'object', propertyNames: aeTitle, minProperties: 1,
+          additionalProperties: {
+            type: 'object', additionalProperties: false, required: ['host', 'port', 'tls'],
+            properties: {
+              host, port,
+              tls: {
+                type: 'object', additionalProperties: false, required: ['ca', 'cert', 'key'],
+                properties: { ca: pemFile, cert: pemFile, key: pemFile, servername: { type: 'string', minLength: 1 } },
+              },
+            },
+          },
+        },
+      },
     },
   },
 } as const;

@@ -62,8 +62,69 @@ export interface SyslogDestination {
   readonly queueSize?: number;
 }
 
+/** users.ldap: the hospital directory (LDAP / Active Directory) that checks passwords (src/identity/ldap/). */
+export interface LdapOptions {
+  /** ldaps://host[:port], or ldap://host[:port] (StartTLS is then always done before any bind). */
+  readonly url: string;
+  /** PEM file of the CA the directory's certificate must chain to (pinned; the system store is not used). */
+  readonly ca: string;
+  /** The service account's DN (search-then-bind), or a template with {username} (the user binds as it: a DN or a UPN). */
+  readonly bindDn: string;
+  /** The service account's password (use \${ENV}); not with a {username} template. Never logged. */
+  readonly bindPassword?: string;
+  readonly userSearchBase: string;
+  /** A filter with {username}, e.g. (&(objectClass=user)(sAMAccountName={username})); the value is escaped (RFC 4515). */
+  readonly userFilter: string;
+  /** The attribute of the user entry that lists its groups (memberOf). */
+  readonly groupAttribute: string;
+  /** Group (DN or value of groupAttribute) → gateway role; the first entry the user is a member of wins; none → refused. */
+  readonly roleMap: Readonly<Record<string, string>>;
+  /** Connect and operation timeout (default 5000). */
+  readonly timeoutMs?: number;
+}
+
+/** A modality that cannot do TLS, admitted on listen.dicomLegacy by source address and calling AE title (README "Legacy DICOM port"). */
+export interface LegacyDevice {
+  /** Source addresses or CIDR ranges (IPv4, IPv6) the device connects from. */
+  readonly addresses: readonly string[];
+  /** Calling AE titles the device may use (A-ASSOCIATE-RJ 1/1/3 for any other). */
+  readonly aeTitles: readonly string[];
+  /** Its role; absent: `legacy-modality` (echo and store unless roles define it). Only echo and store ever apply on the legacy port. */
+  readonly role?: string;
+}
+
+/** One remote AE the relay sends to (relay.destinations.<AE>): reached over TLS only. */
+export interface RelayDestination {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: {
+    /** CA bundle the destination's certificate must chain to (PEM file). */
+    readonly ca: string;
+    /** The gateway's client certificate and key for mutual TLS (PEM files). */
+    readonly cert: string;
+    readonly key: string;
+    /** Name the destination's certificate must carry (default: host). */
+    readonly servername?: string;
+  };
+}
+
+/** The outbound relay (src/relay/): PACS-initiated associations, C-MOVE sub-operations above all, carried over TLS. */
+export interface RelayConfig {
+  /** Cleartext listener on an internal interface; only the PACS connects to it. */
+  readonly listen: ListenAddress;
+  /** Source addresses or CIDR ranges allowed to connect (the PACS). */
+  readonly allowFrom: readonly string[];
+  /** Called AE title → where it really is. */
+  readonly destinations: Readonly<Record<string, RelayDestination>>;
+}
+
 export interface GatewayConfig {
-  readonly listen: { readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean } };
+  readonly listen: {
+    readonly https: ListenAddress; readonly dicom: ListenAddress; readonly metrics: ListenAddress & { readonly enabled: boolean };
+    /** The fenced cleartext DIMSE port for legacyDevices; absent: off. */
+    readonly dicomLegacy?: ListenAddress;
+  };
+  readonly legacyDevices: Readonly<Record<string, LegacyDevice>>;
   readonly alerts: {
     readonly rules: Readonly<Record<RuleName, RuleSettings>>;
     readonly schedule: { readonly timeZone: string; readonly roles: Readonly<Record<string, readonly string[]>> };
@@ -90,7 +151,8 @@ export interface GatewayConfig {
     readonly dicom: { readonly host: string; readonly port: number; readonly aeTitle: string };
     readonly timeoutMs: number;
   };
-  readonly users: { readonly backend: 'file' | 'redis'; readonly file: string };
+  /** backend ldap: the records (TOTP enrolment) are kept in `file`, every password is the directory's. */
+  readonly users: { readonly backend: 'file' | 'redis' | 'ldap'; readonly file: string; readonly ldap?: LdapOptions };
   readonly devices: { readonly file: string };
   readonly roles: Readonly<Record<string, RoleRules>>;
   readonly session: {
@@ -139,6 +201,8 @@ export interface GatewayConfig {
     readonly maxConnectionsPerAddress: number;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  /** The outbound relay; absent = off (the default). */
+  readonly relay?: RelayConfig;
   /** Directory that relative paths are resolved against (the config file's base directory). */
   readonly baseDir: string;
 }

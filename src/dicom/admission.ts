@@ -9,8 +9,11 @@ import type { AssociateRq } from './associate-parse.js';
 import { DICOM_APPLICATION_CONTEXT } from './constants.js';
 import { Refusal, type Rejection } from './reject.js';
 
+/** How a principal was admitted: a client certificate, User Identity negotiation, or (legacy port) its source address and AE title. */
+export type AdmittedVia = 'certificate' | 'user-identity' | 'legacy-address';
+
 export type Admission =
-  | { readonly ok: true; readonly principal: Principal; readonly via: 'certificate' | 'user-identity'; readonly userIdentityType?: number }
+  | { readonly ok: true; readonly principal: Principal; readonly via: AdmittedVia; readonly userIdentityType?: number }
   | {
     readonly ok: false; readonly rejection: Rejection; readonly reason: string; readonly detail?: string; readonly alert?: AlertName;
     /** Who the client claimed or proved to be (a username, a token's subject, a device), for the audit trail. */
@@ -26,11 +29,24 @@ export interface AdmissionContext {
   readonly roles: Readonly<Record<string, RoleRules>>;
 }
 
+/** The checks every port makes before identity: protocol version, application context (PS3.8 §9.3.2), non-empty AE titles. */
+export function checkRequest(rq: AssociateRq): Admission & { ok: false } | undefined {
+  // PS3.8 §9.3.2: bit 0 of the protocol version is the only version defined.
+  if ((rq.protocolVersion & 0x0001) === 0) return { ok: false, rejection: Refusal.protocolVersionNotSupported, reason: 'protocol-version-not-supported' };
+  if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
+    return { ok: false, rejection: Refusal.applicationContextNotSupported, reason: 'application-context-not-supported', detail: rq.applicationContext };
+  }
+  if (rq.calledAe === '') return { ok: false, rejection: Refusal.calledAeNotRecognized, reason: 'called-ae-empty' };
+  if (rq.callingAe === '') return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-empty' };
+  return undefined;
+}
+
 function refusalFor(r: IdentityRefusal): Rejection {
   if (r === 'locked-out') return Refusal.lockedOut;
   // PS3.8 §9.3.4: the password checks are all busy, a passing overload, not a limit this client is
   // counted against (that is 2/3/2, the association limits): 2/3/1, temporary congestion.
-  if (r === 'store-unavailable' || r === 'busy') return Refusal.temporaryCongestion;
+  // The hospital directory cannot be reached: transient too, the client may try again later.
+  if (r === 'store-unavailable' || r === 'busy' || r === 'directory-unavailable') return Refusal.temporaryCongestion;
   return Refusal.notAuthenticated;
 }
 
@@ -62,13 +78,8 @@ export function callingAeAllowed(callingAe: string, titles: readonly string[] | 
  * (snapshotPeer), never the live socket; `context.associationId` goes on the identity layer's audit events.
  */
 export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string, identity: IdentityResolver, context: AdmissionContext): Promise<Admission> {
-  // PS3.8 §9.3.2: bit 0 of the protocol version is the only version defined.
-  if ((rq.protocolVersion & 0x0001) === 0) return { ok: false, rejection: Refusal.protocolVersionNotSupported, reason: 'protocol-version-not-supported' };
-  if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
-    return { ok: false, rejection: Refusal.applicationContextNotSupported, reason: 'application-context-not-supported', detail: rq.applicationContext };
-  }
-  if (rq.calledAe === '') return { ok: false, rejection: Refusal.calledAeNotRecognized, reason: 'called-ae-empty' };
-  if (rq.callingAe === '') return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-empty' };
+  const malformed = checkRequest(rq);
+  if (malformed !== undefined) return malformed;
 
   let result: IdentityResult | Error;
   let via: 'certificate' | 'user-identity';

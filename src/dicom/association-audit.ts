@@ -12,6 +12,8 @@ export interface ConnectionFacts {
   readonly source: string;
   readonly tlsVersion: string | null;
   readonly certFingerprint: string | undefined;
+  /** `cleartext` on the legacy port (listen.dicomLegacy); absent on the TLS port. */
+  readonly channel?: 'cleartext';
   callingAe?: string;
   calledAe?: string;
 }
@@ -47,6 +49,7 @@ export function auditAssociation(audit: Audit, facts: ConnectionFacts, e: Claime
     calledAe: facts.calledAe,
     tlsVersion: facts.tlsVersion,
     certFingerprint: facts.certFingerprint,
+    ...(facts.channel === undefined ? {} : { channel: facts.channel }),
     ...(e.userIdentityType === undefined ? {} : { userIdentityType: e.userIdentityType }),
     ...(e.rejection === undefined ? {} : { rejection: { ...e.rejection } }),
     ...(e.detail === undefined ? {} : { detail: e.detail }),
@@ -68,6 +71,7 @@ export function auditCommand(audit: Audit, facts: ConnectionFacts, principal: Pr
     source: facts.source,
     associationId: facts.associationId,
     callingAe: facts.callingAe,
+    channel: facts.channel,
     command: d.name,
     action: d.kind === 'pass' ? undefined : d.action,
     messageId: cmd.messageId ?? cmd.messageIdBeingRespondedTo,

@@ -10,7 +10,7 @@ import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
 import type { Clock } from '../util/clock.js';
 import { buildAbort } from './abort.js';
-import { admit, callingAeAllowed } from './admission.js';
+import { admit, callingAeAllowed, type Admission, type AdmissionContext, type AdmittedVia } from './admission.js';
 import { auditAssociation, auditCommand, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
 import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
@@ -28,7 +28,7 @@ import { resultReporter } from './result-report.js';
 import { endSoon, writable, writeAll } from './socket-io.js';
 import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
-import { snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
+import { NO_PEER_CERTIFICATE, snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
 import { tlsError } from '../tls/profile.js';
 import { Timers } from './timers.js';
 
@@ -42,6 +42,11 @@ export interface AssociationDeps {
   readonly revalidateMs: number;
   /** The gateway's clock (injected in tests): dicom.maxAssociationHours is measured with it. */
   readonly clock: Clock;
+  /**
+   * A cleartext port (listen.dicomLegacy): the client socket is plain TCP, `admission` decides
+   * instead of certificates and User Identity, and the audit events say `channel: cleartext`.
+   */
+  readonly cleartext?: { readonly admission: (rq: AssociateRq, context: AdmissionContext) => Admission };
 }
 
 /** The per-connection state machine of the DIMSE guard (PS3.8 §9.2 state table, acceptor side, as a relay). */
@@ -49,7 +54,7 @@ export class Association {
   readonly id = randomBytes(6).toString('hex');
   readonly closed: Promise<void>;
   readonly #d: AssociationDeps;
-  readonly #client: TLSSocket;
+  readonly #client: Socket;
   readonly #log: Logger;
   readonly #facts: ConnectionFacts;
   /** Who the client is, as its handshake established it: never re-read from the socket. */
@@ -59,7 +64,7 @@ export class Association {
   #upstreamReader: PduReader | undefined;
   #rq: AssociateRq | undefined;
   #principal: Principal | undefined;
-  #via: 'certificate' | 'user-identity' | undefined;
+  #via: AdmittedVia | undefined;
   #principalValid = true;
   #rechecking = false;
   /** When the association was established (deps.clock), for dicom.maxAssociationHours. */
@@ -75,14 +80,16 @@ export class Association {
   #lastActivity = Date.now();
   #resolveClosed!: () => void;
 
-  constructor(client: TLSSocket, deps: AssociationDeps) {
+  /** `client` is a TLSSocket, or a plain socket when deps.cleartext is set. */
+  constructor(client: TLSSocket | Socket, deps: AssociationDeps) {
     this.#d = deps;
     this.#client = client;
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
-    this.#peer = snapshotPeer(client);
+    this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket) : NO_PEER_CERTIFICATE;
     this.#facts = {
       associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
       tlsVersion: this.#peer.tlsVersion ?? null, certFingerprint: this.#peer.certificate?.fingerprint256,
+      ...(deps.cleartext === undefined ? {} : { channel: 'cleartext' as const }),
     };
     this.#log = deps.logger.child({ assoc: this.id, source: this.#facts.source });
     const dicom = deps.config.dicom;
@@ -205,7 +212,9 @@ export class Association {
     this.#facts.calledAe = rq.calledAe;
     if (!this.#d.limits.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
     this.#counted = true;
-    const a = await admit(rq, this.#peer, this.#facts.source, this.#d.identity, { associationId: this.id, roles: this.#d.config.roles });
+    const context = { associationId: this.id, roles: this.#d.config.roles };
+    const legacy = this.#d.cleartext;
+    const a = legacy === undefined ? await admit(rq, this.#peer, this.#facts.source, this.#d.identity, context) : legacy.admission(rq, context);
     if (this.#state !== 'admitting') return; // the client went away meanwhile
     if (!a.ok) {
       if (a.alert !== undefined) this.#d.audit.alert(a.alert, { source: this.#facts.source, associationId: this.id, certFingerprint: this.#facts.certFingerprint, detail: a.detail });
@@ -355,8 +364,10 @@ export class Association {
       this.#rechecking = false;
     }
     if ((this.#state as AssociationState) === 'closed') return;
-    // The calling AE title, against the titles the principal and its role are bound to now.
-    if (check?.valid === true && !callingAeAllowed(this.#facts.callingAe ?? '', check.aeTitles, p.role, this.#d.config.roles)) check = { valid: false, reason: 'calling-ae-not-allowed' };
+    // The calling AE title, against the titles the principal and its role are bound to now (as admission
+    // checked them; the legacy port's admission binds titles per device only, legacy-admission.ts).
+    const roles = this.#d.cleartext === undefined ? this.#d.config.roles : {};
+    if (check?.valid === true && !callingAeAllowed(this.#facts.callingAe ?? '', check.aeTitles, p.role, roles)) check = { valid: false, reason: 'calling-ae-not-allowed' };
     if (check?.valid === true) return;
     const reason = check?.reason ?? 'unverifiable';
     this.#principalValid = false;

@@ -24,6 +24,8 @@ export interface DimseServerDeps {
   readonly revalidateMs?: number;
   /** Clock for association lifetimes (dicom.maxAssociationHours); default the system clock. */
   readonly clock?: Clock;
+  /** Association limits shared with another DIMSE listener (the legacy port); default: this listener's own. */
+  readonly limits?: AssociationLimits;
 }
 
 export interface DimseServer {
@@ -49,7 +51,7 @@ function contextOptions(m: TlsMaterial): Record<string, unknown> {
 export function createDimseServer(deps: DimseServerDeps): DimseServer {
   const { config } = deps;
   const log = deps.logger.child({ component: 'dimse' });
-  const limits = new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
+  const limits = deps.limits ?? new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
   const open = new Set<Association>();
   const server = createServer({
     ...contextOptions(deps.tls),

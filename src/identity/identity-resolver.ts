@@ -38,6 +38,7 @@ function refusal(err: unknown): IdentityRefusal {
   if (isGatewayError(err, 'ERR_LOCKED_OUT')) return 'locked-out';
   if (isGatewayError(err, 'ERR_BUSY')) return 'busy';
   if (isGatewayError(err, 'ERR_STORE_UNAVAILABLE')) return 'store-unavailable';
+  if (isGatewayError(err, 'ERR_DIRECTORY_UNAVAILABLE')) return 'directory-unavailable';
   if (isGatewayError(err, 'ERR_SESSION_EXPIRED') || isGatewayError(err, 'ERR_UNAUTHENTICATED')) return 'token-invalid';
   return 'bad-credentials';
 }

@@ -7,6 +7,7 @@ import type { Audit, AuditContext } from '../audit/audit.js';
 import type { AttemptReservation, StateStore } from '../state/store.js';
 import { addressKey } from '../util/address-key.js';
 import type { Clock } from '../util/clock.js';
+import type { DirectoryRefusal, PasswordDirectory } from './ldap/ldap-directory.js';
 import type { PasswordChecker } from './password.js';
 import { matchTotp, TOTP_PERIOD_SECONDS } from './totp.js';
 import type { UserDirectory } from './user-directory.js';
@@ -37,7 +38,13 @@ export function loginFailureReason(err: unknown): string | undefined {
 }
 
 /** Internal reasons, written to the audit trail only; the caller always sees ERR_LOGIN_FAILED. */
-type FailureReason = 'unknown-user' | 'user-disabled' | 'wrong-password' | 'wrong-totp' | 'totp-replayed';
+type FailureReason = 'unknown-user' | 'user-disabled' | 'wrong-password' | 'wrong-totp' | 'totp-replayed' | DirectoryRefusal;
+
+/** Where the passwords of directory users are checked (users.ldap), and whether every user is one (users.backend: ldap). */
+export interface DirectoryLogin {
+  readonly directory: PasswordDirectory;
+  readonly allUsers: boolean;
+}
 
 const MIN = 60_000;
 const REPLAY_TTL_MS = 4 * TOTP_PERIOD_SECONDS * 1000; // longer than the ±1 step acceptance window
@@ -50,8 +57,10 @@ export class LoginService {
   readonly #policy: LockoutPolicy;
   readonly #passwords: PasswordChecker;
   readonly #busyAlerts: AlertThrottle;
+  readonly #directory: DirectoryLogin | undefined;
 
-  constructor(deps: { users: UserDirectory; store: StateStore; audit: Audit; clock: Clock; policy: LockoutPolicy; passwords: PasswordChecker }) {
+  constructor(deps: { users: UserDirectory; store: StateStore; audit: Audit; clock: Clock; policy: LockoutPolicy; passwords: PasswordChecker; directory?: DirectoryLogin }) {
+    this.#directory = deps.directory;
     this.#users = deps.users;
     this.#store = deps.store;
     this.#audit = deps.audit;
@@ -91,6 +100,11 @@ export class LoginService {
     try {
       ({ reason, user } = await this.#check(a, username, source, now));
     } catch (err) {
+      if (isGatewayError(err, 'ERR_DIRECTORY_UNAVAILABLE')) {
+        // The directory could not say: the password was never checked, so its places go back (nothing is let in).
+        await this.#release(userKey, addrKey, now);
+        this.#record(a, username, 'deny', 'directory-unavailable');
+      }
       if (isGatewayError(err, 'ERR_BUSY')) {
         // Never checked: its places go back. (Any other error leaves them counted: fail closed.)
         await this.#release(userKey, addrKey, now);
@@ -113,6 +127,7 @@ export class LoginService {
   /** The password (scrypt, within the PasswordChecker's limits), then the account state, then the TOTP code and its replay mark. */
   async #check(a: LoginAttempt, username: string, source: string, now: number): Promise<{ reason: FailureReason | undefined; user: UserRecord | undefined }> {
     const user = username.length <= 64 ? await this.#users.get(username) : undefined;
+    if (user !== undefined && (user.source === 'ldap' || this.#directory?.allUsers === true)) return this.#checkDirectory(a, user, username, source, now);
     const passwordOk = await this.#passwords.verify(a.password, user?.passwordHash, source);
     if (user === undefined) return { reason: 'unknown-user', user };
     if (!passwordOk) return { reason: 'wrong-password', user };
@@ -121,6 +136,24 @@ export class LoginService {
     if (step === null) return { reason: 'wrong-totp', user };
     if (!(await this.#store.setIfGreater(`totp-used:${username}`, step, REPLAY_TTL_MS))) return { reason: 'totp-replayed', user };
     return { reason: undefined, user };
+  }
+
+  /**
+   * A directory user: the password by a bind to the directory (within the PasswordChecker's limits),
+   * its account state and groups → role, then the gateway's own disabled flag and TOTP code. The role
+   * the groups map to is written to the record when it changed, so sessions and associations see it.
+   */
+  async #checkDirectory(a: LoginAttempt, user: UserRecord, username: string, source: string, now: number): Promise<{ reason: FailureReason | undefined; user: UserRecord | undefined }> {
+    const d = this.#directory;
+    if (d === undefined) throw new GatewayError('ERR_DIRECTORY_UNAVAILABLE', `user ${username} has source ldap, but users.ldap is not configured`);
+    const answer = await this.#passwords.run(source, () => d.directory.authenticate(username, a.password));
+    if (!answer.ok) return { reason: answer.reason, user };
+    if (user.disabled) return { reason: 'user-disabled', user };
+    const step = await matchTotp(user.totpSecret, a.totp, now);
+    if (step === null) return { reason: 'wrong-totp', user };
+    if (!(await this.#store.setIfGreater(`totp-used:${username}`, step, REPLAY_TTL_MS))) return { reason: 'totp-replayed', user };
+    const current = user.role === answer.role ? user : await this.#users.update(username, { role: answer.role });
+    return { reason: undefined, user: current };
   }
 
   #windowMs(): number {

@@ -80,6 +80,14 @@ export class PasswordChecker {
     return this.#limiter.run(source, async () => verifyPassword(password, stored ?? (await dummyPasswordHash())));
   }
 
+  /**
+   * Runs another password check (a directory bind, src/identity/ldap/) within the same limits, so
+   * logins of directory users are bounded and refused with ERR_BUSY exactly like local ones.
+   */
+  run<T>(source: string, check: () => Promise<T>): Promise<T> {
+    return this.#limiter.run(source, check);
+  }
+
   /** Checks running and waiting now. */
   get load(): { readonly running: number; readonly waiting: number } {
     return this.#limiter.load;

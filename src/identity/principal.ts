@@ -6,12 +6,15 @@ export type AuthMethod =
   | 'bearer-token'
   | 'mtls'
   | 'dicom-user-password-totp'
-  | 'dicom-user-jwt';
+  | 'dicom-user-jwt'
+  /** A legacy device on the cleartext port: its source address and calling AE title, nothing proven. */
+  | 'source-address';
 
 export interface Principal {
   /** Username, or device name. */
   readonly id: string;
-  readonly kind: 'user' | 'device';
+  /** `legacy-device`: admitted on listen.dicomLegacy by address and AE title (dicom/legacy-devices.ts). */
+  readonly kind: 'user' | 'device' | 'legacy-device';
   readonly role: string;
   readonly method: AuthMethod;
   /** Session id: the HTTP session, or the session that issued the DIMSE token (users). */

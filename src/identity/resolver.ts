@@ -6,7 +6,7 @@ import type { Principal } from './principal.js';
 
 /** Why an identity was refused; the guards map these to A-ASSOCIATE-RJ or HTTP statuses. */
 export type IdentityRefusal =
-  | 'no-identity' | 'bad-credentials' | 'locked-out' | 'busy' | 'store-unavailable'
+  | 'no-identity' | 'bad-credentials' | 'locked-out' | 'busy' | 'store-unavailable' | 'directory-unavailable'
   | 'certificate-unknown' | 'device-disabled' | 'certificate-revoked' | 'token-invalid' | 'user-disabled';
 
 export type IdentityResult =

@@ -16,6 +16,12 @@ export interface UserRecord {
    * per calling AE title gives them that modality's rights (docs/dicom.md).
    */
   readonly aeTitles?: readonly string[];
+  /**
+   * `ldap`: the password is the hospital directory's (users.ldap), the role the one its groups map to
+   * at the last login; the record keeps only the TOTP secret and the gateway's own settings, and its
+   * passwordHash is empty. Absent: a local user.
+   */
+  readonly source?: 'ldap';
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -34,9 +40,16 @@ export function checkUsername(username: string): void {
 export function parseUserRecord(username: string, raw: unknown): UserRecord | string {
   if (!USERNAME_PATTERN.test(username)) return `users.${username}: invalid username`;
   if (typeof raw !== 'object' || raw === null) return `users.${username}: must be a mapping`;
-  const r = raw as Record<string, unknown>;
+  const r = { ...(raw as Record<string, unknown>) };
+  if (r['source'] !== undefined && r['source'] !== 'ldap') return `users.${username}.source: must be ldap (or absent for a local user)`;
+  const ldap = r['source'] === 'ldap';
+  // A directory user's role comes from the directory's groups at login: empty until the first one.
+  if (ldap && r['role'] === undefined) r['role'] = '';
   if (typeof r['role'] !== 'string') return `users.${username}.role: must be a role name`;
-  if (typeof r['passwordHash'] !== 'string' || !r['passwordHash'].startsWith('scrypt$')) return `users.${username}.passwordHash: must be an scrypt hash written by "pacs-gateway users add"`;
+  if (ldap) {
+    if (r['passwordHash'] !== undefined && r['passwordHash'] !== '') return `users.${username}.passwordHash: a user with source ldap has no local password (the directory checks it)`;
+    r['passwordHash'] = '';
+  } else if (typeof r['passwordHash'] !== 'string' || !r['passwordHash'].startsWith('scrypt$')) return `users.${username}.passwordHash: must be an scrypt hash written by "pacs-gateway users add"`;
   if (typeof r['totpSecret'] !== 'string' || !/^[A-Z2-7]{26,}$/.test(r['totpSecret'])) return `users.${username}.totpSecret: must be a base32 secret of at least 128 bits`;
   if (r['disabled'] !== undefined && typeof r['disabled'] !== 'boolean') return `users.${username}.disabled: must be true or false`;
   const ae = r['aeTitles'];
@@ -47,10 +60,11 @@ export function parseUserRecord(username: string, raw: unknown): UserRecord | st
   return {
     username,
     role: r['role'],
-    passwordHash: r['passwordHash'],
+    passwordHash: r['passwordHash'] as string,
     totpSecret: r['totpSecret'],
     disabled: r['disabled'] === true,
     ...(ae === undefined ? {} : { aeTitles: ae as string[] }),
+    ...(ldap ? { source: 'ldap' as const } : {}),
     createdAt: typeof r['createdAt'] === 'string' ? r['createdAt'] : now,
     updatedAt: typeof r['updatedAt'] === 'string' ? r['updatedAt'] : now,
   };

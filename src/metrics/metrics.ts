@@ -115,7 +115,7 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
   });
 
   // Series that exist from the start at 0, so that increase() in an alert rule sees their first change.
-  for (const rule of ['query-sweep', 'bulk-retrieve', 'off-hours', 'new-source', 'refusal-burst', 'password-spray', 'association-flood', 'lockout.user', 'lockout.address', 'sink.dropping']) alerts.inc({ rule }, 0);
+  for (const rule of ['query-sweep', 'bulk-retrieve', 'off-hours', 'new-source', 'refusal-burst', 'password-spray', 'association-flood', 'lockout.user', 'lockout.address', 'sink.dropping', 'dicom.legacy-address-refused', 'dicom.cleartext-credential']) alerts.inc({ rule }, 0);
   for (const scope of ['user', 'address']) lockouts.inc({ scope }, 0);
 
   const statusText: string[] = [];

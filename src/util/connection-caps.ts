@@ -17,7 +17,7 @@ export interface ConnectionCaps {
 
 export interface CapDeps {
   /** Names the listener in logs and alerts. */
-  readonly listener: 'https' | 'dicom';
+  readonly listener: 'https' | 'dicom' | 'dicom-legacy';
   readonly logger: Logger;
   readonly audit: Audit;
 }

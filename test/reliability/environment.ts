@@ -79,7 +79,7 @@ async function setUp(log: (line: string) => void, cleanup: (() => Promise<void> 
   const probe: Record<string, string> = options.probeFile === undefined ? {} : { NODE_OPTIONS: `--import=${pathToFileURL(join(process.cwd(), 'test/reliability/event-loop-probe.mjs')).href}`, PGW_PROBE_FILE: options.probeFile };
   const configFile = join(dir, 'gateway.yaml');
   writeFileSync(configFile, stringify({
-    listen: { https: { host: '127.0.0.1', port: httpsPort }, dicom: { host: '127.0.0.1', port: dicomPort } },
+    listen: { https: { host: '127.0.0.1', port: httpsPort }, dicom: { host: '127.0.0.1', port: dicomPort }, metrics: { host: '127.0.0.1', port: 0 } },
     tls: { cert: 'certs/server.crt', key: 'certs/server.key', clientCa: 'certs/ca.crt', autoGenerate: false },
     upstream: {
       dicomweb: `http://127.0.0.1:${pacsHttpLink.port}/dicom-web`, wadoUri: `http://127.0.0.1:${pacsHttpLink.port}/wado`,

@@ -63,7 +63,7 @@ export async function startDicomEnv(options: DicomEnvOptions = {}): Promise<Dico
   for (const ae of options.moveDestinations ?? []) destPorts.set(ae, await freePort());
   const orthanc = await startOrthanc({
     ...options.orthanc,
-    modalities: Object.fromEntries([...destPorts].map(([ae, port]) => [ae.toLowerCase(), { AET: ae, Host: '127.0.0.1', Port: port }])),
+    modalities: { ...options.orthanc?.modalities, ...Object.fromEntries([...destPorts].map(([ae, port]) => [ae.toLowerCase(), { AET: ae, Host: '127.0.0.1', Port: port }])) },
   });
   let gw: TestGateway;
   try {
