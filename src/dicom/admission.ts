@@ -59,6 +59,16 @@ async function resolve(call: () => Promise<IdentityResult>): Promise<IdentityRes
 }
 
 /**
+ * Whether `callingAe` is one of the principal's own titles (`titles`: a device's, a user's when set;
+ * undefined: any) and of its role's (when set). At admission, and at every re-check of an open
+ * association with the titles and roles in force then.
+ */
+export function callingAeAllowed(callingAe: string, titles: readonly string[] | undefined, role: string, roles: Readonly<Record<string, RoleRules>>): boolean {
+  const roleTitles = Object.hasOwn(roles, role) ? roles[role]?.aeTitles : undefined;
+  return (titles === undefined || titles.includes(callingAe)) && (roleTitles === undefined || roleTitles.includes(callingAe));
+}
+
+/**
  * Decides an A-ASSOCIATE-RQ before anything reaches the PACS. Order: protocol version and
  * application context (PS3.8 §9.3.2), then identity — a presented certificate must have been
  * verified (a failed one is refused even if user identity is also offered), a verified one is
@@ -104,8 +114,7 @@ export async function admit(rq: AssociateRq, peer: PeerIdentity, source: string,
   const principal = result.principal;
   // A calling AE title must be the principal's own (a device's, a user's when set) and the role's (when set):
   // a user presenting a modality's title would get whatever the PACS grants that title.
-  const roleTitles = Object.hasOwn(context.roles, principal.role) ? context.roles[principal.role]?.aeTitles : undefined;
-  if ((principal.aeTitles !== undefined && !principal.aeTitles.includes(rq.callingAe)) || (roleTitles !== undefined && !roleTitles.includes(rq.callingAe))) {
+  if (!callingAeAllowed(rq.callingAe, principal.aeTitles, principal.role, context.roles)) {
     return { ok: false, rejection: Refusal.callingAeNotRecognized, reason: 'calling-ae-not-allowed', detail: rq.callingAe, named: principal.id, ...typed };
   }
   return { ok: true, principal, via, ...typed };

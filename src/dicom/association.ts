@@ -10,7 +10,7 @@ import type { Principal } from '../identity/principal.js';
 import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
 import type { Clock } from '../util/clock.js';
 import { buildAbort } from './abort.js';
-import { admit, type Admission, type AdmissionContext, type AdmittedVia } from './admission.js';
+import { admit, callingAeAllowed, type Admission, type AdmissionContext, type AdmittedVia } from './admission.js';
 import { auditAssociation, auditCommand, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
 import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
@@ -363,7 +363,12 @@ export class Association {
     } finally {
       this.#rechecking = false;
     }
-    if (check?.valid === true || (this.#state as AssociationState) === 'closed') return;
+    if ((this.#state as AssociationState) === 'closed') return;
+    // The calling AE title, against the titles the principal and its role are bound to now (as admission
+    // checked them; the legacy port's admission binds titles per device only, legacy-admission.ts).
+    const roles = this.#d.cleartext === undefined ? this.#d.config.roles : {};
+    if (check?.valid === true && !callingAeAllowed(this.#facts.callingAe ?? '', check.aeTitles, p.role, roles)) check = { valid: false, reason: 'calling-ae-not-allowed' };
+    if (check?.valid === true) return;
     const reason = check?.reason ?? 'unverifiable';
     this.#principalValid = false;
     this.#log.warn({ principal: p.id, reason }, 'principal no longer valid; aborting association');

@@ -72,6 +72,7 @@ export class GatewayIdentityResolver implements IdentityResolver {
     const principal: Principal = {
       id: device.name, kind: 'device', role: device.role, method: 'mtls',
       aeTitles: device.aeTitles, certFingerprint: cert.fingerprint256, moveDestinations: device.moveDestinations,
+      ...(device.fingerprint === undefined && cert.subjectCn !== undefined ? { certSubjectCn: cert.subjectCn } : {}),
     };
     return { ok: true, principal };
   }
@@ -143,7 +144,12 @@ export class GatewayIdentityResolver implements IdentityResolver {
       if (d.revokedAt !== undefined) return { valid: false, reason: 'certificate-revoked' };
       if (d.disabled) return { valid: false, reason: 'device-disabled' };
       if (d.fingerprint !== undefined && d.fingerprint !== principal.certFingerprint) return { valid: false, reason: 'certificate-changed' };
-      return { valid: true };
+      if (d.fingerprint === undefined && d.subjectCn !== principal.certSubjectCn) return { valid: false, reason: 'certificate-changed' };
+      // What the association was admitted with and its commands are decided on (the role, the device's
+      // own move destinations) must not have been narrowed since: reconnecting re-admits.
+      if (d.role !== principal.role) return { valid: false, reason: 'role-changed' };
+      if (principal.moveDestinations?.some((m) => !d.moveDestinations.includes(m)) === true) return { valid: false, reason: 'move-destinations-changed' };
+      return { valid: true, aeTitles: d.aeTitles };
     }
     if (principal.idp !== undefined) {
       // An identity provider's user: only a DIMSE token of a live session admits one (never a type-2 login).
@@ -166,6 +172,6 @@ export class GatewayIdentityResolver implements IdentityResolver {
         : await this.#sessions.checkSession(principal.sessionId, principal.id);
       if (!s.ok) return { valid: false, reason: s.reason };
     }
-    return { valid: true };
+    return u.aeTitles === undefined ? { valid: true } : { valid: true, aeTitles: u.aeTitles };
   }
 }

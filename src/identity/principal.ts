@@ -32,6 +32,8 @@ export interface Principal {
   readonly idp?: 'oidc';
   /** SHA-256 fingerprint of the client certificate, when mTLS was used. */
   readonly certFingerprint?: string;
+  /** The client certificate's subject CN, when a device bound by `subjectCn` was admitted with it (re-checked against the binding). */
+  readonly certSubjectCn?: string;
   /** C-MOVE destinations this principal may name besides the role's. */
   readonly moveDestinations?: readonly string[];
 }

@@ -23,9 +23,16 @@ export type IdentityResult =
 export type RevalidationFailure =
   | 'user-unknown' | 'user-disabled' | 'user-pending' | 'credentials-changed' | 'role-changed'
   | 'session-ended' | 'session-idle' | 'session-expired' | 'token-revoked'
-  | 'device-unknown' | 'device-disabled' | 'certificate-revoked' | 'certificate-changed';
+  | 'device-unknown' | 'device-disabled' | 'certificate-revoked' | 'certificate-changed'
+  | 'move-destinations-changed' | 'calling-ae-not-allowed';
 
-export type Revalidation = { readonly valid: true } | { readonly valid: false; readonly reason: RevalidationFailure };
+/**
+ * `aeTitles`: the calling AE titles the principal is bound to now (a device's, a user's when set;
+ * undefined: any), for the caller to check the association's own against (admission.ts callingAeAllowed).
+ */
+export type Revalidation =
+  | { readonly valid: true; readonly aeTitles?: readonly string[] }
+  | { readonly valid: false; readonly reason: RevalidationFailure };
 
 export interface IdentityResolver {
   /**
@@ -42,8 +49,8 @@ export interface IdentityResolver {
    */
   fromUserIdentity(type: number, primary: Buffer, secondary: Buffer, source: string, context?: AuditContext): Promise<IdentityResult>;
   /**
-   * Re-checks a principal that is already admitted: a device still registered, enabled, not revoked
-   * and with the same certificate; a user still present, enabled, in the same role, with the same
+   * Re-checks a principal that is already admitted: a device still registered, enabled, not revoked,
+   * with the same certificate and role, and no C-MOVE destination taken away; a user still present, enabled, in the same role, with the same
    * password and TOTP secret; for a DIMSE token, its session alive and the token not revoked.
    * Rejects when that cannot be known (state store down): the caller fails closed.
    */

@@ -31,6 +31,12 @@ t.test('cross-site requests that change state are refused; same-origin and non-b
     'Origin of another port, no Sec-Fetch-Site': { origin: 'https://127.0.0.1:1' },
     'Origin: null (sandboxed page)': { origin: 'null' },
     'Origin over http': { origin: `http://127.0.0.1:${gw.httpsPort}` },
+    'Sec-Fetch-Site: cross-site without Origin': { 'sec-fetch-site': 'cross-site' },
+    'Sec-Fetch-Site: same-site without Origin': { 'sec-fetch-site': 'same-site' },
+    'Sec-Fetch-Site: cross-site with the gateway\'s own Origin': { 'sec-fetch-site': 'cross-site', origin: `https://127.0.0.1:${gw.httpsPort}` },
+    'Origin: null with Sec-Fetch-Site: cross-site (sandboxed frame)': { 'sec-fetch-site': 'cross-site', origin: 'null' },
+    'Origin with the gateway\'s host as a prefix': { origin: `https://127.0.0.1:${gw.httpsPort}.evil.example` },
+    'Sec-Fetch-Site in upper case': { 'sec-fetch-site': 'CROSS-SITE' },
   };
 
   await t.test('login CSRF: POST /auth/login', async (t) => {

@@ -75,6 +75,24 @@ function lockoutFloods(t: Test, redis: RedisServer | undefined): void {
     t.equal(kinds.filter((k) => k === 'rj 1/1/1').length, checked.length, 'each checked attempt got 1/1/1, the rest 2/1/1');
     t.equal(lockAlertsFor('victim-dicom').length, 1, 'one lockout.user alert');
   });
+
+  t.test(`${FLOOD} concurrent wrong logins for one account over HTTPS and DICOM at once, its name spelled differently: one count`, async (t) => {
+    await gw.addUser('victim-mixed', 'viewer');
+    // The same account as the login normalises it (trimmed, lower case), alternating between the two channels.
+    const spellings = ['victim-mixed', 'VICTIM-MIXED', ' Victim-Mixed', 'victim-MIXED\t'];
+    const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => {
+      const username = spellings[i % spellings.length] as string;
+      return i % 2 === 0
+        ? gw.request('POST', '/auth/login', { headers: json, body: JSON.stringify({ username, password: `guess-${i}-wrong`, totp: '123456' }) }).then((a) => `http ${a.status}`)
+        : associateWithPassword(gw.dicomPort, gw.caPem, { username, passcode: `guess-${i}-wrong123456` }).then((a) => `dicom ${rj(a)}`);
+    }));
+    t.same([...new Set(answers)].filter((a) => !['http 401', 'http 429', 'dicom rj 1/1/1', 'dicom rj 2/1/1'].includes(a)), [], 'only refusals: 401/429 on HTTPS, 1/1/1 / 2/1/1 on DICOM');
+    const checked = checkedFor('victim-mixed');
+    t.ok(checked.length <= USER_MAX_FAILURES, `${checked.length} of ${FLOOD} attempts had their password checked (at most ${USER_MAX_FAILURES})`);
+    t.equal(answers.filter((a) => a === 'http 401' || a === 'dicom rj 1/1/1').length, checked.length, 'each checked attempt was refused as wrong, the rest as locked out');
+    t.ok(answers.includes('dicom rj 2/1/1') && answers.includes('http 429'), 'both channels met the one lock');
+    t.equal(lockAlertsFor('victim-mixed').length, 1, 'one lockout.user alert');
+  });
 }
 
 t.test('a flood over many accounts from one address gets ERR_BUSY beyond its share; another address logs in meanwhile', async (t) => {
