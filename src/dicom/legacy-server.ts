@@ -2,6 +2,7 @@
 // open only to the addresses of legacyDevices; behind it the same association guard as the TLS port.
 
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { closeListener, listenOn } from './listener-lifecycle.js';
 import { AlertThrottle } from '../audit/alert-throttle.js';
 import type { Audit } from '../audit/audit.js';
 import type { Logger } from '../audit/logger.js';
@@ -35,7 +36,6 @@ export interface LegacyServer {
   stats(): { associations: number };
 }
 
-const CLOSE_GRACE_MS = 2000;
 const NEVER: IdentityResult = Object.freeze({ ok: false, refusal: 'no-identity', reason: 'not-on-the-legacy-port' });
 
 /** Creates the legacy listener; nothing listens until listen(). */
@@ -92,26 +92,11 @@ export function createLegacyServer(deps: LegacyServerDeps): LegacyServer {
   server.on('error', (err) => log.error({ err }, 'legacy DIMSE listener error'));
 
   return {
-    listen: () => new Promise<AddressInfo>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen(deps.listen.port, deps.listen.host, () => {
-        server.off('error', onError);
-        const address = server.address() as AddressInfo;
-        log.warn({ address: address.address, port: address.port, devices: devices.size }, 'legacy DIMSE listener started: CLEARTEXT, for the legacyDevices only');
-        resolve(address);
-      });
+    listen: () => listenOn(server, deps.listen.port, deps.listen.host, (address) => {
+      log.warn({ address: address.address, port: address.port, devices: devices.size }, 'legacy DIMSE listener started: CLEARTEXT, for the legacyDevices only');
     }),
     close: async () => {
-      const stopped = new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      });
-      for (const a of open) a.shutdown();
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
-      await Promise.race([Promise.all([...open].map((a) => a.closed)), grace]);
-      for (const s of sockets) s.destroy();
-      await stopped;
+      await closeListener(server, open, sockets);
     },
     stats: () => ({ associations: open.size }),
   };

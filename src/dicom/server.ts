@@ -2,6 +2,7 @@
 
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
+import { closeListener, listenOn } from './listener-lifecycle.js';
 import type { Audit } from '../audit/audit.js';
 import { tlsFailureReason } from '../audit/outcome.js';
 import type { Logger } from '../audit/logger.js';
@@ -38,7 +39,6 @@ export interface DimseServer {
   stats(): { associations: number };
 }
 
-const CLOSE_GRACE_MS = 2000;
 
 /** Default interval for re-checking admitted principals (disabled users, revoked devices and tokens, ended sessions) and lifetimes. */
 export const DEFAULT_REVALIDATE_MS = 10_000;
@@ -97,28 +97,11 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
   server.on('error', (err) => log.error({ err }, 'DIMSE listener error'));
 
   return {
-    listen: () => new Promise<AddressInfo>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen(config.listen.dicom.port, config.listen.dicom.host, () => {
-        server.off('error', onError);
-        const address = server.address() as AddressInfo;
-        log.info({ address: address.address, port: address.port }, 'DIMSE TLS listener started');
-        resolve(address);
-      });
+    listen: () => listenOn(server, config.listen.dicom.port, config.listen.dicom.host, (address) => {
+      log.info({ address: address.address, port: address.port }, 'DIMSE TLS listener started');
     }),
     close: async () => {
-      const stopped = new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      });
-      for (const a of open) a.shutdown();
-      // Peers normally close at once after A-ABORT; whatever is left (handshakes in progress,
-      // peers that do not close) is cut after a short grace period.
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
-      await Promise.race([Promise.all([...open].map((a) => a.closed)), grace]);
-      for (const raw of sockets) raw.destroy();
-      await stopped;
+      await closeListener(server, open, sockets);
     },
     setSecureContext: (m) => {
       server.setSecureContext(contextOptions(m));

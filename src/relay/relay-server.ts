@@ -1,6 +1,7 @@
 // The relay's cleartext listener for the PACS: source addresses checked against relay.allowFrom, each connection a RelayAssociation.
 
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { closeListener, listenOn } from '../dicom/listener-lifecycle.js';
 import type { Audit } from '../audit/audit.js';
 import type { Logger } from '../audit/logger.js';
 import type { GatewayConfig, RelayConfig } from '../config/types.js';
@@ -27,7 +28,6 @@ export interface RelayServer {
   stats(): { associations: number };
 }
 
-const CLOSE_GRACE_MS = 2000;
 
 /** Creates the relay listener; reads every destination's TLS files now (throws ERR_CONFIG_READ when one is missing). */
 export function createRelayServer(deps: RelayServerDeps): RelayServer {
@@ -62,27 +62,12 @@ export function createRelayServer(deps: RelayServerDeps): RelayServer {
   });
   server.on('error', (err) => log.error({ err }, 'relay listener error'));
   return {
-    listen: () => new Promise<AddressInfo>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen(relay.listen.port, relay.listen.host, () => {
-        server.off('error', onError);
-        const address = server.address() as AddressInfo;
-        log.info({ address: address.address, port: address.port, destinations: [...destinations.keys()] }, 'relay listener started');
-        resolve(address);
-      });
+    listen: () => listenOn(server, relay.listen.port, relay.listen.host, (address) => {
+      log.info({ address: address.address, port: address.port, destinations: [...destinations.keys()] }, 'relay listener started');
     }),
     close: async () => {
       moves.close();
-      const stopped = new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      });
-      for (const a of open) a.shutdown();
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref());
-      await Promise.race([Promise.all([...open].map((a) => a.closed)), grace]);
-      for (const s of sockets) s.destroy();
-      await stopped;
+      await closeListener(server, open, sockets);
     },
     stats: () => ({ associations: open.size }),
   };
