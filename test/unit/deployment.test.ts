@@ -99,5 +99,5 @@ t.test('pacs-host.nft: DICOM and HTTP in from the gateways only, DICOM out to th
   t.equal((nft.match(/\{/g) ?? []).length, (nft.match(/\}/g) ?? []).length, 'braces balance');
   const doc = readFileSync('docs/deployment.md', 'utf8');
   t.match(doc, /tcp dport \{ 4242, 8042 \} ip saddr \$GATEWAYS accept/, 'docs/deployment.md shows the same rules');
-  t.match(doc, /RELAY SUBSECTION/, 'the relay subsection is marked for the merge');
+  t.match(doc, /allowFrom: \[172\.30\.0\.10\/32\]/, 'docs/deployment.md: the relay admits the PACS only, as relay.yaml');
 });
