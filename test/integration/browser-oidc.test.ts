@@ -117,6 +117,29 @@ t.test('browser sign-in through the IdP', async (t) => {
     await context.close();
   });
 
+  await t.test('two gateway sessions from one IdP session: the back-channel logout ends both', async (t) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await signInThroughIdp(page, gw.url, 'u-carol');
+    await page.waitForURL(`${gw.url}/account`);
+    const first = (await context.cookies(gw.url)).find((c) => c.name === '__Host-pacs-session')?.value;
+    t.ok(first, 'a session cookie');
+    // Signing in again in the same browser: the IdP session is still there, so no IdP form this time.
+    const again = await context.newPage();
+    await again.goto(`${gw.url}/login`);
+    await again.click('#oidc-sign-in');
+    await again.waitForURL(`${gw.url}/account`);
+    t.equal(await again.locator('#sessions tbody tr').count(), 2, 'two sessions of carol');
+    const idpPage = await context.newPage();
+    await idpPage.goto(`${o.idp.issuer}/session/end`);
+    await idpPage.click('button[name=logout]');
+    await idpPage.waitForLoadState();
+    t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout', sessionsEnded: 2 });
+    t.equal((await gw.request('GET', '/dicom-web/studies', { headers: { cookie: `__Host-pacs-session=${first}` } })).status, 401, 'the first session is over too');
+    t.equal((await again.goto(`${gw.url}/dicom-web/studies`))?.status(), 401, 'and the second');
+    await context.close();
+  });
+
   await t.test('a user without MFA sees why and gets no session', async (t) => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
