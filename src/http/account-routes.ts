@@ -1,4 +1,5 @@
-// /account (a password + TOTP session required): sessions, DICOM tokens, password, authenticator, sign out.
+// /account (a password + TOTP session, or a session of the hospital's IdP): sessions, DICOM tokens,
+// password and authenticator (local accounts only), sign out.
 // Every form posts without JavaScript; cross-site POSTs are refused by auth-routes' hook (same scope).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -26,6 +27,8 @@ export interface AccountRouteDeps extends HttpAuthDeps {
   readonly idleMinutes: number;
   readonly dicomPort: () => number;
   readonly clock: () => number;
+  /** auth.oidc's display name, shown to a user the IdP signed in. */
+  readonly idpName?: string;
 }
 
 /** Confirmations after a redirect (?m=…): fixed sentences, nothing from the query is shown. */
@@ -37,10 +40,21 @@ const NOTICES: Readonly<Record<string, string>> = {
   'token-revoked': 'The DICOM token was revoked.',
 };
 
+/** What an IdP user is told, and the refusal of a password or authenticator change they post anyway. */
+export const MANAGED_BY_IDP = "Your password and authenticator are managed by your hospital's identity provider; change them there.";
+
 /** How long a started re-enrolment waits for its confirming code. */
 const REENROL_MS = 10 * 60_000;
 
-interface Who { readonly user: UserRecord; readonly session: SessionRecord; readonly method: AuthMethod }
+/**
+ * The signed-in user: a local account (`user`, its record) or one the hospital's IdP vouched for
+ * (`idp`: no local record; the role is the session's).
+ */
+type Who = { readonly username: string; readonly role: string; readonly session: SessionRecord; readonly method: AuthMethod }
+  & ({ readonly user: UserRecord; readonly idp?: undefined } | { readonly user?: undefined; readonly idp: 'oidc' });
+
+/** The audit `method` of an account event: how the session's user proved who they are. */
+const proofOf = (who: Who): 'password+totp' | 'oidc' => (who.idp === undefined ? 'password+totp' : who.idp);
 
 function field(req: FastifyRequest, name: string): string {
   const v = ((req.body ?? {}) as Record<string, unknown>)[name];
@@ -50,16 +64,19 @@ function field(req: FastifyRequest, name: string): string {
 export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): Promise<void> {
   const html = (reply: FastifyReply, status: number, body: string) => security(reply).code(status).type('text/html; charset=utf-8').send(body);
   const audit = (req: FastifyRequest, who: Who, decision: 'allow' | 'deny', reason: string, extra: Record<string, unknown> = {}): void => {
-    deps.audit.record({ event: 'auth.account', decision, reason, principal: who.user.username, method: 'password+totp', source: req.ip, requestId: req.id, ...extra });
+    deps.audit.record({ event: 'auth.account', decision, reason, principal: who.username, method: proofOf(who), source: req.ip, requestId: req.id, ...extra });
   };
 
   /** The signed-in user, or a redirect to /login already sent (an ended session says so there). */
   const signedIn = async (req: FastifyRequest, reply: FastifyReply): Promise<Who | undefined> => {
     try {
       const { principal, session } = await authenticate(authInputOf(req), deps);
+      if (session === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'the account page needs a session');
+      // authenticate() admits an IdP session only with its role; its user has no local record.
+      if (principal.idp !== undefined) return { username: principal.id, role: principal.role, session, method: principal.method, idp: principal.idp };
       const user = await deps.users.get(principal.id);
-      if (session === undefined || user === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'the account page needs a password + TOTP session');
-      return { user, session, method: principal.method };
+      if (user === undefined) throw new GatewayError('ERR_UNAUTHENTICATED', 'the account page needs a password + TOTP session');
+      return { username: user.username, role: user.role, user, session, method: principal.method };
     } catch (err) {
       if (isGatewayError(err, 'ERR_STORE_UNAVAILABLE')) throw err;
       await security(reply).redirect(isGatewayError(err, 'ERR_SESSION_EXPIRED') ? '/login?ended=1' : '/login', 303);
@@ -70,10 +87,22 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
   const view = async (req: FastifyRequest, who: Who, extra: Partial<AccountView> = {}): Promise<string> => {
     const host = (req.headers.host ?? 'gateway').replace(/:\d+$/, '');
     return accountPage({
-      username: who.user.username, role: who.user.role, method: who.method, session: who.session, idleMinutes: deps.idleMinutes,
-      sessions: await deps.sessions.listSessions(who.user.username), tokens: await deps.sessions.listDimseTokens(who.user.username),
+      username: who.username, role: who.role, method: who.method, session: who.session, idleMinutes: deps.idleMinutes,
+      ...(who.idp === undefined ? {} : { idp: { name: deps.idpName ?? 'the identity provider' } }),
+      sessions: await deps.sessions.listSessions(who.username), tokens: await deps.sessions.listDimseTokens(who.username),
       dicom: { host, port: deps.dicomPort() }, ...extra,
     });
+  };
+
+  /**
+   * A local account's user, or undefined with the refusal sent: the password and authenticator of
+   * an IdP user are the IdP's (403, whatever the form carried; nothing is checked or changed).
+   */
+  const localUser = async (req: FastifyRequest, reply: FastifyReply, who: Who, at: 'password' | 'authenticator'): Promise<(Who & { user: UserRecord }) | undefined> => {
+    if (who.user !== undefined) return who as Who & { user: UserRecord };
+    audit(req, who, 'deny', 'managed-by-idp', { change: at });
+    await html(reply, 403, await view(req, who, { errorAt: 'credentials', error: MANAGED_BY_IDP }));
+    return undefined;
   };
 
   /** A new session for `user` in place of the current one (after a credential change ended every session). */
@@ -83,7 +112,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
   };
 
   /** Password and a current code, through the login service (its lockout counts these too). */
-  const proveAgain = async (req: FastifyRequest, who: Who): Promise<UserRecord> =>
+  const proveAgain = async (req: FastifyRequest, who: Who & { user: UserRecord }): Promise<UserRecord> =>
     deps.login.login({ username: who.user.username, password: field(req, 'current'), totp: field(req, 'totp').trim(), source: req.ip, channel: 'http', context: { requestId: req.id } });
 
   app.get<{ Querystring: { m?: string } }>('/account', async (req, reply) => {
@@ -96,7 +125,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
   app.post('/account/sessions/others', async (req, reply) => {
     const who = await signedIn(req, reply);
     if (who === undefined) return reply;
-    const ended = await deps.sessions.revokeOthers(who.user.username, who.session.sid);
+    const ended = await deps.sessions.revokeOthers(who.username, who.session.sid);
     audit(req, who, 'allow', 'others-signed-out', { sessionsEnded: ended });
     return reply.redirect('/account?m=others-signed-out', 303);
   });
@@ -105,7 +134,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
     const who = await signedIn(req, reply);
     if (who === undefined) return reply;
     const issued = await deps.sessions.issueDimseToken(who.session);
-    deps.audit.record({ event: 'auth.token', decision: 'allow', reason: 'dimse-token-issued', principal: who.user.username, method: who.method, source: req.ip, requestId: req.id, tokenId: issued.id });
+    deps.audit.record({ event: 'auth.token', decision: 'allow', reason: 'dimse-token-issued', principal: who.username, method: who.method, source: req.ip, requestId: req.id, tokenId: issued.id });
     return html(reply, 201, await view(req, who, { newToken: { token: issued.token, id: issued.id, expiresAt: issued.expiresAt } }));
   });
 
@@ -113,14 +142,16 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
     const who = await signedIn(req, reply);
     if (who === undefined) return reply;
     const id = req.params.id;
-    const revoked = /^[A-Za-z0-9_-]{10,64}$/.test(id) && (await deps.sessions.revokeDimseTokenOf(who.user.username, id));
-    deps.audit.record({ event: 'auth.token', decision: 'allow', reason: revoked ? 'dimse-token-revoked' : 'dimse-token-not-found', principal: who.user.username, method: who.method, source: req.ip, requestId: req.id, tokenId: id });
+    const revoked = /^[A-Za-z0-9_-]{10,64}$/.test(id) && (await deps.sessions.revokeDimseTokenOf(who.username, id));
+    deps.audit.record({ event: 'auth.token', decision: 'allow', reason: revoked ? 'dimse-token-revoked' : 'dimse-token-not-found', principal: who.username, method: who.method, source: req.ip, requestId: req.id, tokenId: id });
     if (!revoked) return html(reply, 404, await view(req, who, { errorAt: 'tokens', error: 'No such token of yours: it was already revoked or has expired.' }));
     return reply.redirect('/account?m=token-revoked', 303);
   });
 
   app.post('/account/password', async (req, reply) => {
-    const who = await signedIn(req, reply);
+    const signed = await signedIn(req, reply);
+    if (signed === undefined) return reply;
+    const who = await localUser(req, reply, signed, 'password');
     if (who === undefined) return reply;
     const refuse = async (status: number, error: string, reason: string) => {
       audit(req, who, 'deny', reason);
@@ -146,7 +177,9 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
   });
 
   app.post('/account/authenticator', async (req, reply) => {
-    const who = await signedIn(req, reply);
+    const signed = await signedIn(req, reply);
+    if (signed === undefined) return reply;
+    const who = await localUser(req, reply, signed, 'authenticator');
     if (who === undefined) return reply;
     try { await proveAgain(req, who); } catch (err) {
       if (isGatewayError(err, 'ERR_LOCKED_OUT')) reply.header('retry-after', String(err.detail?.['retryAfterSeconds'] ?? 60));
@@ -168,7 +201,9 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
   });
 
   app.post('/account/authenticator/confirm', async (req, reply) => {
-    const who = await signedIn(req, reply);
+    const signed = await signedIn(req, reply);
+    if (signed === undefined) return reply;
+    const who = await localUser(req, reply, signed, 'authenticator');
     if (who === undefined) return reply;
     const pending = await deps.store.getRecord<{ secret: string }>(`reenrol:${who.session.sid}`);
     if (pending === null) return html(reply, 400, await view(req, who, { errorAt: 'authenticator', error: 'The set-up took too long or was already finished; start again.' }));

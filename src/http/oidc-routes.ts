@@ -70,10 +70,10 @@ export function oidcRoutes(app: FastifyInstance, deps: OidcRouteDeps): void {
     try {
       const signedIn = await oidc.callback(url, readCookie(req.headers.cookie, PENDING_COOKIE), req.ip, req.id);
       reply.header('set-cookie', [pendingCookie('', 0), sessionCookie(deps.cookieName, signedIn.token, (signedIn.expiresAt - deps.clock()) / 1000)]);
-      // A 200 page that moves on by itself: a redirect would still belong to the IdP's cross-site
-      // navigation, and the SameSite=Strict session cookie would not be sent with it.
-      return reply.type('text/html; charset=utf-8').send(page('Signed in', `<meta http-equiv="refresh" content="0;url=/">
-<h1>Signed in</h1><p id="oidc-signed-in">Signed in as <strong>${escapeHtml(signedIn.username)}</strong> (role <code>${escapeHtml(signedIn.role)}</code>). <a href="/" id="continue">Continue</a></p>`));
+      // A 200 page that moves on to /account by itself: a redirect would still belong to the IdP's
+      // cross-site navigation, and the SameSite=Strict session cookie would not be sent with it.
+      return reply.type('text/html; charset=utf-8').send(page('Signed in', `<meta http-equiv="refresh" content="0;url=/account">
+<h1>Signed in</h1><p id="oidc-signed-in">Signed in as <strong>${escapeHtml(signedIn.username)}</strong> (role <code>${escapeHtml(signedIn.role)}</code>). <a href="/account" id="continue">Continue</a></p>`));
     } catch (err) {
       const g = isGatewayError(err) ? err : new GatewayError('ERR_OIDC_FAILED');
       if (!isGatewayError(err)) req.log.error({ err: { message: (err as Error).message } }, 'OIDC callback failed');

@@ -110,6 +110,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     await enrolRoutes(scope, { users: deps.users, sessions: deps.sessions, store: deps.store, audit: deps.audit, cookieName: config.session.cookieName, clock: deps.clock });
     await accountRoutes(scope, {
       ...authDeps, login: deps.login, store: deps.store, audit: deps.audit, idleMinutes: config.session.idleMinutes, dicomPort: deps.dicomPort ?? (() => config.listen.dicom.port), clock: deps.clock,
+      ...(deps.oidc === undefined ? {} : { idpName: deps.oidc.name }),
     });
   });
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));

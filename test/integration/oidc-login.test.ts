@@ -48,6 +48,64 @@ t.test('OIDC sign-in against a real OpenID Provider', async (t) => {
     t.notMatch(gw.rawLogs.join('\n'), o.clientSecret, 'the client secret is never logged');
   });
 
+  await t.test('/account works for an IdP user; its password and authenticator forms are refused (they are the IdP\'s)', async (t) => {
+    const r = await o.signIn('u-alice');
+    t.match(r.callback.text, /<meta http-equiv="refresh" content="0;url=\/account">/, 'the callback page moves on to /account');
+    const cookie = `${SESSION_COOKIE}=${r.session}`;
+    const home = await gw.request('GET', '/', { headers: { cookie } });
+    t.equal(home.status, 303);
+    t.equal(home.headers.location, '/account', '/ sends a signed-in IdP user to /account too');
+    const account = await gw.request('GET', '/account', { headers: { cookie } });
+    t.equal(account.status, 200, 'not sent back to /login: no local user record is needed');
+    t.match(account.text, /<p id="who">Signed in as <strong>alice<\/strong> \(role <code>radiologist<\/code>\)/, 'username and the role from the IdP groups');
+    t.match(account.text, /<dd id="method">your hospital's identity provider, <span id="idp">Test Hospital IdP<\/span> \(OpenID Connect/);
+    t.match(account.text, /<dd id="session-end">/);
+    t.match(account.text, /id="managed-by-idp">Your password and authenticator [^<]*are managed by your hospital's identity provider/);
+    t.notMatch(account.text, /action="\/account\/(password|authenticator)"/, 'no password or authenticator form is offered');
+    t.match(account.text, /action="\/account\/dimse-tokens"/);
+    t.match(account.text, /action="\/account\/sessions\/others"/);
+    t.match(account.text, /action="\/auth\/logout"/);
+
+    const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+    const before = gw.auditEvents('auth.account').length;
+    for (const path of ['/account/password', '/account/authenticator', '/account/authenticator/confirm']) {
+      const refused = await gw.request('POST', path, { headers: { ...FORM, cookie }, body: 'current=x&password=Another-long-passphrase-9&password2=Another-long-passphrase-9&totp=123456' });
+      t.equal(refused.status, 403, `${path}: refused`);
+      t.match(refused.text, /id="credentials-error">[^<]*managed by your hospital(?:'|&#39;|&#x27;)s identity provider/, `${path}: the page says why`);
+    }
+    const denials = gw.auditEvents('auth.account').slice(before);
+    t.equal(denials.length, 3);
+    for (const e of denials) t.match(e, { decision: 'deny', reason: 'managed-by-idp', principal: 'alice', method: 'oidc' });
+    t.equal((await gw.request('GET', '/account', { headers: { cookie } })).status, 200, 'the session lives on');
+
+    // Another session of alice: "sign out everywhere else" ends it (and any other) and keeps this one; the audit says oidc.
+    const sessionRows = async () => {
+      const text = (await gw.request('GET', '/account', { headers: { cookie } })).text;
+      return (/<table id="sessions"[^]*?<tbody>([^]*?)<\/tbody>/.exec(text)?.[1] ?? '').match(/<tr>/g)?.length ?? 0;
+    };
+    const listed = await sessionRows();
+    const other = await o.signIn('u-alice');
+    const otherCookie = `${SESSION_COOKIE}=${other.session}`;
+    t.equal(await sessionRows(), listed + 1, 'the new session is listed');
+    const signOut = await gw.request('POST', '/account/sessions/others', { headers: { ...FORM, cookie }, body: '' });
+    t.equal(signOut.status, 303);
+    t.match(gw.auditEvents('auth.account').at(-1), { decision: 'allow', reason: 'others-signed-out', principal: 'alice', method: 'oidc', sessionsEnded: listed });
+    t.equal(await sessionRows(), 1, 'only this one is left');
+    t.equal((await gw.request('GET', '/dicom-web/studies', { headers: { cookie: otherCookie } })).status, 401, 'the other session is over');
+    t.equal((await gw.request('GET', '/account', { headers: { cookie } })).status, 200, 'this one is not');
+
+    // DIMSE tokens from the page's forms: create (shown once), listed, revoked.
+    const created = await gw.request('POST', '/account/dimse-tokens', { headers: { ...FORM, cookie }, body: '' });
+    t.equal(created.status, 201);
+    const id = /id="revoke-([A-Za-z0-9_-]+)"/.exec(created.text)?.[1];
+    t.ok(id, 'the new token is listed');
+    t.match(created.text, /<pre id="new-token">[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+<\/pre>/);
+    const revoked = await gw.request('POST', `/account/dimse-tokens/${id}/revoke`, { headers: { ...FORM, cookie }, body: '' });
+    t.equal(revoked.status, 303);
+    t.match(gw.auditEvents('auth.token').at(-1), { decision: 'allow', reason: 'dimse-token-revoked', principal: 'alice', tokenId: id });
+    t.match((await gw.request('GET', '/account', { headers: { cookie } })).text, /id="no-tokens"/);
+  });
+
   await t.test('MFA by acr: accepted when acr is an accepted value, refused when it is not', async (t) => {
     const carol = await o.signIn('u-carol');
     t.equal(carol.callback.status, 200, carol.callback.text.slice(-300));
@@ -132,10 +190,14 @@ t.test('OIDC sign-in against a real OpenID Provider', async (t) => {
     t.equal(r.callback.status, 200);
     const cookie = `${SESSION_COOKIE}=${r.session}`;
     t.equal((await gw.request('GET', '/dicom-web/studies', { headers: { cookie } })).status, 200);
+    // carol signed in earlier too (the acr test): the logout token names her (sub) as well as this IdP session (sid).
+    const account = (await gw.request('GET', '/account', { headers: { cookie } })).text;
+    const live = (/<table id="sessions"[^]*?<tbody>([^]*?)<\/tbody>/.exec(account)?.[1] ?? '').match(/<tr>/g)?.length ?? 0;
+    t.ok(live >= 2, 'carol holds more than one session');
     await o.idp.endSession();
     const after = await gw.request('GET', '/dicom-web/studies', { headers: { cookie } });
     t.equal(after.status, 401);
-    t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout', method: 'oidc', sessionsEnded: 1 });
+    t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout', method: 'oidc', sessionsEnded: live });
   });
 
   await t.test('one address cannot fill the state store with pending sign-ins', async (t) => {

@@ -1,4 +1,5 @@
-// /account: who you are, your sessions, your DICOM tokens, password and authenticator, sign out.
+// /account: who you are, your sessions, your DICOM tokens, password and authenticator (local accounts;
+// an IdP's user is told they are the IdP's), sign out.
 
 import type { DimseTokenInfo, SessionRecord } from '../../identity/sessions.js';
 import { errorBox, escapeHtml, noticeBox, page, when } from './layout.js';
@@ -7,6 +8,8 @@ export interface AccountView {
   readonly username: string;
   readonly role: string;
   readonly method: string;
+  /** Set when the hospital's identity provider signed the user in (auth.oidc): its display name. */
+  readonly idp?: { readonly name: string };
   readonly session: SessionRecord;
   readonly idleMinutes: number;
   readonly sessions: readonly SessionRecord[];
@@ -16,12 +19,18 @@ export interface AccountView {
   readonly notice?: string;
   readonly error?: string;
   /** Which form the error belongs to (the error is shown there). */
-  readonly errorAt?: 'password' | 'authenticator' | 'tokens' | 'sessions';
+  readonly errorAt?: 'password' | 'authenticator' | 'tokens' | 'sessions' | 'credentials';
   /** A token just created: shown once. */
   readonly newToken?: { readonly token: string; readonly id: string; readonly expiresAt: number };
 }
 
 const METHODS: Readonly<Record<string, string>> = { 'session-cookie': 'password and authenticator code (browser session)', 'bearer-token': 'password and authenticator code (bearer token)' };
+
+/** An IdP user's password and authenticator section: they are the IdP's, nothing to change here. */
+function managedByIdp(name: string, error: string): string {
+  return `<h2>Password and authenticator</h2>${error}
+<p id="managed-by-idp">Your password and authenticator (multi-factor authentication) are managed by your hospital's identity provider, ${escapeHtml(name)}; change them there.</p>`;
+}
 
 export function accountPage(v: AccountView): string {
   const err = (at: NonNullable<AccountView['errorAt']>) => (v.errorAt === at ? errorBox(`${at}-error`, v.error) : '');
@@ -35,7 +44,7 @@ export function accountPage(v: AccountView): string {
 <button type="button" class="small secondary" data-copy="storescu-line" hidden>Copy command</button></div>`;
   return page('Your account', `<h1>Your account</h1>${noticeBox('account-notice', v.notice)}
 <p id="who">Signed in as <strong>${escapeHtml(v.username)}</strong> (role <code>${escapeHtml(v.role)}</code>).</p>
-<dl><dt>Signed in with</dt><dd id="method">${escapeHtml(METHODS[v.method] ?? v.method)}</dd>
+<dl><dt>Signed in with</dt><dd id="method">${v.idp === undefined ? escapeHtml(METHODS[v.method] ?? v.method) : `your hospital's identity provider, <span id="idp">${escapeHtml(v.idp.name)}</span> (OpenID Connect, with multi-factor authentication)`}</dd>
 <dt>Session ends</dt><dd id="session-end">${escapeHtml(when(v.session.expiresAt))} at the latest, or after ${v.idleMinutes} minutes without activity</dd></dl>
 <form method="post" action="/auth/logout"><button type="submit" id="logout">Sign out</button></form>
 
@@ -49,7 +58,7 @@ ${fresh}
 <form method="post" action="/account/dimse-tokens"><button type="submit" id="create-token">Create a DICOM token</button></form>
 ${tokens}
 
-<h2>Change your password</h2>${err('password')}
+${v.idp !== undefined ? managedByIdp(v.idp.name, err('credentials')) : `<h2>Change your password</h2>${err('password')}
 <form method="post" action="/account/password">
 <input type="hidden" name="username" autocomplete="username" value="${escapeHtml(v.username)}">
 <label for="current-password">Current password</label><input id="current-password" name="current" type="password" autocomplete="current-password" required maxlength="1024">
@@ -65,5 +74,5 @@ ${tokens}
 <input type="hidden" name="username" autocomplete="username" value="${escapeHtml(v.username)}">
 <label for="reenrol-password">Password</label><input id="reenrol-password" name="current" type="password" autocomplete="current-password" required maxlength="1024">
 <label for="reenrol-totp">Current authenticator code</label><input id="reenrol-totp" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code" required>
-<button type="submit" class="secondary" id="reenrol">Set up the authenticator again</button></form>`, { scripts: ['account.js'], wide: true });
+<button type="submit" class="secondary" id="reenrol">Set up the authenticator again</button></form>`}`, { scripts: ['account.js'], wide: true });
 }

@@ -25,6 +25,20 @@ export const MAX_STARTS_PER_ADDRESS = 200;
 
 interface SessionLink { readonly issuer: string; readonly sub: string; readonly sid?: string; readonly idToken: string }
 
+/**
+ * The gateway sessions of one IdP session (`oidc-sid:`) or one IdP user (`oidc-sub:`): a user may
+ * hold several (session.maxPerUser), and a back-channel logout ends them all. `sid`: a record
+ * written before the list (one session).
+ */
+interface SessionsOf { readonly sids?: readonly string[]; readonly sid?: string }
+
+/** Sessions one `oidc-sid:`/`oidc-sub:` record lists at most (the newest; far above session.maxPerUser). */
+const MAX_LINKED = 50;
+
+function sidsOf(r: SessionsOf | null): string[] {
+  return r === null ? [] : [...(r.sids ?? []), ...(r.sid === undefined ? [] : [r.sid])];
+}
+
 export interface OidcLoginDeps {
   readonly rp: OidcRelyingParty;
   readonly sessions: SessionService;
@@ -137,10 +151,16 @@ export class OidcLogin {
     const link: SessionLink = { issuer: o.issuer, sub, idToken: verified.idToken, ...(sid === undefined ? {} : { sid }) };
     const ttl = this.#d.sessionMaxMs + 60_000;
     await this.#d.store.putRecord(`oidc-link:${issued.sid}`, link, ttl);
-    if (sid !== undefined) await this.#d.store.putRecord(`oidc-sid:${digest(o.issuer, sid)}`, { sid: issued.sid }, ttl);
-    await this.#d.store.putRecord(`oidc-sub:${digest(o.issuer, sub)}`, { sid: issued.sid }, ttl);
+    if (sid !== undefined) await this.#link(`oidc-sid:${digest(o.issuer, sid)}`, issued.sid, ttl);
+    await this.#link(`oidc-sub:${digest(o.issuer, sub)}`, issued.sid, ttl);
     this.#d.audit.record({ event: 'auth.login', decision: 'allow', reason: 'oidc-sign-in', principal: named, role: role.role, method: 'oidc', source, requestId, roleFrom: role.value.slice(0, 128), ...facts });
     return { token: issued.token, expiresAt: issued.expiresAt, username: named, role: role.role };
+  }
+
+  /** Adds gateway session `sid` to the list under `key` (sessions ended since are skipped when a logout comes). */
+  async #link(key: string, sid: string, ttl: number): Promise<void> {
+    const sids = sidsOf(await this.#d.store.getRecord<SessionsOf>(key)).filter((s) => s !== sid);
+    await this.#d.store.putRecord(key, { sids: [...sids, sid].slice(-MAX_LINKED) } satisfies SessionsOf, ttl);
   }
 
   /** After the gateway session of an IdP user ended: where to send the browser to end the IdP session too (when the IdP offers it). */
@@ -165,10 +185,10 @@ export class OidcLogin {
     ];
     let ended = 0;
     for (const key of keys) {
-      const r = await this.#d.store.getRecord<{ sid: string }>(key);
-      if (r === null) continue;
-      if (await this.#d.sessions.revoke(r.sid)) ended++;
-      await this.#d.store.deleteRecord(`oidc-link:${r.sid}`);
+      for (const sid of sidsOf(await this.#d.store.getRecord<SessionsOf>(key))) {
+        if (await this.#d.sessions.revoke(sid)) ended++;
+        await this.#d.store.deleteRecord(`oidc-link:${sid}`);
+      }
       await this.#d.store.deleteRecord(key);
     }
     this.#d.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'backchannel-logout', method: 'oidc', source, requestId, sub: check.target.sub?.slice(0, 128), sessionsEnded: ended });
