@@ -55,7 +55,7 @@ export interface SlapdServer {
   log(): string;
   stop(): Promise<void>;
   /** Freezes (SIGSTOP) / thaws (SIGCONT) slapd: a directory that hangs without closing connections. */
-  pause(): void;
+  pause(): Promise<void>;
   resume(): void;
   /** Starts it again on the same ports with the same data. */
   restart(): Promise<void>;
@@ -214,7 +214,13 @@ export async function startSlapd(users: readonly DirectoryUser[]): Promise<Slapd
       if (r.code !== 0) throw new Error(`ldapmodify failed (${String(r.code)}): ${r.stderr}`);
     },
     stop,
-    pause: () => { child?.kill('SIGSTOP'); },
+    pause: async () => {
+      const proc = child;
+      if (proc?.pid === undefined) throw new Error('slapd is not running');
+      proc.kill('SIGSTOP');
+      // The signal is delivered asynchronously: wait until the kernel shows the process stopped ("T").
+      for (let i = 0; i < 200 && !/^\d+ \(.*\) T /.test(readFileSync(`/proc/${proc.pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 10));
+    },
     resume: () => { child?.kill('SIGCONT'); },
     restart: async () => { await stop(); await launch(); },
     destroy: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },

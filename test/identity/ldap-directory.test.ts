@@ -85,10 +85,10 @@ t.test('a certificate from another CA, a wrong service password, a stopped direc
   const badService = new LdapDirectory({ ...base, bindPassword: 'not-the-service-password' });
   await t.rejects(badService.authenticate('alice', 'alice-Dir-pw-1'), { code: 'ERR_DIRECTORY_UNAVAILABLE', message: /refused the service account/ });
   // A directory that hangs: refused after timeoutMs, not left waiting.
-  slapd.pause();
+  await slapd.pause();
   const hung = await new LdapDirectory({ ...base, timeoutMs: 300 }).authenticate('alice', 'alice-Dir-pw-1').catch((e: unknown) => e);
   slapd.resume();
-  t.ok(isGatewayError(hung, 'ERR_DIRECTORY_UNAVAILABLE'));
+  t.ok(isGatewayError(hung, 'ERR_DIRECTORY_UNAVAILABLE'), 'a hung directory is unavailable', { hung });
   t.match((hung as Error).message, /time(d )?out/i);
   await slapd.stop();
   t.teardown(() => slapd.restart());

@@ -10,9 +10,10 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t from 'tap';
 import { startGateway } from '../helpers/gateway.js';
+import { launchChromium } from '../helpers/browser.js';
 
 /** An attacker's page: a form to `action` with `fields`, submitted as soon as the page loads. */
 function formPage(action: string, fields: Record<string, string>, enctype = 'application/x-www-form-urlencoded'): string {
@@ -45,11 +46,7 @@ t.test('a page of another origin cannot log the user out, log them in as someone
     'same-site page on another port (https://127.0.0.1)': `https://127.0.0.1:${(sameSite.address() as AddressInfo).port}/`,
   };
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
 

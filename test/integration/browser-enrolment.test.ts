@@ -2,7 +2,7 @@
 // CLI) → the link → password refused then accepted → the QR code (decoded from the page's pixels) → a code from
 // oathtool → /account → a DICOM token that storescu uses → revoked → refused → sign out → the link is dead.
 // Then lockout and an ended session as the browser sees them. axe-core checks each page; screenshots go to
-// docs/screenshots/ for the README.
+// .tap/screenshots/ (and docs/screenshots/ for the README with PGW_UPDATE_SCREENSHOTS=1).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,25 +10,21 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { parse, stringify } from 'yaml';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeInstance, writeInstance } from '../helpers/instances.js';
 import { findInstanceId, startOrthanc, type OrthancServer } from '../helpers/orthanc.js';
 import { GATEWAY_BIN } from '../helpers/replica.js';
 import { oathtool, run, type RunResult } from '../helpers/tools.js';
+import { launchChromium, screenshot } from '../helpers/browser.js';
 
 /** jsqr is CommonJS with a default export: the function is `.default` under ESM interop. */
 const jsQR = ((jsQRModule as unknown as { default?: unknown }).default ?? jsQRModule) as (d: Uint8ClampedArray, w: number, h: number) => { data: string } | null;
-const SHOTS = join(process.cwd(), 'docs/screenshots');
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 async function launch(t: Test): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   return browser;
 }
 
@@ -105,14 +101,14 @@ t.test('from an invite link to a DICOM store, in the browser', async (t) => {
   await page.locator('#password').evaluate((e) => e.removeAttribute('minlength')); // the server's check, not the browser's
   await page.click('#enrol-password');
   t.match(await page.textContent('#enrol-error'), /at least 8 characters/, 'a short one too');
-  await page.screenshot({ path: join(SHOTS, 'enrol-password.png'), fullPage: true });
+  await screenshot(page, 'enrol-password.png', { fullPage: true });
   const password = 'violet kettle harbour 42';
   await page.fill('#password', password);
   await page.fill('#password2', password);
   await page.click('#enrol-password');
   await page.waitForSelector('#qr svg');
   await accessible(t, page, 'authenticator step');
-  await page.screenshot({ path: join(SHOTS, 'enrol-authenticator.png'), fullPage: true });
+  await screenshot(page, 'enrol-authenticator.png', { fullPage: true });
 
   // The QR code as the phone sees it: the element's pixels, decoded.
   const png = PNG.sync.read(await page.locator('#qr').screenshot());
@@ -136,13 +132,13 @@ t.test('from an invite link to a DICOM store, in the browser', async (t) => {
   t.match(await page.textContent('#account-notice'), /account is ready/);
   t.match(await page.textContent('#method'), /password and authenticator code/);
   await accessible(t, page, 'account page');
-  await page.screenshot({ path: join(SHOTS, 'account.png'), fullPage: true });
+  await screenshot(page, 'account.png', { fullPage: true });
 
   await page.click('#create-token');
   const dimse = (await page.textContent('#new-token'))?.trim() ?? '';
   t.match(dimse, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'the new token is shown once');
   t.match(await page.textContent('#storescu-line'), new RegExp(`storescu .*--jwt token\\.jwt -aec GATEWAY 127\\.0\\.0\\.1 ${gw.dicomPort} FILE\\.dcm`), 'the command line to use it, with the gateway\'s DICOM port');
-  await page.screenshot({ path: join(SHOTS, 'account-dicom-token.png'), fullPage: true });
+  await screenshot(page, 'account-dicom-token.png', { fullPage: true });
   const ok = await storescu(gw, orthanc, dimse);
   t.equal(ok.result.code, 0, `storescu with the token: ${ok.result.stdout}${ok.result.stderr}`);
   t.ok(ok.stored, 'the instance reached the PACS');
@@ -188,7 +184,7 @@ t.test('lockout and an ended session, as the browser shows them', async (t) => {
   await signIn('000000');
   t.match(await page.textContent('#login-error'), /Too many failed attempts\. Wait 15 minutes and try again\./, 'the lockout says how long to wait');
   await accessible(t, page, 'login page with a lockout');
-  await page.screenshot({ path: join(SHOTS, 'login-lockout.png'), fullPage: true });
+  await screenshot(page, 'login-lockout.png', { fullPage: true });
 
   gw.clock.advance(16 * 60_000);
   await signIn(await gw.code(lea));

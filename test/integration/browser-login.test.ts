@@ -1,10 +1,10 @@
 // A clinician in a real browser (Debian chromium via playwright-core): login form, TOTP, DICOMweb, logout.
 
 import t from 'tap';
-import { chromium } from 'playwright-core';
 import { startGateway } from '../helpers/gateway.js';
 import { makeInstance } from '../helpers/instances.js';
 import { startOrthanc, uploadInstance } from '../helpers/orthanc.js';
+import { launchChromium } from '../helpers/browser.js';
 
 t.test('browser login with password + TOTP, then DICOMweb with the session cookie', async (t) => {
   const orthanc = await startOrthanc();
@@ -15,11 +15,7 @@ t.test('browser login with password + TOTP, then DICOMweb with the session cooki
   await uploadInstance(orthanc, inst.buffer);
   const nina = await gw.addUser('nina', 'viewer');
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   // The dev CA is not in the browser's trust store; everything else about TLS is real.
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();

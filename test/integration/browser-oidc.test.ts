@@ -6,11 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { makeInstance, writeInstance } from '../helpers/instances.js';
 import { startOidcEnv } from '../helpers/oidc-env.js';
 import { getInstanceFile, uploadInstance } from '../helpers/orthanc.js';
 import { run } from '../helpers/tools.js';
+import { launchChromium } from '../helpers/browser.js';
 
 async function signInThroughIdp(page: Page, gwUrl: string, idpUser: string): Promise<void> {
   await page.goto(`${gwUrl}/login`);
@@ -37,11 +38,7 @@ t.test('browser sign-in through the IdP', async (t) => {
   await uploadInstance(orthanc, inst.buffer);
   const peer = ['127.0.0.1', String(o.env.port)];
 
-  const browser: Browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser: Browser = await launchChromium(t);
 
   await t.test('redirect flow, DICOMweb, DIMSE token for storescu, then back-channel logout ends it all', async (t) => {
     // The dev CAs are not in the browser's trust store; everything else about TLS is real.

@@ -6,21 +6,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Page, type Response } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import { startGateway } from '../helpers/gateway.js';
 import { makeInstance, randomUid } from '../helpers/instances.js';
 import { startOrthanc, uploadInstance } from '../helpers/orthanc.js';
 import { phantomSlice, viewerBuild } from '../helpers/viewer.js';
-
-/** Screenshots go to .tap/screenshots/; with PGW_UPDATE_SCREENSHOTS=1 also to docs/screenshots/ (README). */
-function screenshotPaths(name: string): string[] {
-  const dirs = ['.tap/screenshots', ...(process.env['PGW_UPDATE_SCREENSHOTS'] === '1' ? ['docs/screenshots'] : [])];
-  return dirs.map((d) => { mkdirSync(d, { recursive: true }); return join(d, name); });
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  for (const path of screenshotPaths(name)) await page.screenshot({ path });
-}
+import { launchChromium, screenshot } from '../helpers/browser.js';
 
 interface Seen { readonly method: string; readonly origin: string; readonly path: string; readonly status: number }
 
@@ -45,11 +36,7 @@ t.test('OHIF behind the gateway: sign in, study list, study, pixels, STOW refuse
   }
   const nina = await gw.addUser('nina', 'viewer');
 
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   // The dev CA is not in the browser's trust store; everything else about TLS is real.
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
   // OHIF starts slowly in a software-rendered headless browser on a busy 2-core machine: a generous bound, not a timing check.
