@@ -25,6 +25,17 @@ export const MAX_STARTS_PER_ADDRESS = 200;
 
 interface SessionLink { readonly issuer: string; readonly sub: string; readonly sid?: string; readonly idToken: string }
 
+/** The gateway sessions an IdP session or subject opened (`{ sid }`: one, as records written before this kept it). */
+type LinkedSessions = { readonly sids: readonly string[] } | { readonly sid: string };
+
+/** Gateway sessions one IdP session or subject keeps linked at most (more than session.maxPerUser allows). */
+const MAX_LINKED = 64;
+
+function sessionsOf(r: LinkedSessions | null): readonly string[] {
+  if (r === null) return [];
+  return 'sids' in r ? r.sids.filter((s) => typeof s === 'string') : [r.sid];
+}
+
 export interface OidcLoginDeps {
   readonly rp: OidcRelyingParty;
   readonly sessions: SessionService;
@@ -137,10 +148,21 @@ export class OidcLogin {
     const link: SessionLink = { issuer: o.issuer, sub, idToken: verified.idToken, ...(sid === undefined ? {} : { sid }) };
     const ttl = this.#d.sessionMaxMs + 60_000;
     await this.#d.store.putRecord(`oidc-link:${issued.sid}`, link, ttl);
-    if (sid !== undefined) await this.#d.store.putRecord(`oidc-sid:${digest(o.issuer, sid)}`, { sid: issued.sid }, ttl);
-    await this.#d.store.putRecord(`oidc-sub:${digest(o.issuer, sub)}`, { sid: issued.sid }, ttl);
+    if (sid !== undefined) await this.#link(`oidc-sid:${digest(o.issuer, sid)}`, issued.sid, ttl);
+    await this.#link(`oidc-sub:${digest(o.issuer, sub)}`, issued.sid, ttl);
     this.#d.audit.record({ event: 'auth.login', decision: 'allow', reason: 'oidc-sign-in', principal: named, role: role.role, method: 'oidc', source, requestId, roleFrom: role.value.slice(0, 128), ...facts });
     return { token: issued.token, expiresAt: issued.expiresAt, username: named, role: role.role };
+  }
+
+  /**
+   * Adds gateway session `sid` to the ones an IdP session (or subject) names: one IdP session can
+   * sign in more than once (a second tab, a script), and a back-channel logout must end them all.
+   */
+  async #link(key: string, sid: string, ttl: number): Promise<void> {
+    const r = await this.#d.store.getRecord<LinkedSessions>(key);
+    const live = [];
+    for (const s of sessionsOf(r)) if (s !== sid && (await this.#d.store.getRecord(`oidc-link:${s}`)) !== null) live.push(s);
+    await this.#d.store.putRecord(key, { sids: [...live.slice(-(MAX_LINKED - 1)), sid] }, ttl);
   }
 
   /** After the gateway session of an IdP user ended: where to send the browser to end the IdP session too (when the IdP offers it). */
@@ -159,16 +181,19 @@ export class OidcLogin {
       return check;
     }
     const issuer = this.#d.rp.options.issuer;
-    const keys = [
-      ...(check.target.sid === undefined ? [] : [`oidc-sid:${digest(issuer, check.target.sid)}`]),
-      ...(check.target.sub === undefined ? [] : [`oidc-sub:${digest(issuer, check.target.sub)}`]),
-    ];
+    // A sid names one IdP session: the gateway sessions it opened end, not the user's others elsewhere
+    // (OpenID Connect Back-Channel Logout 1.0 §2.7); a sub alone names every session of the user.
+    const keys = check.target.sid !== undefined
+      ? [`oidc-sid:${digest(issuer, check.target.sid)}`]
+      : check.target.sub === undefined ? [] : [`oidc-sub:${digest(issuer, check.target.sub)}`];
     let ended = 0;
     for (const key of keys) {
-      const r = await this.#d.store.getRecord<{ sid: string }>(key);
+      const r = await this.#d.store.getRecord<LinkedSessions>(key);
       if (r === null) continue;
-      if (await this.#d.sessions.revoke(r.sid)) ended++;
-      await this.#d.store.deleteRecord(`oidc-link:${r.sid}`);
+      for (const sid of sessionsOf(r)) {
+        if (await this.#d.sessions.revoke(sid)) ended++;
+        await this.#d.store.deleteRecord(`oidc-link:${sid}`);
+      }
       await this.#d.store.deleteRecord(key);
     }
     this.#d.audit.record({ event: 'auth.logout', decision: 'allow', reason: 'backchannel-logout', method: 'oidc', source, requestId, sub: check.target.sub?.slice(0, 128), sessionsEnded: ended });
