@@ -84,7 +84,8 @@ export async function findInvite(dir: UserDirectory, token: string, now: number)
   if (!TOKEN_PATTERN.test(token)) return { problem: 'invite-unknown' };
   const wanted = Buffer.from(hashInviteToken(token), 'hex');
   for (const u of await dir.list()) {
-    if (u.invite === undefined || u.pending !== true || u.invite.revoked === true) continue;
+    // A disabled user's link is dead too: enrolling would end in a sign-in (and an auth.login allow) for them.
+    if (u.invite === undefined || u.pending !== true || u.invite.revoked === true || u.disabled) continue;
     if (!timingSafeEqual(Buffer.from(u.invite.tokenHash, 'hex'), wanted)) continue;
     if (Date.parse(u.invite.expiresAt) <= now) return { problem: 'invite-expired' };
     return { user: u as UserRecord & { invite: InviteRecord } };

@@ -127,6 +127,20 @@ for (const [name, gw] of deps) {
     t.equal((await gw.request('GET', path)).status, 410, 'the link is used up');
   });
 
+  t.test(`${name}: a disabled user's link is dead: no enrolment, no sign-in`, async (t) => {
+    const path = await invite(t, gw, ['invite', 'dora', '--role', 'viewer']);
+    t.equal(await choosePassword(gw, path), 303);
+    const secret = await manualKey(gw, path);
+    const off = await cli(gw, ['disable', 'dora']);
+    t.equal(off.code, 0, off.stderr);
+    await gw.gateway.reload();
+    t.equal((await gw.request('GET', path)).status, 410, 'the link no longer opens');
+    const done = await confirm(gw, path, secret);
+    t.equal(done.status, 410, 'nor confirms');
+    t.equal(done.cookie, undefined, 'no session');
+    t.notOk(gw.auditEvents('auth.login').some((e) => e.principal === 'dora' && e.decision === 'allow'), 'no sign-in audited');
+  });
+
   t.test(`${name}: dead links — revoked, unknown, malformed, expired — and cross-site posts`, async (t) => {
     const revoked = await invite(t, gw, ['invite', 'rui', '--role', 'viewer']);
     const r = await cli(gw, ['revoke-invite', 'rui']);
