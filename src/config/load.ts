@@ -131,7 +131,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; ba
   }
   const roles = normaliseRoles((merged['roles'] ?? {}) as Record<string, unknown>);
   checkCrossFields(merged, roles, problems);
-  checkRelayConfig(merged['relay'], problems);
+  checkRelayConfig(merged['relay'], problems, merged['legacyDevices']);
   problems.push(...authConfigProblems(merged['auth'] as Parameters<typeof authConfigProblems>[0], roles));
   if (problems.length > 0) {
     throw new GatewayError('ERR_CONFIG_INVALID', `${source} is invalid:\n  - ${problems.join('\n  - ')}`, { detail: { problems } });

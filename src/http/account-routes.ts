@@ -157,6 +157,9 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps
       audit(req, who, 'deny', reason);
       return html(reply, status, await view(req, who, { errorAt: 'password', error }));
     };
+    // A directory user's password is the directory's: a local hash would be a second password the
+    // gateway never checks, and a source-ldap record with one is refused when the users are read again.
+    if (deps.login.passwordInDirectory(who.user)) return refuse(409, 'Your password is the hospital directory\'s: change it there, not here.', 'password-in-directory');
     const password = field(req, 'password');
     if (password !== field(req, 'password2')) return refuse(400, 'The two new passwords differ; type the same password twice.', 'password-mismatch');
     try { checkPasswordStrength(password, who.user.username); } catch (err) {

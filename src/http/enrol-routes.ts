@@ -105,6 +105,11 @@ export async function enrolRoutes(app: FastifyInstance, deps: EnrolRouteDeps): P
       audit(req, 'deny', 'code-refused', user.username);
       return showAuthenticator(reply, req.params.token, user, 400, `That code did not match. Check the time on your phone, wait for a new code and try again (${MAX_CODE_ATTEMPTS - attempts} attempts left).`);
     }
+    // One sign-in per link: of confirms racing on it (each read it open), only the first goes on.
+    if ((await deps.store.increment(`enrol-confirmed:${user.invite.tokenHash}`, 72 * 3_600_000)) > 1) {
+      audit(req, 'deny', 'invite-used', user.username);
+      return html(reply, 410, deadLinkPage());
+    }
     // The code is used: it cannot sign in again (the login's replay mark).
     await deps.store.setIfGreater(`totp-used:${user.username}`, done.step, REPLAY_TTL_MS);
     const issued = await deps.sessions.create(done.user, req.ip);

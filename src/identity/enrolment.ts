@@ -58,7 +58,10 @@ export async function reinviteUser(dir: UserDirectory, o: { username: string; ho
   const user = await dir.get(o.username);
   if (user === undefined) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${o.username}"`);
   const now = o.now ?? Date.now();
-  const { token, invite } = newInvite(o.hours, now, user.invite?.email);
+  const fresh = newInvite(o.hours, now, user.invite?.email);
+  // A directory user's password stays the directory's: their link only sets up the authenticator.
+  const invite = user.source === 'ldap' ? { ...fresh.invite, passwordChosen: true } : fresh.invite;
+  const token = fresh.token;
   await dir.update(o.username, { pending: true, passwordHash: '', totpSecret: generateTotpSecret(), invite });
   return { username: o.username, role: user.role, inviteUrl: inviteUrl(o.baseUrl, token), expiresAt: invite.expiresAt };
 }
@@ -81,7 +84,8 @@ export async function findInvite(dir: UserDirectory, token: string, now: number)
   if (!TOKEN_PATTERN.test(token)) return { problem: 'invite-unknown' };
   const wanted = Buffer.from(hashInviteToken(token), 'hex');
   for (const u of await dir.list()) {
-    if (u.invite === undefined || u.pending !== true || u.invite.revoked === true) continue;
+    // A disabled user's link is dead too: enrolling would end in a sign-in (and an auth.login allow) for them.
+    if (u.invite === undefined || u.pending !== true || u.invite.revoked === true || u.disabled) continue;
     if (!timingSafeEqual(Buffer.from(u.invite.tokenHash, 'hex'), wanted)) continue;
     if (Date.parse(u.invite.expiresAt) <= now) return { problem: 'invite-expired' };
     return { user: u as UserRecord & { invite: InviteRecord } };
@@ -91,6 +95,8 @@ export async function findInvite(dir: UserDirectory, token: string, now: number)
 
 /** Step 1: the password (same policy as the CLI; ERR_PASSWORD_WEAK with the reason). */
 export async function choosePassword(dir: UserDirectory, user: UserRecord & { invite: InviteRecord }, password: string): Promise<void> {
+  // Never a local password on a directory user's record (the users file would no longer load).
+  if (user.source === 'ldap') throw new GatewayError('ERR_PASSWORD_WEAK', 'your password is the hospital directory\'s; only the authenticator is set up here');
   checkPasswordStrength(password, user.username);
   await dir.update(user.username, { passwordHash: await hashPassword(password), invite: { ...user.invite, passwordChosen: true } });
 }

@@ -124,12 +124,17 @@ export class LoginService {
     return user;
   }
 
+  /** Whether the user's password is the directory's (source ldap, or users.backend: ldap): the gateway neither keeps nor changes it. */
+  passwordInDirectory(user: UserRecord): boolean {
+    return user.source === 'ldap' || this.#directory?.allUsers === true;
+  }
+
   /** The password (scrypt, within the PasswordChecker's limits), then the account state, then the TOTP code and its replay mark. */
   async #check(a: LoginAttempt, username: string, source: string, now: number): Promise<{ reason: FailureReason | undefined; user: UserRecord | undefined }> {
     const user = username.length <= 64 ? await this.#users.get(username) : undefined;
     // A pending user (invited, not enrolled) is refused by every backend, after the dummy hash: the same cost, never a match.
     const pending = user?.pending === true;
-    if (user !== undefined && !pending && (user.source === 'ldap' || this.#directory?.allUsers === true)) return this.#checkDirectory(a, user, username, source, now);
+    if (user !== undefined && !pending && this.passwordInDirectory(user)) return this.#checkDirectory(a, user, username, source, now);
     const passwordOk = await this.#passwords.verify(a.password, pending ? undefined : user?.passwordHash, source);
     if (user === undefined) return { reason: 'unknown-user', user };
     if (pending) return { reason: 'user-pending', user };

@@ -152,9 +152,16 @@ export class SessionService {
     // The slot outlives every session it named (at most maxMs), so a swap always finds the one to end.
     const previous = await this.#o.store.swap(this.#slot(username, slot), sid, this.#o.maxMs + GRACE_MS);
     if (previous !== null && previous !== sid && previous !== REVOKED) await this.#o.store.deleteRecord(this.#key(previous));
+    // Slots beyond a since lowered maxPerUser are not taken again: their sessions end now, or the
+    // user would keep them all (the limit counts from this login on).
+    const beyond = live.filter((e) => e.slot >= this.maxPerUser);
+    for (const e of beyond) {
+      await this.#o.store.swap(this.#slot(username, e.slot), REVOKED, this.#o.maxMs + GRACE_MS);
+      await this.#o.store.deleteRecord(this.#key(e.sid));
+    }
     // The index only serves listing and "sign out everywhere else" (best effort under concurrent
     // logins); the slots above are what bound the count, and the credential stamp what ends them on a change.
-    const entries = [...live.filter((e) => e.slot !== slot && e.sid !== previous).map((e) => e.entry), { sid, slot, createdAt: now }];
+    const entries = [...live.filter((e) => e.slot !== slot && e.sid !== previous && e.slot < this.maxPerUser).map((e) => e.entry), { sid, slot, createdAt: now }];
     await this.#o.store.putRecord(this.#index(username), entries, this.#o.maxMs + GRACE_MS);
     const token = await new SignJWT({ sid })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

@@ -28,7 +28,7 @@ export interface OidcEnv {
   readonly env: DicomEnv;
   readonly clientSecret: string;
   /** The whole redirect flow without a browser: start, IdP login as `idpUser`, callback. */
-  signIn(idpUser: string): Promise<SignInResult>;
+  signIn(idpUser: string, options?: { sameBrowser?: boolean }): Promise<SignInResult>;
   stop(): Promise<void>;
 }
 
@@ -95,12 +95,12 @@ export async function startOidcEnv(options: { config?: Record<string, unknown>; 
   const { gw } = env;
   return {
     idp, env, clientSecret,
-    async signIn(idpUser) {
+    async signIn(idpUser, options) {
       const start = await gw.request('GET', '/auth/oidc/start');
       const location = start.headers.location;
       if (start.status !== 303 || typeof location !== 'string') throw new Error(`/auth/oidc/start answered ${start.status}: ${start.text.slice(0, 300)}`);
       const pendingCookie = cookieValue(start, PENDING_COOKIE) ?? '';
-      const callbackUrl = await idp.signIn(location, idpUser);
+      const callbackUrl = await idp.signIn(location, idpUser, options);
       const u = new URL(callbackUrl);
       const callback = await gw.request('GET', `${u.pathname}${u.search}`, { headers: { cookie: `${PENDING_COOKIE}=${pendingCookie}` } });
       const session = cookieValue(callback, SESSION_COOKIE);

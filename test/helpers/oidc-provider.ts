@@ -44,7 +44,7 @@ export interface TestIdp {
    * Follows an authorization URL through the IdP's login as `username` (as a browser would, with
    * the IdP's cookies, starting with none) and returns the URL the IdP redirects back to (the gateway's callback).
    */
-  signIn(authorizationUrl: string, username: string): Promise<string>;
+  signIn(authorizationUrl: string, username: string, options?: { sameBrowser?: boolean }): Promise<string>;
   /** Ends the IdP session of the last signIn() through the IdP's own end-session endpoint; back-channel logouts go out. */
   endSession(): Promise<void>;
   stop(): Promise<void>;
@@ -193,8 +193,9 @@ export async function startIdp(o: TestIdpOptions): Promise<TestIdp> {
 
   return {
     issuer, port, caPem: ca.certPem, provider, sentLogoutTokens,
-    async signIn(authorizationUrl, username) {
-      jar.clear(); // each sign-in is a browser of its own, with no IdP session yet
+    async signIn(authorizationUrl, username, options) {
+      // Each sign-in is a browser of its own, with no IdP session yet; sameBrowser keeps the IdP session of the last one.
+      if (options?.sameBrowser !== true) jar.clear();
       let url = authorizationUrl;
       for (let hop = 0; hop < 10; hop++) {
         if (!url.startsWith(issuer)) return url; // left the IdP: the redirect back to the client

@@ -217,3 +217,21 @@ t.test('concurrent logins never leave more than maxPerUser sessions', async (t) 
     });
   }
 });
+
+t.test('maxPerUser lowered: the next login ends the sessions beyond the new limit, not only one', async (t) => {
+  const clock = testClock();
+  for (const [name, store] of await stores(t, clock)) {
+    await t.test(name, async (t) => {
+      const before = service(store, clock, undefined, 5);
+      const made = [];
+      for (let i = 0; i < 5; i++) { made.push(await before.create(user('gil'), `10.0.2.${i}`)); clock.advance(1000); }
+      const after = service(store, clock, undefined, 2);
+      const next = await after.create(user('gil'), '10.0.2.9');
+      const alive = [];
+      for (const m of [...made, next]) if (await after.verify(m.token).then(() => true, () => false)) alive.push(m.sid);
+      t.ok(alive.includes(next.sid), 'the new login lives');
+      t.equal(alive.length, 2, `${alive.length} sessions live after a login with maxPerUser 2`);
+      t.equal((await after.listSessions('gil')).length, 2, 'and two are listed');
+    });
+  }
+});

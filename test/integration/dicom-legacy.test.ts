@@ -3,6 +3,7 @@
 
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { buildAssociateRq } from '../../src/dicom/associate-build.js';
 import { datasetAfterMeta, makeInstance, writeInstance } from '../helpers/instances.js';
@@ -100,6 +101,21 @@ t.test('legacy DICOM port: plain DIMSE for listed devices only', async (t) => {
     t.ok(gw.logs.some((l) => l['alert']?.name === 'dicom.cleartext-credential'), 'alert: a credential crossed the network in cleartext');
     t.equal(gw.auditEvents('auth.login').length, 0, 'the password was never checked');
     t.notOk(gw.rawLogs.join('\n').includes(theo.password), 'the password is in no log line');
+  });
+
+  await t.test('a TLS ClientHello on the legacy port from a listed address: no handshake, no association, nothing at the PACS', async (t) => {
+    const before = await orthanc.activity();
+    const allowedBefore = gw.auditEvents('dicom.association').filter((e) => e.decision === 'allow').length;
+    const socket = tlsConnect({ host: '127.0.0.1', port: legacyPort as number, rejectUnauthorized: false, servername: 'gateway' });
+    const failed = await new Promise<string>((resolve) => {
+      socket.once('secureConnect', () => resolve('handshake completed'));
+      socket.once('error', (err) => resolve(`error: ${err.message}`));
+      socket.once('close', () => resolve('closed'));
+    });
+    socket.destroy();
+    t.not(failed, 'handshake completed', `the TLS client gets no handshake (${failed})`);
+    t.same(await orthanc.activity(), before, 'Orthanc saw nothing');
+    t.equal(gw.auditEvents('dicom.association').filter((e) => e.decision === 'allow').length, allowedBefore, 'no association was admitted');
   });
 
   await t.test('the TLS port is unchanged: the legacy device has no certificate, plain TCP there fails', async (t) => {

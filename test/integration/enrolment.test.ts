@@ -114,6 +114,33 @@ for (const [name, gw] of deps) {
     t.match(JSON.parse(list.stdout), [{ username: 'pia', pending: false }]);
   });
 
+  t.test(`${name}: two confirms of one link in a race: one session, the other refused`, async (t) => {
+    const path = await invite(t, gw, ['invite', 'raya', '--role', 'viewer']);
+    t.equal(await choosePassword(gw, path), 303);
+    const secret = await manualKey(gw, path);
+    gw.clock.advance(30_000);
+    const code = await oathtool(secret, { now: new Date(gw.clock()) });
+    const both = await Promise.all([0, 1].map(() => gw.request('POST', `${path}/confirm`, { headers: FORM, body: `totp=${code}` })));
+    const signedIn = both.filter((r) => r.status === 303 && /^__Host-pacs-session=/.test(String(r.headers['set-cookie'])));
+    t.equal(signedIn.length, 1, `one sign-in (${both.map((r) => r.status).join(', ')})`);
+    t.ok(both.some((r) => r.status === 410), 'the other finds the link used');
+    t.equal((await gw.request('GET', path)).status, 410, 'the link is used up');
+  });
+
+  t.test(`${name}: a disabled user's link is dead: no enrolment, no sign-in`, async (t) => {
+    const path = await invite(t, gw, ['invite', 'dora', '--role', 'viewer']);
+    t.equal(await choosePassword(gw, path), 303);
+    const secret = await manualKey(gw, path);
+    const off = await cli(gw, ['disable', 'dora']);
+    t.equal(off.code, 0, off.stderr);
+    await gw.gateway.reload();
+    t.equal((await gw.request('GET', path)).status, 410, 'the link no longer opens');
+    const done = await confirm(gw, path, secret);
+    t.equal(done.status, 410, 'nor confirms');
+    t.equal(done.cookie, undefined, 'no session');
+    t.notOk(gw.auditEvents('auth.login').some((e) => e.principal === 'dora' && e.decision === 'allow'), 'no sign-in audited');
+  });
+
   t.test(`${name}: dead links — revoked, unknown, malformed, expired — and cross-site posts`, async (t) => {
     const revoked = await invite(t, gw, ['invite', 'rui', '--role', 'viewer']);
     const r = await cli(gw, ['revoke-invite', 'rui']);

@@ -200,6 +200,17 @@ t.test('OIDC sign-in against a real OpenID Provider', async (t) => {
     t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout', method: 'oidc', sessionsEnded: live });
   });
 
+  await t.test('back-channel logout ends every gateway session of the IdP session, not only the last one opened', async (t) => {
+    const first = await o.signIn('u-carol');
+    const second = await o.signIn('u-carol', { sameBrowser: true });
+    t.equal(first.callback.status, 200);
+    t.equal(second.callback.status, 200);
+    const sessions = [first.session, second.session].map((s) => `${SESSION_COOKIE}=${s}`);
+    for (const cookie of sessions) t.equal((await gw.request('GET', '/auth/session', { headers: { cookie } })).status, 200, 'both sessions live');
+    await o.idp.endSession();
+    for (const [i, cookie] of sessions.entries()) t.equal((await gw.request('GET', '/auth/session', { headers: { cookie } })).status, 401, `session ${i + 1} ended`);
+  });
+
   await t.test('one address cannot fill the state store with pending sign-ins', async (t) => {
     const from = { localAddress: '127.0.0.7' };
     let redirected = 0;

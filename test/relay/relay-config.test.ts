@@ -43,6 +43,11 @@ t.test('relay config: off by default, validated when given', async (t) => {
   t.match(problems({ relay: { ...relay, destinations: { 'AE-TITLE-FAR-TOO-LONG': { host: 'ws', port: 104, tls } } } }), [/^relay\.destinations/]);
   t.match(problems({ relay: { ...relay, listen: { port: 11112 } } }), [/^relay\.listen: must have required property 'host'/]);
   t.match(problems({ relay: { ...relay, cleartext: true } }), [/^relay\.cleartext: unknown option/]);
+  // A legacy device (admitted by its address alone) must not also count as the PACS on the relay.
+  const legacy = { listen: { dicomLegacy: { host: '10.0.0.2', port: 104 } }, legacyDevices: { oldct: { addresses: ['10.1.4.17'], aeTitles: ['OLD_CT'] } } };
+  t.match(problems({ relay, ...legacy }), [/^relay\.allowFrom\.1: "10\.1\.0\.0\/16" takes in 10\.1\.4\.17 of legacyDevices\.oldct/]);
+  t.match(problems({ relay: { ...relay, allowFrom: ['10.1.4.17'] }, ...legacy, legacyDevices: { oldct: { addresses: ['10.1.0.0/16'], aeTitles: ['OLD_CT'] } } }), [/^relay\.allowFrom\.0: .* legacyDevices\.oldct/], 'a legacy range holding the PACS address');
+  t.same(problems({ relay: { ...relay, allowFrom: ['10.0.0.5'] }, ...legacy }), [], 'disjoint: accepted');
 });
 
 t.test('allow-list: addresses and CIDR ranges, IPv4-mapped IPv6 as IPv4', async (t) => {

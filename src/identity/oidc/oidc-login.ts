@@ -25,18 +25,15 @@ export const MAX_STARTS_PER_ADDRESS = 200;
 
 interface SessionLink { readonly issuer: string; readonly sub: string; readonly sid?: string; readonly idToken: string }
 
-/**
- * The gateway sessions of one IdP session (`oidc-sid:`) or one IdP user (`oidc-sub:`): a user may
- * hold several (session.maxPerUser), and a back-channel logout ends them all. `sid`: a record
- * written before the list (one session).
- */
-interface SessionsOf { readonly sids?: readonly string[]; readonly sid?: string }
+/** The gateway sessions an IdP session or subject opened (`{ sid }`: one, as records written before this kept it). */
+type LinkedSessions = { readonly sids: readonly string[] } | { readonly sid: string };
 
-/** Sessions one `oidc-sid:`/`oidc-sub:` record lists at most (the newest; far above session.maxPerUser). */
-const MAX_LINKED = 50;
+/** Gateway sessions one IdP session or subject keeps linked at most (more than session.maxPerUser allows). */
+const MAX_LINKED = 64;
 
-function sidsOf(r: SessionsOf | null): string[] {
-  return r === null ? [] : [...(r.sids ?? []), ...(r.sid === undefined ? [] : [r.sid])];
+function sessionsOf(r: LinkedSessions | null): readonly string[] {
+  if (r === null) return [];
+  return 'sids' in r ? r.sids.filter((s) => typeof s === 'string') : [r.sid];
 }
 
 export interface OidcLoginDeps {
@@ -157,10 +154,15 @@ export class OidcLogin {
     return { token: issued.token, expiresAt: issued.expiresAt, username: named, role: role.role };
   }
 
-  /** Adds gateway session `sid` to the list under `key` (sessions ended since are skipped when a logout comes). */
+  /**
+   * Adds gateway session `sid` to the ones an IdP session (or subject) names: one IdP session can
+   * sign in more than once (a second tab, a script), and a back-channel logout must end them all.
+   */
   async #link(key: string, sid: string, ttl: number): Promise<void> {
-    const sids = sidsOf(await this.#d.store.getRecord<SessionsOf>(key)).filter((s) => s !== sid);
-    await this.#d.store.putRecord(key, { sids: [...sids, sid].slice(-MAX_LINKED) } satisfies SessionsOf, ttl);
+    const r = await this.#d.store.getRecord<LinkedSessions>(key);
+    const live = [];
+    for (const s of sessionsOf(r)) if (s !== sid && (await this.#d.store.getRecord(`oidc-link:${s}`)) !== null) live.push(s);
+    await this.#d.store.putRecord(key, { sids: [...live.slice(-(MAX_LINKED - 1)), sid] }, ttl);
   }
 
   /** After the gateway session of an IdP user ended: where to send the browser to end the IdP session too (when the IdP offers it). */
@@ -179,13 +181,16 @@ export class OidcLogin {
       return check;
     }
     const issuer = this.#d.rp.options.issuer;
-    const keys = [
-      ...(check.target.sid === undefined ? [] : [`oidc-sid:${digest(issuer, check.target.sid)}`]),
-      ...(check.target.sub === undefined ? [] : [`oidc-sub:${digest(issuer, check.target.sub)}`]),
-    ];
+    // A sid names one IdP session: the gateway sessions it opened end, not the user's others elsewhere
+    // (OpenID Connect Back-Channel Logout 1.0 §2.7); a sub alone names every session of the user.
+    const keys = check.target.sid !== undefined
+      ? [`oidc-sid:${digest(issuer, check.target.sid)}`]
+      : check.target.sub === undefined ? [] : [`oidc-sub:${digest(issuer, check.target.sub)}`];
     let ended = 0;
     for (const key of keys) {
-      for (const sid of sidsOf(await this.#d.store.getRecord<SessionsOf>(key))) {
+      const r = await this.#d.store.getRecord<LinkedSessions>(key);
+      if (r === null) continue;
+      for (const sid of sessionsOf(r)) {
         if (await this.#d.sessions.revoke(sid)) ended++;
         await this.#d.store.deleteRecord(`oidc-link:${sid}`);
       }
