@@ -7,7 +7,8 @@
 // Variants, interleaved per round: `base` (another build's dist/, e.g. main before issue 14, when --base is
 // given), `off` (this build, metrics listener and every alert rule off: the hooks without listeners), `on`
 // (this build, defaults: metrics and all seven rules), `atna` (defaults plus an audit.syslog destination: a
-// local TLS receiver that reads and discards). The figure is CPU µs per request: noisy on a shared machine,
+// local TLS receiver that reads and discards); `metrics-only`, `rules-only` and `no-sweep` (defaults without the
+// query-sweep rule) split `on`. --only a,b runs just those variants. The figure is CPU µs per request: noisy on a shared machine,
 // so rounds are interleaved and the median is reported with the spread.
 
 import { spawn } from 'node:child_process';
@@ -25,7 +26,7 @@ import { startStaticUpstream } from './lib/nginx.js';
 import { runWrk, wrkScript } from './lib/wrk.js';
 import { createCa, issueCertificate } from '../src/tls/issue.js';
 
-const { values } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
@@ -72,8 +73,13 @@ async function main(): Promise<void> {
     ...(values.base === undefined ? [] : [{ name: 'base', build: values.base, config: { ...common, listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 } } } }]),
     { name: 'off', build: here, config: { ...common, listen: listen(false), alerts: { rules: rulesOff } } },
     { name: 'on', build: here, config: { ...common, listen: listen(true) } },
+    { name: 'metrics-only', build: here, config: { ...common, listen: listen(true), alerts: { rules: rulesOff } } },
+    { name: 'rules-only', build: here, config: { ...common, listen: listen(false) } },
+    { name: 'no-sweep', build: here, config: { ...common, listen: listen(true), alerts: { rules: { 'query-sweep': { enabled: false } } } } },
     { name: 'atna', build: here, config: { ...common, listen: listen(true), audit: { syslog: [{ host: '127.0.0.1', port: sinkPort, servername: 'localhost', ca: join(dir, 'syslog-ca.pem'), cert: join(dir, 'syslog-client.pem'), key: join(dir, 'syslog-client.key') }] } } },
   ];
+  const only = values.only?.split(',');
+  if (only !== undefined) variants.splice(0, variants.length, ...variants.filter((v) => only.includes(v.name)));
   const script = wrkScript(dir);
   const results = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   try {

@@ -7,6 +7,9 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { UserDirectory } from './user-directory.js';
 import { checkUsername, parseUserRecord, type UserRecord } from './user-record.js';
 
+/** Optional fields of a user record that an update given them as undefined removes. */
+const CLEARABLE_FIELDS = ['aeTitles'] as const;
+
 /** The hash (`{keyPrefix}users`, field = username, value = JSON record) and the channel its change notices use. */
 export const USERS_KEY = 'users';
 export const USERS_CHANNEL = 'users';
@@ -239,12 +242,16 @@ export class RedisUserDirectory implements UserDirectory {
     const changes = Object.fromEntries(
       Object.entries(patch).filter(([k, v]) => v !== undefined && k !== 'username' && k !== 'createdAt'),
     ) as Patch;
+    // A field that may be absent is removed by an explicit undefined (`users set-ae USER` without --ae:
+    // any AE title again), as the users file does; a required field given as undefined stays as it was.
+    const cleared = CLEARABLE_FIELDS.filter((k) => Object.hasOwn(patch, k) && patch[k] === undefined);
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
       const raw = await this.#store.hashGet(USERS_KEY, username);
       if (raw === null) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${username}"`);
       const old = this.#parse(username, raw);
       if (typeof old === 'string') throw new GatewayError('ERR_USERS_FILE', `Redis ${this.#store.keyPrefix}${USERS_KEY}: ${old}`);
       const next: UserRecord = { ...old, ...changes, username, createdAt: old.createdAt, updatedAt: new Date(this.#clock()).toISOString() };
+      for (const k of cleared) delete (next as { -readonly [K in keyof UserRecord]?: UserRecord[K] })[k];
       // Compare-and-set: if another writer changed the entry since we read it, read again.
       if (await this.#store.hashCompareAndSet(USERS_KEY, username, raw, JSON.stringify(next))) {
         await this.#written(next);

@@ -78,7 +78,7 @@ t.test('add is atomic: a name is taken once, whoever tries', async (t) => {
 });
 
 t.test('update is atomic: concurrent updates of different fields are all kept', async (t) => {
-  const { a, b } = await replicas(t);
+  const { a, b, prefix } = await replicas(t);
   await a.add(user('dave'));
   await Promise.all([
     a.update('dave', { role: 'radiologist' }),
@@ -97,6 +97,13 @@ t.test('update is atomic: concurrent updates of different fields are all kept', 
   const patched = await a.update('dave', { username: 'mallory', createdAt: 'x', role: undefined } as never);
   t.equal(patched.username, 'dave', 'username cannot be patched');
   t.equal(patched.role, 'radiologist', 'an undefined field changes nothing');
+  await a.update('dave', { aeTitles: ['CT01'] });
+  t.same((await a.get('dave'))?.aeTitles, ['CT01']);
+  const cleared = await a.update('dave', { aeTitles: undefined });
+  t.equal(cleared.aeTitles, undefined, 'aeTitles given as undefined are removed (users set-ae without --ae), as in the users file');
+  const raw = server.client();
+  t.teardown(() => raw.quit());
+  t.notOk('aeTitles' in (JSON.parse((await raw.hget(`${prefix}${USERS_KEY}`, 'dave')) ?? '{}') as object), 'and gone from Redis too');
 });
 
 t.test('get() answers from memory while in step, and reload() re-reads Redis', async (t) => {
