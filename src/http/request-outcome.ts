@@ -56,8 +56,10 @@ export class RequestOutcome {
       let type: string | undefined;
       for (const [k, v] of res.headers) if (k === 'content-type') type = v;
       // The level searched: the path's last segment (studies, series or instances).
-      const path = this.#path.split('?')[0] ?? '';
-      this.#scan = qidoScanFor(type, path.endsWith('/instances') ? 'instance' : path.endsWith('/series') ? 'series' : 'study');
+      const p = this.#path;
+      const q = p.indexOf('?');
+      const end = q < 0 ? p.length : q;
+      this.#scan = qidoScanFor(type, p.endsWith('/instances', end) ? 'instance' : p.endsWith('/series', end) ? 'series' : 'study');
     }
   }
 

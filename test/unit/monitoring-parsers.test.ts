@@ -39,6 +39,11 @@ t.test('QIDO-RS JSON scan: results and Patient IDs, however the body is cut', as
   series.feed(Buffer.from(JSON.stringify([{ '0020000D': { vr: 'UI', Value: ['1'] }, '0020000E': { vr: 'UI', Value: ['1.1'] } }, { '0020000E': { vr: 'UI', Value: ['1.2'] } }])));
   series.end();
   t.equal(series.results, 2, 'series level: counted by Series Instance UID');
+  const instance = new JsonQidoScan('instance');
+  instance.feed(Buffer.from('[{"0020000E" : {"vr":"UI"}, "00080018"\t: {"vr":"UI","Value":["1.1.1"]}, "00100020" :{"vr":"LO","Value":[ "P-9" ]}},{"00080018":{"vr":"UI"}}]'));
+  instance.end();
+  t.equal(instance.results, 2, 'instance level: counted by SOP Instance UID, whitespace before the colon allowed');
+  t.same([...instance.patientIds], ['P-9'], 'instance level: the Patient ID read');
   t.ok(qidoScanFor('application/dicom+json; charset=utf-8') instanceof JsonQidoScan);
   t.ok(qidoScanFor('multipart/related; type="application/dicom+xml"; boundary=x') instanceof XmlQidoScan);
   t.equal(qidoScanFor('text/html'), undefined);

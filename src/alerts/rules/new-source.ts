@@ -16,19 +16,25 @@ export const newSource: RuleFactory = (settings, ctx) => {
   // Most events come from an address seen a moment ago: its network is remembered.
   let lastAddress = '';
   let lastNetwork = '';
+  // …and so is the principal last checked: the same principal and address again need no key and no lookup.
+  let lastPrincipal = '';
+  let lastChecked = Number.NaN;
   let pending = new Map<string, { principal: string; network: string; source: string; at: number }>();
   return {
     name: 'new-source',
     event(e, at) {
       if (e.decision !== 'allow' || e.principal === undefined || e.source === undefined) return;
       if (e.event !== 'authz.http' && e.event !== 'dicom.association' && e.event !== 'auth.login') return;
+      if (e.source === lastAddress && e.principal === lastPrincipal && at - lastChecked < RECHECK_MS && at >= lastChecked) return;
       if (e.source !== lastAddress) { lastAddress = e.source; lastNetwork = networkOf(e.source); }
+      lastPrincipal = e.principal;
       const network = lastNetwork;
       const key = `${e.principal}|${network}`;
       const last = checked.get(key);
-      if (last !== undefined && at - last < RECHECK_MS && at >= last) return;
+      if (last !== undefined && at - last < RECHECK_MS && at >= last) { lastChecked = last; return; }
       if (checked.size >= MAX_LOCAL) checked.clear();
       checked.set(key, at);
+      lastChecked = at;
       if (pending.size < MAX_LOCAL) pending.set(key, { principal: e.principal, network, source: e.source, at });
       else ctx.dropped('new-source');
     },

@@ -13,10 +13,11 @@ export const querySweep: RuleFactory = (settings, ctx) => {
     outcome(o, at) {
       const isQuery = (o.kind === 'dicom' && o.command === 'C-FIND') || (o.kind === 'http' && o.service === 'qido-rs');
       if (!isQuery || (o.results ?? 0) === 0) return;
+      const who = { principal: o.principal, source: o.source };
+      if (o.patientIds !== undefined) patients.addMembers(o.principal, at, o.patientIds, who);
       // A match without a readable Patient ID counts as a patient of its own (an upper bound, never a blind spot).
-      const members: string[] = [...(o.patientIds ?? [])];
-      for (let i = 0; i < (o.unidentified ?? 0); i++) members.push(uniqueMember());
-      patients.addMembers(o.principal, at, members, { principal: o.principal, source: o.source });
+      const unidentified = o.unidentified ?? 0;
+      if (unidentified > 0) patients.addMembers(o.principal, at, Array.from({ length: unidentified }, uniqueMember), who);
     },
     flush: () => patients.flush(),
   };
