@@ -115,8 +115,8 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
   const orthanc = await startOrthanc({
     recordActivity: false,
     config: {
-      // Every idle association of the memory scenario holds one of Orthanc's DICOM threads.
-      DicomThreadsCount: Math.max(32, w.idleAssociations + 16),
+      // Every idle association of the memory scenario, and every concurrent association of `many`, holds one of Orthanc's DICOM threads.
+      DicomThreadsCount: Math.max(32, w.idleAssociations + 16, ...w.manyAssociations.map((n) => n + 16)),
       // Each run stores the same instances again; overwriting makes every run do the same work.
       OverwriteInstances: true,
       HttpCompressionEnabled: false,
