@@ -104,8 +104,10 @@ function boundaryOf(contentType: string | string[] | undefined): string {
 export async function startEnvironment(dir: string, options: BenchOptions, cleanup: Cleanup, log: (s: string) => void): Promise<BenchEnv> {
   const w = options.workload;
   log('  certificates, users, devices');
-  // User identity associations: one user each (a TOTP code is accepted once): warm-up + rounds, for two scenarios.
-  const id = await createIdentities(dir, { identityUsers: 2 * (w.rounds + 1) + 2, loginUsers: w.logins });
+  // User identity associations: one user each (a TOTP code is accepted once): warm-up + rounds, for two scenarios,
+  // and the user-identity variant of the smallest `many` store scenario (one user per concurrent association).
+  const manyUsers = selected(options, 'many') ? (w.rounds + 1) * Math.min(...w.manyAssociations) : 0;
+  const id = await createIdentities(dir, { identityUsers: 2 * (w.rounds + 1) + 2 + manyUsers, loginUsers: w.logins });
   const caPem = readFileSync(id.caFile, 'utf8');
 
   log(`  dataset: ${w.storeCount} × ${(w.storeBytes / 1048576).toFixed(1)} MB series, one ${(w.bigBytes / 1048576).toFixed(0)} MB instance`);

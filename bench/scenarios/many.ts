@@ -11,6 +11,8 @@ import type { ScenarioResult } from '../lib/report.js';
 import { interleaved, type VariantBase } from '../lib/rounds.js';
 import { loadStoreItems, percentile, storeConcurrently, type StoreItem } from '../lib/store-client.js';
 import { runWrk } from '../lib/wrk.js';
+import { oathtool } from '../../test/helpers/tools.js';
+import { UserIdentityType } from '../../src/dicom/constants.js';
 import { MB, type BenchContext } from './context.js';
 
 interface Watched extends VariantBase {
@@ -66,14 +68,29 @@ export async function storeMany(ctx: BenchContext, associations: number): Promis
   const items = storeItems;
   const key = readFileSync(env.id.device.key, 'utf8');
   const cert = readFileSync(env.id.device.cert, 'utf8');
-  const list: (Watched & { port: number })[] = [
-    { id: 'stunnel-mtls', label: 'stunnel mTLS', component: 'stunnel', port: env.stunnelPorts.mtls, pids: () => [env.stunnel.pid] },
-    { id: 'gateway-mtls', label: 'gateway mTLS', component: 'gateway', port: env.gateway.dicomPort, pids: () => [env.gateway.pid], gateway: env.gateway },
+  // User identity only at the smallest count: every association is one scrypt (N=2^17) at A-ASSOCIATE time.
+  const withUsers = associations === Math.min(...w.manyAssociations);
+  const list: (Watched & { port: number; user: boolean })[] = [
+    { id: 'stunnel-mtls', label: 'stunnel mTLS', component: 'stunnel', port: env.stunnelPorts.mtls, pids: () => [env.stunnel.pid], user: false },
+    { id: 'gateway-mtls', label: 'gateway mTLS', component: 'gateway', port: env.gateway.dicomPort, pids: () => [env.gateway.pid], gateway: env.gateway, user: false },
+    ...(withUsers ? [{ id: 'gateway-user', label: 'gateway user-identity', component: 'gateway', port: env.gateway.dicomPort, pids: () => [env.gateway.pid], gateway: env.gateway, user: true }] : []),
   ];
   const variants = await interleaved({
     variants: list, workload: w, components: env.components, log: ctx.log,
     run: (v) => watched(v, async () => {
-      const r = await storeConcurrently(items, associations, w.manyPerAssociation, () => ({ port: v.port, calledAe: env.orthanc.aeTitle, ca: env.caPem, key, cert }));
+      // Users and their TOTP codes before the clock: oathtool is the client's business, not the proxy's.
+      const users = v.user ? await Promise.all(Array.from({ length: associations }, async () => {
+        const u = ctx.nextIdentityUser();
+        return { username: u.username, passcode: `${u.password}${await oathtool(u.totpSecret)}` };
+      })) : [];
+      const r = await storeConcurrently(items, associations, w.manyPerAssociation, (i) => {
+        const u = users[i];
+        if (u === undefined) return { port: v.port, calledAe: env.orthanc.aeTitle, ca: env.caPem, key, cert };
+        return {
+          port: v.port, calledAe: env.orthanc.aeTitle, ca: env.caPem,
+          userIdentity: { type: UserIdentityType.UsernameAndPasscode, positiveResponseRequested: false, primary: Buffer.from(u.username), secondary: Buffer.from(u.passcode) },
+        };
+      });
       return {
         instPerSec: r.instances / r.seconds, mbps: r.bytes / MB / r.seconds, p50Ms: percentile(r.latenciesMs, 50), p99Ms: percentile(r.latenciesMs, 99),
         openSeconds: r.openSeconds, instances: r.instances, bytes: r.bytes,
