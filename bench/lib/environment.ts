@@ -189,6 +189,8 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     dicomweb: orthanc.dicomwebUrl, wadoUri: orthanc.wadoUrl,
     dicom: { host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle },
     ...(selected(options, 'viewer') ? { viewerPath: join(ROOT, '.viewer/ohif') } : {}),
+    // Real modalities each have an address of their own; here every user-identity association of `many` comes from 127.0.0.1.
+    ...(manyUsers > 0 ? { passwordQueue: Math.min(...w.manyAssociations) + 4 } : {}),
     ...(profileDir === undefined ? {} : { profileDir }),
     ...(options.gatewayBin === undefined ? {} : { bin: options.gatewayBin }),
     ...(options.gatewayNodeFlags === undefined ? {} : { nodeFlags: options.gatewayNodeFlags }),

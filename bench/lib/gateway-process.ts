@@ -40,6 +40,11 @@ export interface GatewayProcessOptions {
   readonly bin?: string;
   /** node's flags before the launcher (default: the gateway's RUNTIME_FLAGS, as its launchers set them). */
   readonly nodeFlags?: readonly string[];
+  /**
+   * Password checks that may wait, in all and per address (login.maxQueuedChecks / maxChecksPerAddress), for the
+   * `many` scenario's concurrent user-identity associations, which all come from 127.0.0.1; absent: the defaults.
+   */
+  readonly passwordQueue?: number;
   /** viewer.path of the gateway (the viewer scenario); absent: the key is not written. */
   readonly viewerPath?: string;
 }
@@ -71,6 +76,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     log: { level: 'info' },
     // The viewer scenario's build (bench/scenarios/viewer.ts); other runs leave the key out, as older builds lack it.
     ...(o.viewerPath === undefined ? {} : { viewer: { path: o.viewerPath } }),
+    ...(o.passwordQueue === undefined ? {} : { login: { maxQueuedChecks: o.passwordQueue, maxChecksPerAddress: o.passwordQueue } }),
   }));
   const logFile = join(o.dir, `${o.name}.log`);
   const fd = openSync(logFile, 'a');

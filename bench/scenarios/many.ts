@@ -60,6 +60,12 @@ const RSS_ELD_METRICS = [
 
 let storeItems: StoreItem[] | undefined;
 
+/**
+ * wrk seconds of the untimed warm-up of the many-clients runs: long enough for every client's TLS handshake to be
+ * done on a loaded 2-core host (200 handshakes queued on the gateway's one event loop took over 1 s at load 17).
+ */
+const MANY_WARMUP_SECONDS = 3;
+
 /** `associations` concurrent mTLS associations, each storing `manyPerAssociation` instances of the series → Orthanc. */
 export async function storeMany(ctx: BenchContext, associations: number): Promise<ScenarioResult> {
   const { env } = ctx;
@@ -128,7 +134,7 @@ export async function httpMany(ctx: BenchContext, kind: 'qido' | 'wado'): Promis
   const variants = await interleaved({
     variants: list, workload: w, components: env.components, log: ctx.log,
     run: (v, round) => watched(v, async () => {
-      const r = await runWrk(ctx.wrkScript, { url: `${v.base}${path}`, connections: clients, threads: ctx.options.wrkThreads, seconds: round < 0 ? 1 : w.manySeconds, headers: { accept, ...v.headers } });
+      const r = await runWrk(ctx.wrkScript, { url: `${v.base}${path}`, connections: clients, threads: ctx.options.wrkThreads, seconds: round < 0 ? MANY_WARMUP_SECONDS : w.manySeconds, headers: { accept, ...v.headers } });
       return { rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, requests: r.requests, timeouts: r.timeouts, mbps: r.bytes / MB / r.seconds };
     }),
     describe: (v) => `${(v['rps'] ?? 0).toFixed(0)} req/s, p99 ${(v['p99'] ?? 0).toFixed(1)} ms, RSS +${(v['rssGrowthMB'] ?? 0).toFixed(1)} MB, event-loop p99 ${(v['eldP99Ms'] ?? Number.NaN).toFixed(1)} ms`,
