@@ -19,6 +19,8 @@ import { cpuCostTable } from './scenarios/cpu-cost.js';
 import { echoRate, findLatency, storeBig, storeSeries, storeSeriesFast } from './scenarios/dimse.js';
 import { download, latency, throughput } from './scenarios/http.js';
 import { loginRate } from './scenarios/login.js';
+import { associationRateInProcess, findNewAssociation, qidoNewConnection } from './scenarios/as-user.js';
+import { httpMany, storeMany } from './scenarios/many.js';
 import { memory } from './scenarios/memory.js';
 import { prepareViewer, viewerStudyOpen } from './scenarios/viewer.js';
 
@@ -87,6 +89,14 @@ async function bench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResu
   push(await step('latency', 'WADO-RS latency, one connection', () => latency(ctx, 'wado')));
   push(await step('download', 'big WADO-RS download → static upstream', () => download(ctx, 'static')));
   push(await step('download', 'big WADO-RS download → Orthanc', () => download(ctx, 'orthanc')));
+  push(await step('as-user', 'C-FIND, a new association per query (findscu)', () => findNewAssociation(ctx)));
+  push(await step('as-user', 'association rate, in-process client', () => associationRateInProcess(ctx)));
+  push(await step('as-user', 'QIDO-RS, a new TLS connection per request → Orthanc', () => qidoNewConnection(ctx)));
+  for (const n of options.workload.manyAssociations) {
+    push(await step('many', `${n} concurrent associations storing → Orthanc`, () => storeMany(ctx, n)));
+  }
+  push(await step('many', `QIDO-RS, ${options.workload.manyHttpClients} concurrent clients`, () => httpMany(ctx, 'qido')));
+  push(await step('many', `WADO-RS, ${options.workload.manyHttpClients} concurrent clients`, () => httpMany(ctx, 'wado')));
   push(await step('viewer', 'viewer study open (OHIF) → Orthanc', () => viewerStudyOpen(ctx)));
   const logins = await step('login', 'login rate', () => loginRate(ctx));
   if (logins !== undefined) {

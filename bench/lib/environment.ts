@@ -104,8 +104,10 @@ function boundaryOf(contentType: string | string[] | undefined): string {
 export async function startEnvironment(dir: string, options: BenchOptions, cleanup: Cleanup, log: (s: string) => void): Promise<BenchEnv> {
   const w = options.workload;
   log('  certificates, users, devices');
-  // User identity associations: one user each (a TOTP code is accepted once): warm-up + rounds, for two scenarios.
-  const id = await createIdentities(dir, { identityUsers: 2 * (w.rounds + 1) + 2, loginUsers: w.logins });
+  // User identity associations: one user each (a TOTP code is accepted once): warm-up + rounds, for two scenarios,
+  // and the user-identity variant of the smallest `many` store scenario (one user per concurrent association).
+  const manyUsers = selected(options, 'many') ? (w.rounds + 1) * Math.min(...w.manyAssociations) : 0;
+  const id = await createIdentities(dir, { identityUsers: 2 * (w.rounds + 1) + 2 + manyUsers, loginUsers: w.logins });
   const caPem = readFileSync(id.caFile, 'utf8');
 
   log(`  dataset: ${w.storeCount} × ${(w.storeBytes / 1048576).toFixed(1)} MB series, one ${(w.bigBytes / 1048576).toFixed(0)} MB instance`);
@@ -115,8 +117,8 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
   const orthanc = await startOrthanc({
     recordActivity: false,
     config: {
-      // Every idle association of the memory scenario holds one of Orthanc's DICOM threads.
-      DicomThreadsCount: Math.max(32, w.idleAssociations + 16),
+      // Every idle association of the memory scenario, and every concurrent association of `many`, holds one of Orthanc's DICOM threads.
+      DicomThreadsCount: Math.max(32, w.idleAssociations + 16, ...w.manyAssociations.map((n) => n + 16)),
       // Each run stores the same instances again; overwriting makes every run do the same work.
       OverwriteInstances: true,
       HttpCompressionEnabled: false,
@@ -187,6 +189,8 @@ export async function startEnvironment(dir: string, options: BenchOptions, clean
     dicomweb: orthanc.dicomwebUrl, wadoUri: orthanc.wadoUrl,
     dicom: { host: '127.0.0.1', port: orthanc.dicomPort, aeTitle: orthanc.aeTitle },
     ...(selected(options, 'viewer') ? { viewerPath: join(ROOT, '.viewer/ohif') } : {}),
+    // Real modalities each have an address of their own; here every user-identity association of `many` comes from 127.0.0.1.
+    ...(manyUsers > 0 ? { passwordQueue: Math.min(...w.manyAssociations) + 4 } : {}),
     ...(profileDir === undefined ? {} : { profileDir }),
     ...(options.gatewayBin === undefined ? {} : { bin: options.gatewayBin }),
     ...(options.gatewayNodeFlags === undefined ? {} : { nodeFlags: options.gatewayNodeFlags }),

@@ -18,6 +18,8 @@ export interface GatewayProcess {
   /** `https://127.0.0.1:<httpsPort>` */
   readonly url: string;
   readonly logFile: string;
+  /** Where SIGUSR2 makes the gateway write its event-loop delay (bench/lib/event-loop.ts); undefined for another --gateway-bin, which may not handle SIGUSR2. */
+  readonly eldFile: string | undefined;
   /** SIGTERM (the gateway stops gracefully and writes its CPU profile), SIGKILL after 15 s. Idempotent. */
   stop(): Promise<void>;
 }
@@ -38,6 +40,11 @@ export interface GatewayProcessOptions {
   readonly bin?: string;
   /** node's flags before the launcher (default: the gateway's RUNTIME_FLAGS, as its launchers set them). */
   readonly nodeFlags?: readonly string[];
+  /**
+   * Password checks that may wait, in all and per address (login.maxQueuedChecks / maxChecksPerAddress), for the
+   * `many` scenario's concurrent user-identity associations, which all come from 127.0.0.1; absent: the defaults.
+   */
+  readonly passwordQueue?: number;
   /** viewer.path of the gateway (the viewer scenario); absent: the key is not written. */
   readonly viewerPath?: string;
 }
@@ -69,12 +76,14 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     log: { level: 'info' },
     // The viewer scenario's build (bench/scenarios/viewer.ts); other runs leave the key out, as older builds lack it.
     ...(o.viewerPath === undefined ? {} : { viewer: { path: o.viewerPath } }),
+    ...(o.passwordQueue === undefined ? {} : { login: { maxQueuedChecks: o.passwordQueue, maxChecksPerAddress: o.passwordQueue } }),
   }));
   const logFile = join(o.dir, `${o.name}.log`);
   const fd = openSync(logFile, 'a');
   const nodeArgs = o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${o.name}-${Date.now()}.cpuprofile`];
+  const eldFile = o.bin === undefined ? join(o.dir, `${o.name}-event-loop.json`) : undefined;
   const child: ChildProcess = spawn(process.execPath, [...(o.nodeFlags ?? RUNTIME_FLAGS), ...nodeArgs, o.bin ?? GATEWAY_BIN, 'run', '--config', configFile], {
-    cwd: o.dir, stdio: ['ignore', fd, fd],
+    cwd: o.dir, stdio: ['ignore', fd, fd], env: { ...process.env, PGW_BENCH_ELD_FILE: eldFile ?? '' },
   });
   closeSync(fd);
   let exited = false;
@@ -103,5 +112,5 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     throw new Error(`gateway ${o.name} did not start: ${(err as Error).message}\n--- ${logFile} ---\n${tail(logFile)}`, { cause: err });
   }
   if (child.pid === undefined) throw new Error(`gateway ${o.name} has no pid`);
-  return { name: o.name, pid: child.pid, httpsPort: o.httpsPort, dicomPort: o.dicomPort, url: `https://127.0.0.1:${o.httpsPort}`, logFile, stop };
+  return { name: o.name, pid: child.pid, httpsPort: o.httpsPort, dicomPort: o.dicomPort, url: `https://127.0.0.1:${o.httpsPort}`, logFile, eldFile, stop };
 }

@@ -6,7 +6,7 @@ import { ROOT } from './paths.js';
 
 /** Scenario groups that `--only` can select. */
 export const SCENARIOS = Object.freeze([
-  'store', 'store-fast', 'store-big', 'echo', 'find', 'http', 'latency', 'download', 'memory', 'login', 'viewer',
+  'store', 'store-fast', 'store-big', 'echo', 'find', 'http', 'latency', 'download', 'memory', 'login', 'viewer', 'as-user', 'many',
 ] as const);
 export type ScenarioId = (typeof SCENARIOS)[number];
 
@@ -39,6 +39,15 @@ export interface Workload {
   readonly settleMs: number;
   /** The whole bench is stopped (and cleaned up) after this long. */
   readonly deadlineMs: number;
+  /** As a user runs it (issue 19 §1): findscu runs (one association each), in-process associations, wrk connections with Connection: close. */
+  readonly userFindCount: number;
+  readonly userEchoCount: number;
+  readonly userQidoConnections: number;
+  /** Many at once (issue 19 §3): concurrent storing associations (one scenario per entry), instances each, concurrent HTTP clients, wrk seconds. */
+  readonly manyAssociations: readonly number[];
+  readonly manyPerAssociation: number;
+  readonly manyHttpClients: number;
+  readonly manySeconds: number;
 }
 
 const FULL: Workload = Object.freeze({
@@ -49,6 +58,8 @@ const FULL: Workload = Object.freeze({
   idleAssociations: 200, httpSessions: 200,
   logins: 40, loginConcurrency: 4, settleMs: 1000,
   deadlineMs: 60 * 60_000,
+  userFindCount: 20, userEchoCount: 100, userQidoConnections: 8,
+  manyAssociations: [50, 200], manyPerAssociation: 4, manyHttpClients: 200, manySeconds: 4,
 });
 
 const QUICK: Workload = Object.freeze({
@@ -59,6 +70,8 @@ const QUICK: Workload = Object.freeze({
   idleAssociations: 10, httpSessions: 10,
   logins: 2, loginConcurrency: 2, settleMs: 200,
   deadlineMs: 5 * 60_000,
+  userFindCount: 2, userEchoCount: 3, userQidoConnections: 4,
+  manyAssociations: [4, 8], manyPerAssociation: 2, manyHttpClients: 16, manySeconds: 1,
 });
 
 export interface BenchOptions {

@@ -108,23 +108,28 @@ export async function download(ctx: BenchContext, upstream: Upstream): Promise<S
   const variants = await interleaved({
     variants: variantsFor(ctx, upstream), workload: ctx.options.workload, components: env.components, log: ctx.log,
     run: async (v) => {
-      const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', '--cacert', env.id.caFile];
+      const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total} %{time_starttransfer} %{time_appconnect}', '--cacert', env.id.caFile];
       for (const [k, val] of Object.entries(v.headers)) args.push('-H', `${k}: ${val}`);
       const r = await run('curl', [...args, `${v.base}${path}`], { timeoutMs: 300_000 });
-      const [status, size, total] = r.stdout.trim().split(' ').map(Number);
+      const [status, size, total, firstByte, tls] = r.stdout.trim().split(' ').map(Number);
       if (r.code !== 0 || status !== 200 || size === undefined || total === undefined || size < env.data.bigBytes) {
         throw new Error(`curl ${v.label} ${path}: exit ${String(r.code)}, HTTP ${String(status)}, ${String(size)} bytes: ${r.stderr.trim()}`);
       }
-      return { mbps: size / MB / total, seconds: total, bytes: size };
+      const fb = firstByte ?? Number.NaN;
+      // After the first byte: the body's transfer rate alone (handshake and the upstream's time to answer left out).
+      return { mbps: size / MB / total, seconds: total, bytes: size, firstByteMs: fb * 1000, tlsMs: (tls ?? Number.NaN) * 1000, transferMbps: size / MB / (total - fb) };
     },
     describe: (v) => `${(v['mbps'] ?? 0).toFixed(0)} MB/s`,
   });
   return {
     id: `download-${upstream}`, title: `WADO-RS download of the ${(env.data.bigBytes / MB).toFixed(0)} MB instance (curl) → ${UPSTREAM_NAME[upstream]}`,
-    note: 'curl\'s total time: connect, TLS handshake, request, whole multipart body.',
+    note: 'curl\'s total time: connect, TLS handshake, request, whole multipart body. "first byte ms": curl\'s time_starttransfer (connect, handshake, the proxy\'s checks and the upstream\'s time to the first byte of the answer); "TLS done ms": time_appconnect; "transfer MB/s": size ÷ (total − first byte), the body\'s rate alone.',
     metrics: [
       { key: 'mbps', label: 'MB/s', higherIsBetter: true, digits: 0 },
       { key: 'seconds', label: 'seconds', higherIsBetter: false, digits: 3 },
+      { key: 'firstByteMs', label: 'first byte ms', higherIsBetter: false, digits: 1 },
+      { key: 'tlsMs', label: 'TLS done ms', higherIsBetter: false, digits: 1 },
+      { key: 'transferMbps', label: 'transfer MB/s', higherIsBetter: true, digits: 0 },
     ],
     variants,
   };

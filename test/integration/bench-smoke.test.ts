@@ -11,9 +11,14 @@ import { run } from '../helpers/tools.js';
 const SCENARIOS = [
   'store', 'store-fast', 'store-big', 'echo', 'find', 'qido-static', 'wado-static', 'qido-orthanc', 'wado-orthanc',
   'latency-qido', 'latency-wado', 'download-static', 'download-orthanc', 'viewer',
+  // Issue 19: as a user runs it (§1), and many at once (§3; --quick: 4 and 8 associations, 16 HTTP clients).
+  'user-find', 'user-assoc', 'user-qido', 'many-store-4', 'many-store-8', 'many-qido', 'many-wado',
 ];
-/** Scenarios with fewer variants than the usual three (direct, peer, gateway): the viewer compares the gateway with nginx only. */
-const FEWER_VARIANTS: Record<string, number> = { viewer: 2 };
+/**
+ * Scenarios with fewer variants than the usual three (direct, peer, gateway): the viewer compares the gateway with
+ * nginx only; the in-process association client speaks only TLS, and the concurrency scenarios compare the proxies.
+ */
+const FEWER_VARIANTS: Record<string, number> = { viewer: 2, 'user-assoc': 2, 'many-store-4': 2, 'many-store-8': 2, 'many-qido': 2, 'many-wado': 2 };
 const SUMMARIES = ['cpu', 'login', 'memory'];
 
 /** The markdown table right after the heading that ends in (`id`): header cells and row cells. */
@@ -70,7 +75,13 @@ t.test('npm run bench -- --quick: every scenario, medians, a ratio column per pe
   t.same(cpu?.header, ['workload', 'nginx', 'stunnel', 'gateway', 'gateway ÷ peer'], 'CPU table compares the gateway with nginx and stunnel');
 
   const bars = md.slice(md.indexOf('## Bars'));
-  for (const bar of ['C-STORE series → Orthanc', 'WADO-RS req/s → static upstream', 'QIDO-RS req/s → static upstream', 'p99 added over nginx', 'memory flat']) {
+  for (const bar of [
+    'C-STORE series → Orthanc', 'WADO-RS req/s → static upstream', 'QIDO-RS req/s → static upstream', 'p99 added over nginx', 'memory flat',
+    'associations/s, in-process client', 'C-FIND, new association per query', 'QIDO-RS, new TLS connection per request',
+    'big download → Orthanc, first byte', 'big download → Orthanc, transfer rate',
+    '8 concurrent associations storing: throughput', '8 concurrent associations storing: p99 per instance', '8 concurrent associations storing: gateway memory',
+    'QIDO-RS, many concurrent clients: req/s', 'WADO-RS, many concurrent clients: p99 added over nginx',
+  ]) {
     t.match(bars, new RegExp(`\\| [^|]*${bar.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^|]* \\| [^|]+ \\| [^|]+ \\| (pass|FAIL|n/a) \\|`), `bar: ${bar}`);
   }
 

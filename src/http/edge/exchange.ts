@@ -18,6 +18,13 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Copies up to this size come from node's small-buffer pool (no external allocation of their own). */
 const SMALL_COPY = 4096;
+/**
+ * Response bytes the client socket may hold queued before the upstream is paused. A TLS server socket keeps
+ * node's 16 KB writable highWaterMark (tls.createServer does not pass one on), so pausing on every `false`
+ * paused and resumed the upstream after every 64 KB read: two epoll_ctl calls and ~5 event-loop turns per
+ * 64 KB of a big download (docs/benchmarks.md, "Issue 19").
+ */
+const CLIENT_QUEUE_BYTES = 256 * 1024;
 
 export type ExchangeOutcome =
   /** The response went to the client in full. */
@@ -193,7 +200,7 @@ export class Exchange {
     const head = this.#pendingHead;
     this.#pendingHead = undefined;
     const ok = head === undefined ? this.#writeBody(b) : this.#writeJoined(head, b);
-    if (!ok && !this.#upPaused) {
+    if (!ok && !this.#upPaused && this.#s.client.writableLength >= CLIENT_QUEUE_BYTES) {
       this.#upPaused = true;
       this.#s.upstream.pause();
       this.#s.client.once('drain', this.#onClientDrain);
