@@ -117,12 +117,14 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     facts.closing = true;
     if (why !== undefined) ctx.logger.warn({ source: facts.peerAddress, abandoned: facts.abandoned, answered: facts.answered, working: facts.working }, why);
     if (code === constants.NGHTTP2_NO_ERROR) { session.close(); return; }
+    // GOAWAY now; the frames already on their way are still read (and refused) for a moment, so that
+    // the client gets the GOAWAY rather than a TCP reset of a socket closed with unread bytes.
     session.goaway(code);
-    session.destroy();
+    setTimeout(() => { if (!session.destroyed) session.destroy(); }, 1000).unref();
   }
 
   function dispatch(stream: ServerHttp2Stream, raw: string[], endStream: boolean, facts: SessionFacts, markAnswered: () => void): void {
-    const parsed = h2RequestHead(raw, endStream);
+    const parsed = h2RequestHead(raw, endStream, limits.maxHeaderListSize);
     if ('status' in parsed) {
       ctx.logger.info({ source: facts.peerAddress, reason: parsed.reason, status: parsed.status }, 'malformed HTTP request refused');
       markAnswered();

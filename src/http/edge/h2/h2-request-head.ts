@@ -2,7 +2,7 @@
 //
 // The pseudo-headers become the request line and Host, the regular fields follow as they came, and
 // parseRequestHead (request-head.ts) judges the result: one parser decides what a request is, over
-// either protocol. What HTTP/2 adds is checked first (RFC 9113 §8.2–8.3): connection-specific fields,
+// either protocol (431 beyond the header list size as well). What HTTP/2 adds is checked first (RFC 9113 §8.2–8.3): connection-specific fields,
 // TE other than "trailers", pseudo-headers missing, repeated, unknown or after a regular field,
 // :scheme other than https, CONNECT, an asterisk or absolute-form :path, :authority and Host that
 // disagree. nghttp2 refuses most of these before the edge sees them; the edge does not rely on it.
@@ -33,7 +33,11 @@ function refuse(status: HeadRefusal['status'], reason: string): HeadRefusal {
  * `endStream`: the HEADERS frame ended the stream). Request bodies go to the PACS chunked (see
  * h2-dicomweb.ts), so the head's body is `chunked` when DATA may follow, `none` otherwise.
  */
-export function h2RequestHead(raw: readonly string[], endStream: boolean): H2Request | HeadRefusal {
+export function h2RequestHead(raw: readonly string[], endStream: boolean, maxHeaderListSize: number): H2Request | HeadRefusal {
+  // RFC 9113 §6.5.2: each field counts its name, value and 32 bytes. nghttp2 advertises the limit; the edge enforces it.
+  let size = 0;
+  for (let i = 0; i < raw.length; i++) size += (raw[i] as string).length + (i % 2 === 1 ? 32 : 0);
+  if (size > maxHeaderListSize) return refuse(431, 'the header list is too large');
   const pseudo = new Map<string, string>();
   let host: string | undefined;
   let lines = '';
