@@ -70,6 +70,17 @@ t.test('HTTP/2 on the HTTPS port', async (t) => {
     t.equal(meta.body.length, 0, 'HEAD: no body');
   });
 
+  await t.test('metrics count h2 requests as HTTP/1.1 ones', async (t) => {
+    const count = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
+      return Number(/pacs_gateway_http_requests_total\{service="qido-rs",decision="allow",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await count();
+    t.equal((await h2.request('GET', '/dicom-web/studies', { headers: as('vera') })).status, 200);
+    t.equal((await gw.request('GET', '/dicom-web/studies', { headers: as('vera') })).status, 200);
+    t.equal(await count(), before + 2);
+  });
+
   await t.test('many streams at once on one connection', async (t) => {
     const rs = await Promise.all(Array.from({ length: 40 }, () => h2.request('GET', `${instancePath}/metadata`, { headers: as('vera') })));
     t.same(rs.map((r) => r.status), rs.map(() => 200));
