@@ -19,6 +19,7 @@ import { pacsRequestHead } from '../pacs-headers.js';
 import type { UpstreamPool } from '../upstream-pool.js';
 import { pacsResponseHeaders, respondError } from './h2-answer.js';
 import type { H2Request } from './h2-request-head.js';
+import type { PacsSlots } from './pacs-slots.js';
 
 export interface H2DicomwebDeps {
   readonly pools: ReadonlyMap<Mount, UpstreamPool>;
@@ -28,8 +29,8 @@ export interface H2DicomwebDeps {
   readonly bodyIdleMs: number;
 }
 
-/** The stream's client: its address (after trustProxy) and its TLS identity, taken once per connection. */
-export interface H2Client { readonly address: string; readonly peer: PeerIdentity }
+/** The stream's client: its address (after trustProxy), its TLS identity (taken once per connection), and its connection's PACS slots. */
+export interface H2Client { readonly address: string; readonly peer: PeerIdentity; readonly slots: PacsSlots }
 
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
@@ -60,7 +61,7 @@ export async function serveDicomweb(stream: ServerHttp2Stream, req: H2Request, m
   /** Why the request body was refused (its framing did not match what the client declared). */
   let bodyRefusal: string | undefined;
   stream.once('close', () => { exchange?.abort(); });
-  forwardToPacs(pool, hasBody, verdict.outcome, {
+  const forward = (release: () => void): void => forwardToPacs(pool, hasBody, verdict.outcome, {
     gone: () => stream.destroyed || stream.closed,
     start: (lease, onEnd) => {
       exchange = new Exchange({
@@ -88,10 +89,12 @@ export async function serveDicomweb(stream: ServerHttp2Stream, req: H2Request, m
       });
     },
     failed: (err) => {
+      release();
       deps.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code }, requestId }, 'upstream DICOMweb request failed');
       respondError(stream, upstreamError(err, false), { head: isHead });
     },
     ended: (o: ExchangeOutcome) => {
+      release();
       if (bodyRefusal !== undefined) { respondError(stream, new GatewayError('ERR_BAD_REQUEST', `malformed HTTP request: ${bodyRefusal}`), { status: 400, head: isHead }); return; }
       if (o.kind === 'done') { if (!stream.destroyed) stream.end(); return; }
       if (o.kind === 'broken') {
@@ -107,6 +110,13 @@ export async function serveDicomweb(stream: ServerHttp2Stream, req: H2Request, m
       deps.logger.warn({ err: { message: o.error.message, code: (o.error as { code?: string }).code }, requestId }, 'upstream DICOMweb request failed');
       respondError(stream, upstreamError(o.error, o.timeout), { head: isHead });
     },
+  });
+  client.slots.take(() => {
+    let released = false;
+    const release = (): void => { if (!released) { released = true; client.slots.release(); } };
+    if (stream.destroyed || stream.closed) { release(); verdict.outcome?.end({ kind: 'broken' }); return; }
+    stream.once('close', release);
+    forward(release);
   });
 }
 

@@ -23,6 +23,7 @@ import { respondError } from './h2-answer.js';
 import { serveControlPlane } from './h2-control-plane.js';
 import { serveDicomweb } from './h2-dicomweb.js';
 import { h2RequestHead } from './h2-request-head.js';
+import { PacsSlots } from './pacs-slots.js';
 
 /** The HTTP/2 limits (README "HTTP/2"). */
 export interface H2Limits {
@@ -34,9 +35,11 @@ export interface H2Limits {
   readonly maxSessionMemoryMb: number;
   /** Streams a client may abandon (reset, or gone before their answer) beyond the ones it let finish, before GOAWAY. */
   readonly maxAbandonedStreams: number;
+  /** DICOMweb requests of one connection at the PACS at once; the others wait their turn (pacs-slots.ts). */
+  readonly pacsPerConnection: number;
 }
 
-export const DEFAULT_H2_LIMITS: H2Limits = { maxConcurrentStreams: 128, maxHeaderListSize: 32 * 1024, maxSessionMemoryMb: 16, maxAbandonedStreams: 128 };
+export const DEFAULT_H2_LIMITS: H2Limits = { maxConcurrentStreams: 128, maxHeaderListSize: 32 * 1024, maxSessionMemoryMb: 16, maxAbandonedStreams: 128, pacsPerConnection: 16 };
 
 export interface H2EdgeContext {
   readonly mounts: readonly Mount[];
@@ -56,6 +59,7 @@ interface SessionFacts {
   abandoned: number;
   /** DICOMweb requests whose guard or exchange is still running. */
   working: number;
+  readonly slots: PacsSlots;
   closing: boolean;
 }
 
@@ -159,7 +163,7 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     let done = false;
     const finished = (): void => { if (!done) { done = true; facts.working--; } };
     stream.once('close', finished);
-    serveDicomweb(stream, parsed, mounted, { address, peer: facts.peer }, { pools: ctx.pools, guard: ctx.guard, logger: ctx.logger, bodyIdleMs: ctx.keepAliveMs })
+    serveDicomweb(stream, parsed, mounted, { address, peer: facts.peer, slots: facts.slots }, { pools: ctx.pools, guard: ctx.guard, logger: ctx.logger, bodyIdleMs: ctx.keepAliveMs })
       .catch((err: unknown) => {
         ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
         respondError(stream, new GatewayError('ERR_BAD_REQUEST', 'internal error'), { status: 500 });
@@ -170,7 +174,7 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     accept(socket: TLSSocket): void {
       incoming = {
         peer: snapshotPeer(socket), peerAddress: canonicalAddress(socket.remoteAddress ?? ''), remotePort: socket.remotePort,
-        answered: 0, abandoned: 0, working: 0, closing: false,
+        answered: 0, abandoned: 0, working: 0, closing: false, slots: new PacsSlots(limits.pacsPerConnection),
       };
       server.emit('connection', socket);
       incoming = undefined;
