@@ -15,7 +15,8 @@ import type { H2Request } from './h2-request-head.js';
 /** Response fields HTTP/2 forbids (RFC 9113 §8.2.2): node's HTTP/1.1 server writes some of them. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
-export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, client: ClientFacts, controlPlane: (server: Duplex) => void, logger: Logger): void {
+/** `bodyIdleMs`: a request body silent this long resets the stream (as a stalled body closes an HTTP/1.1 connection). */
+export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, client: ClientFacts, controlPlane: (server: Duplex) => void, logger: Logger, bodyIdleMs: number): void {
   const { head } = req;
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of head.headers) {
@@ -67,6 +68,11 @@ export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, cli
   });
   stream.once('close', () => { up.destroy(); });
   if (!req.hasBody) { up.end(); return; }
+  stream.setTimeout(bodyIdleMs, () => {
+    if (stream.readableEnded) return;
+    logger.info({ source: client.remoteAddress }, 'request body stalled: HTTP/2 stream reset');
+    stream.close(constants.NGHTTP2_CANCEL);
+  });
   stream.on('data', (chunk: Buffer) => {
     if (refused) return;
     received += chunk.length;
@@ -74,6 +80,7 @@ export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, cli
     if (!up.write(chunk)) { stream.pause(); up.once('drain', () => stream.resume()); }
   });
   stream.once('end', () => {
+    stream.setTimeout(0);
     if (refused) return;
     if (req.declaredLength !== undefined && received !== req.declaredLength) { fail('the DATA frames are shorter than the Content-Length'); return; }
     up.end();

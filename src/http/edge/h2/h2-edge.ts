@@ -150,7 +150,7 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     }
     const mounted = mountOf(ctx.mounts, parsed.head.target);
     if (mounted === undefined) {
-      serveControlPlane(stream, parsed, { remoteAddress: address, remotePort: facts.remotePort, peerIdentity: facts.peer }, ctx.controlPlane, ctx.logger);
+      serveControlPlane(stream, parsed, { remoteAddress: address, remotePort: facts.remotePort, peerIdentity: facts.peer }, ctx.controlPlane, ctx.logger, ctx.keepAliveMs);
       return;
     }
     const session = stream.session;
