@@ -160,18 +160,22 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
       return;
     }
     facts.working++;
-    let done = false;
-    const finished = (): void => { if (!done) { done = true; facts.working--; } };
+    // Done when both the guard's work has returned and the stream is closed: a stream reset while
+    // its guard check still runs keeps counting until the check returns.
+    let pending = 2;
+    const finished = (): void => { if (--pending === 0) facts.working--; };
     stream.once('close', finished);
     serveDicomweb(stream, parsed, mounted, { address, peer: facts.peer, slots: facts.slots }, { pools: ctx.pools, guard: ctx.guard, logger: ctx.logger, bodyIdleMs: ctx.keepAliveMs })
       .catch((err: unknown) => {
         ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
         respondError(stream, new GatewayError('ERR_BAD_REQUEST', 'internal error'), { status: 500 });
-      });
+      })
+      .finally(finished);
   }
 
   return {
     accept(socket: TLSSocket): void {
+      socket.setNoDelay(true);
       incoming = {
         peer: snapshotPeer(socket), peerAddress: canonicalAddress(socket.remoteAddress ?? ''), remotePort: socket.remotePort,
         answered: 0, abandoned: 0, working: 0, closing: false, slots: new PacsSlots(limits.pacsPerConnection),
