@@ -120,6 +120,33 @@ t.test('HTTP/2 on the HTTPS port', async (t) => {
     t.ok(denied.some((e) => e.action === 'store' && e.principal === 'vera'), 'audit event for the refused STOW');
   });
 
+  await t.test('streams the client cancels: a download cut off, an upload cut off and never stored', async (t) => {
+    const big = makeInstance({ pixelBytes: 4 * 1024 * 1024 });
+    await uploadInstance(orthanc, big.buffer);
+    const bigPath = `/dicom-web/studies/${big.studyUid}/series/${big.seriesUid}/instances/${big.sopInstanceUid}`;
+    await new Promise<void>((resolve) => {
+      const s = h2.session.request({ ':method': 'GET', ':path': bigPath, ...as('vera') });
+      s.once('data', () => { s.close(8); });
+      s.on('error', () => undefined);
+      s.once('close', () => resolve());
+    });
+    const after = await h2.request('GET', bigPath, { headers: as('vera') });
+    t.equal(after.status, 200, 'the same session serves the next download');
+    t.ok(after.body.includes(datasetAfterMeta(big.buffer).subarray(-65536)), 'in full');
+
+    const upload = makeInstance({ pixelBytes: 2 * 1024 * 1024 });
+    const { body, contentType } = stowBody([upload.buffer]);
+    await new Promise<void>((resolve) => {
+      const s = h2.session.request({ ':method': 'POST', ':path': '/dicom-web/studies', ...as('theo', { 'content-type': contentType, 'content-length': String(body.length) }) }, { endStream: false });
+      s.on('error', () => undefined);
+      s.once('close', () => resolve());
+      s.write(body.subarray(0, body.length - 1024), () => { setImmediate(() => s.close(8)); });
+    });
+    const listed = await h2.request('GET', '/dicom-web/studies', { headers: as('vera') });
+    t.equal(listed.status, 200, 'the session goes on');
+    t.equal(await getInstanceFile(orthanc, upload.sopInstanceUid), undefined, 'the cut-off upload was not stored');
+  });
+
   await t.test('control plane over h2: login with a cookie, health, the cookie authenticating DICOMweb', async (t) => {
     const health = await h2.request('GET', '/healthz');
     t.equal(health.status, 200, health.text);
