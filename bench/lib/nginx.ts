@@ -159,7 +159,8 @@ export function startNginxViewer(dir: string, id: BenchIdentities, workers: stri
     `  ssl_conf_command Ciphersuites ${TLS13_CIPHERSUITES.join(':')};`,
     `  upstream pacs { server 127.0.0.1:${o.upstream}; keepalive 64; }`,
     '  server {',
-    `    listen 127.0.0.1:${o.listen} ssl;`,
+    // HTTP/2 as the gateway offers it (ALPN h2, http/1.1 fallback); nginx 1.22's spelling (1.25+: `http2 on;`).
+    `    listen 127.0.0.1:${o.listen} ssl http2;`,
     `    root ${www};`,
     '    location = /viewer/app-config.js { try_files /app-config.js =404; }',
     '    location /viewer/ { add_header Cache-Control "private, no-cache"; try_files $uri /viewer/index.html; }',

@@ -23,12 +23,12 @@ export function prepareViewer(log: (line: string) => void): void {
   if (r.status !== 0) throw new Error(`scripts/fetch-viewer.sh failed: ${r.stderr.slice(-2000)}`);
 }
 
-interface ViewerVariant extends VariantBase { readonly origin: string; readonly cookie?: string }
+interface ViewerVariant extends VariantBase { readonly origin: string; readonly cookie?: string; readonly http1: boolean }
 
 const COOKIE = '__Host-pacs-session';
 
 /** One cold study open in a fresh browser context (empty cache): the first image, then until the network is idle. */
-async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string): Promise<Record<string, number>> {
+async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string, seriesUid: string): Promise<Record<string, number>> {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
   try {
     if (v.cookie !== undefined) await context.addCookies([{ name: COOKIE, value: v.cookie, url: `${v.origin}/`, secure: true, httpOnly: true, sameSite: 'Strict' }]);
@@ -61,7 +61,27 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string): 
         bytes: all.reduce((s, e) => s + e.encodedBodySize, 0),
       };
     }, firstImageMs);
-    return { firstImageMs, requestsToFirstImage: t.toFirst, requests: t.total, qido: t.qido, metadata: t.metadata, frames: t.frames, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6 };
+    // The whole series as a viewer that prefetches it: the instance list, then every instance's
+    // first frame at once (the browser queues them: 6 connections over HTTP/1.1, one over HTTP/2).
+    const series = await page.evaluate(async ({ study, series }) => {
+      const t0 = performance.now();
+      const base = `/dicom-web/studies/${study}/series/${series}`;
+      const list = await (await fetch(`${base}/instances`, { headers: { accept: 'application/dicom+json' } })).json() as Record<string, { Value?: string[] }>[];
+      const uids = list.map((o) => o['00080018']?.Value?.[0] ?? '');
+      const sizes = await Promise.all(uids.map(async (uid) => {
+        const r = await fetch(`${base}/instances/${uid}/frames/1`, { headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+        if (!r.ok) throw new Error(`frame of ${uid}: ${r.status}`);
+        return (await r.arrayBuffer()).byteLength;
+      }));
+      const entry = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/frames/1')) as PerformanceResourceTiming | undefined;
+      return { ms: performance.now() - t0, count: uids.length, bytes: sizes.reduce((a, b) => a + b, 0), protocol: entry?.nextHopProtocol ?? '' };
+    }, { study: studyUid, series: seriesUid });
+    const want = v.http1 ? 'http/1.1' : 'h2';
+    if (series.protocol !== want) throw new Error(`${v.id}: the frames came over ${series.protocol}, not ${want}`);
+    return {
+      firstImageMs, requestsToFirstImage: t.toFirst, requests: t.total, qido: t.qido, metadata: t.metadata, frames: t.frames, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6,
+      seriesMs: series.ms, seriesInstances: series.count,
+    };
   } finally {
     await context.close();
   }
@@ -72,25 +92,29 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
   const port = await freePort();
   const appConfig = viewerAppConfig({ basename: '/viewer', dicomweb: '/dicom-web', wadoUri: '/wado' });
   const nginx = await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen: port, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+  // The same chromium with HTTP/2 switched off: both servers offer h2, this browser takes http/1.1.
+  const browserHttp1 = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...args, '--disable-http2'] });
   try {
+    const nginxOrigin = `https://127.0.0.1:${port}`;
     const variants: ViewerVariant[] = [
-      { id: 'nginx', label: 'nginx (no authentication)', component: 'nginx-viewer', origin: `https://127.0.0.1:${port}` },
-      { id: 'gateway', label: 'gateway (session cookie)', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway },
+      { id: 'nginx', label: 'nginx, HTTP/2 (no authentication)', component: 'nginx-viewer', origin: nginxOrigin, http1: false },
+      { id: 'gateway', label: 'gateway, HTTP/2 (session cookie)', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway, http1: false },
+      { id: 'nginx-h1', label: 'nginx, HTTP/1.1', component: 'nginx-viewer', origin: nginxOrigin, http1: true },
+      { id: 'gateway-h1', label: 'gateway, HTTP/1.1', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway, http1: true },
     ];
     const studyUid = env.data.first.studyUid;
+    const seriesUid = env.data.first.seriesUid;
     const samples = await interleaved({
       variants, workload: ctx.options.workload, log: ctx.log,
       components: { ...env.components, 'nginx-viewer': () => nginx.pids() },
-      run: (v) => openStudy(browser, v, studyUid),
-      describe: (m) => `first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms`,
+      run: (v) => openStudy(v.http1 ? browserHttp1 : browser, v, studyUid, seriesUid),
+      describe: (m) => `first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms; series of ${m['seriesInstances']} frames in ${(m['seriesMs'] ?? 0).toFixed(0)} ms`,
     });
     return {
       id: 'viewer', title: 'Viewer study open (OHIF in chromium), Orthanc',
-      note: `One cold open (new browser context, empty cache) of the series' study (${env.data.seriesCount} instances) at /viewer/viewer?StudyInstanceUIDs=…, in headless Debian chromium (software rendering). "first image" is from the navigation's start to the first viewport canvas with an image on it, and includes loading and starting OHIF itself (its JavaScript and WebAssembly, uncompressed by both servers). DICOMweb requests counted from the page's resource timings: those started before the first image, and all of them until the network is idle (500 ms without a request), by kind: QIDO-RS searches, WADO-RS metadata, WADO-RS frames (OHIF fetches a frame when it is shown or thumbnailed, not the whole series ahead). "MB" is everything the page downloaded. nginx serves the same prepared build and proxies /dicom-web/ to the same Orthanc with no authentication; the gateway checks the session and role on every request and writes an audit event for each.`,
+      note: `One cold open (new browser context, empty cache) of the series' study (${env.data.seriesCount} instances) at /viewer/viewer?StudyInstanceUIDs=…, in headless Debian chromium (software rendering). "first image" is from the navigation's start to the first viewport canvas with an image on it, and includes loading and starting OHIF itself (its JavaScript and WebAssembly, uncompressed by both servers). DICOMweb requests counted from the page's resource timings: those started before the first image, and all of them until the network is idle (500 ms without a request), by kind: QIDO-RS searches, WADO-RS metadata, WADO-RS frames (OHIF fetches a frame when it is shown or thumbnailed, not the whole series ahead). "MB" is everything the page downloaded. nginx serves the same prepared build and proxies /dicom-web/ to the same Orthanc with no authentication; the gateway checks the session and role on every request and writes an audit event for each. Both offer HTTP/2 (ALPN h2); the HTTP/1.1 variants are the same chromium started with --disable-http2. "whole series" is, after the study open, the series' instance list (QIDO-RS) and then every instance's first frame (WADO-RS frames) requested at once from the page, until the last has arrived: what a viewer that prefetches the series waits for.`,
       metrics: [
         { key: 'firstImageMs', label: 'first image ms', higherIsBetter: false, digits: 0 },
         { key: 'requestsToFirstImage', label: 'DICOMweb requests to first image', higherIsBetter: false, digits: 0 },
@@ -100,11 +124,14 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
         { key: 'frames', label: 'frames', higherIsBetter: false, digits: 0 },
         { key: 'loadedMs', label: 'last DICOMweb answer ms', higherIsBetter: false, digits: 0 },
         { key: 'megabytes', label: 'MB downloaded', higherIsBetter: false, digits: 1 },
+        { key: 'seriesMs', label: 'whole series ms (every instance\'s frame at once)', higherIsBetter: false, digits: 0 },
+        { key: 'seriesInstances', label: 'instances in the series', higherIsBetter: false, digits: 0 },
       ],
       variants: samples,
     };
   } finally {
     await browser.close();
+    await browserHttp1.close();
     await nginx.stop();
   }
 }

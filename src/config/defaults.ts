@@ -68,7 +68,7 @@ export const DEFAULTS = Object.freeze({
     maxAssociations: 500, maxAssociationsPerPrincipal: 50, maxAssociationHours: 12,
     maxConnections: 1024, maxConnectionsPerAddress: 64,
   },
-  http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256 },
+  http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256, http2: true },
   enrolment: { inviteHours: 72 },
   log: { level: 'info' },
   // The OHIF viewer under /viewer/ (README "Viewer"): on by default, files from scripts/fetch-viewer.sh.

@@ -247,6 +247,7 @@ export const configSchema = {
         trustProxy: { type: 'boolean' },
         maxConnections: positive,
         maxConnectionsPerAddress: { type: 'integer', minimum: 0 },
+        http2: { type: 'boolean' },
       },
     },
     enrolment: {

@@ -210,6 +210,8 @@ export interface GatewayConfig {
     readonly maxConnections: number;
     /** Open connections on the HTTPS port per source address (IPv6: per /64); 0 = no limit. Not applied with trustProxy. */
     readonly maxConnectionsPerAddress: number;
+    /** Offer HTTP/2 (ALPN h2) on the HTTPS port; HTTP/1.1 clients are unaffected. */
+    readonly http2: boolean;
   };
   readonly enrolment: {
     /** How long an invite link (`users invite`) stays usable. */

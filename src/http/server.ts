@@ -132,6 +132,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     keepAliveMs: KEEP_ALIVE_MS,
     upstreamConnections: 128,
     // Behind a load balancer (trustProxy) every connection comes from the balancer: no per-address cap.
+    http2: config.http.http2,
     connectionCaps: { maxConnections: config.http.maxConnections, maxPerAddress: config.http.trustProxy ? 0 : config.http.maxConnectionsPerAddress },
   });
   return { app: app as unknown as FastifyInstance, edge };

@@ -5,12 +5,11 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../errors.js';
-import type { AuthInput } from '../authenticate.js';
 import { clientAddress } from '../client-address.js';
 import { canonicalAddress } from '../../util/address-key.js';
 import { nextRequestId } from '../../audit/request-id.js';
-import { requestSiteOf } from '../cross-site.js';
-import { guardRequest, mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
+import { mountOf, type GuardDeps, type Mount, type Mounted } from '../dicomweb-guard.js';
+import { admissionRefusal, authInputOfHead, forwardToPacs, guardHead, upstreamError } from './pacs-forward.js';
 import type { RequestOutcome } from '../request-outcome.js';
 import { errorResponse } from './error-response.js';
 import { Exchange, type ExchangeOutcome } from './exchange.js';
@@ -41,8 +40,6 @@ const HOLD_PIPELINE = 1;
 const HOLD_UPSTREAM = 2;
 /** Bytes a client may have sent ahead of the current answer: one more head, and what TLS delivers at once. */
 const MAX_PENDING_BYTES = MAX_HEAD_BYTES + 64 * 1024;
-/** Methods whose request body a PACS may not read: a body on them could be taken for the next request. */
-const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 const EMPTY = Buffer.alloc(0);
 
 export class EdgeConnection {
@@ -206,31 +203,20 @@ export class EdgeConnection {
     setTimeout(() => this.#socket.destroy(), 5000).unref();
   }
 
-  #authInput(head: RequestHead): AuthInput {
-    let authorization: string | undefined;
-    let cookie: string | undefined;
-    for (const [k, v] of head.headers) {
-      if (k === 'authorization') authorization = authorization === undefined ? v : '';
-      else if (k === 'cookie') cookie = cookie === undefined ? v : `${cookie}; ${v}`;
-    }
-    return { authorization, cookie, ip: this.#client, tls: this.#peer, requestId: this.#requestId };
-  }
-
   async #toPacs(head: RequestHead, m: Mounted): Promise<void> {
     const isHead = head.method === 'HEAD';
     if (head.version !== '1.1') {
       this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'DICOMweb requests must use HTTP/1.1'), 505, true, undefined, isHead);
       return;
     }
-    if (head.body.kind !== 'none' && BODILESS.has(head.method)) {
-      this.#refuse(new GatewayError('ERR_BAD_REQUEST', `a ${head.method} request must not carry a body`), 400, true, undefined, isHead);
+    const bad = admissionRefusal(head);
+    if (bad !== undefined) {
+      this.#refuse(bad, 400, true, undefined, isHead);
       return;
     }
     this.#requestId = nextRequestId();
-    const auth = this.#authInput(head);
-    // Only requests that change state are checked for a cross-site origin (STOW, DELETE).
-    const site = head.method === 'POST' || head.method === 'DELETE' ? requestSiteOf(head.headers) : undefined;
-    const verdict = await guardRequest(head.method, head.target, m, auth, this.#ctx.guard, site);
+    const auth = authInputOfHead(head, this.#client, this.#peer, this.#requestId);
+    const verdict = await guardHead(head, m, auth, this.#ctx.guard);
     if (this.#closed) return;
     if (!verdict.allowed) {
       // A refused request's body is never read: the connection ends after the answer.
@@ -242,21 +228,12 @@ export class EdgeConnection {
     const out = pacsRequestHead(head, m, auth.ip);
     const pool = this.#ctx.pools.get(m.mount);
     if (pool === undefined) throw new TypeError(`no upstream pool for ${m.mount.prefix}`);
-    // Requests with a body get a new connection: a reused one may have been closed by the PACS, and a body cannot be sent twice.
-    const fresh = head.body.kind !== 'none';
-    const attempt = (retry: boolean): void => {
-      pool.acquire(fresh || retry, (err, lease) => {
-        if (this.#closed) { if (lease !== undefined) pool.release(lease.socket, true); return; }
-        if (err !== undefined || lease === undefined) { verdict.outcome?.end({ kind: 'no-response', timeout: (err as { code?: string } | undefined)?.code === 'UND_ERR_CONNECT_TIMEOUT', badRequest: false }); this.#upstreamFailed(head, err ?? new Error('no upstream connection'), false); return; }
-        this.#start(lease.socket, head, out, (res, _raw, close) => pacsResponseHead(res, close), (o) => {
-          pool.release(lease.socket, o.kind === 'done' && o.upstreamReusable);
-          if (o.kind === 'no-response' && !o.timeout && !o.badRequest && lease.reused && !fresh && !retry) { attempt(true); return; }
-          verdict.outcome?.end(o);
-          this.#ended(o, head, true);
-        }, verdict.outcome);
-      });
-    };
-    attempt(false);
+    forwardToPacs(pool, head.body.kind !== 'none', verdict.outcome, {
+      gone: () => this.#closed,
+      start: (lease, onEnd) => { this.#start(lease.socket, head, out, (res, _raw, close) => pacsResponseHead(res, close), onEnd, verdict.outcome); },
+      failed: (err) => { this.#upstreamFailed(head, err, false); },
+      ended: (o) => { this.#ended(o, head, true); },
+    });
   }
 
   #toControlPlane(head: RequestHead, raw: Buffer, retry: boolean): void {
@@ -303,11 +280,7 @@ export class EdgeConnection {
 
   #upstreamFailed(head: RequestHead, err: Error, timeout: boolean): void {
     this.#ctx.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code }, requestId: this.#requestId }, 'upstream DICOMweb request failed');
-    const e = timeout || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT'
-      ? new GatewayError('ERR_UPSTREAM_TIMEOUT', 'The PACS did not answer in time (upstream timeout)', { cause: err })
-      : (err as { code?: string }).code === 'UPSTREAM_MALFORMED'
-        ? new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS sent an answer the gateway does not relay (malformed upstream response)', { cause: err })
-        : new GatewayError('ERR_UPSTREAM_UNAVAILABLE', 'The PACS is unreachable (upstream connection failed)', { cause: err });
+    const e = upstreamError(err, timeout);
     const close = head.body.kind !== 'none' || !head.keepAlive;
     this.#refuse(e, undefined, close, undefined, head.method === 'HEAD');
     if (!this.#closed) this.#ready();

@@ -14,6 +14,7 @@ import { tlsFailureReason } from '../../audit/outcome.js';
 import type { GuardDeps, Mount } from '../dicomweb-guard.js';
 import { EdgeConnection } from './edge-connection.js';
 import { UpstreamPool } from './upstream-pool.js';
+import { createH2Edge } from './h2/h2-edge.js';
 
 export interface EdgeOptions {
   readonly tls: TlsOptions;
@@ -28,6 +29,8 @@ export interface EdgeOptions {
   readonly upstreamConnections: number;
   /** Caps on open client connections (http.maxConnections, maxConnectionsPerAddress); the gateway always sets them. */
   readonly connectionCaps?: ConnectionCaps;
+  /** Offer HTTP/2 by ALPN (http.http2); HTTP/1.1 stays the fallback. */
+  readonly http2?: boolean;
 }
 
 export interface EdgeServer {
@@ -59,8 +62,12 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
   };
   const open = new Set<EdgeConnection>();
   const audit = o.guard.audit;
-  const server: Server = createServer(o.tls, (socket: TLSSocket) => {
+  const h2 = o.http2 === true ? createH2Edge(ctx) : undefined;
+  // Without ALPN (or with http/1.1 chosen) a client speaks HTTP/1.1.
+  const tls: TlsOptions = h2 === undefined ? o.tls : { ...o.tls, ALPNProtocols: ['h2', 'http/1.1'] };
+  const server: Server = createServer(tls, (socket: TLSSocket) => {
     if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: true });
+    if (h2 !== undefined && socket.alpnProtocol === 'h2') { h2.accept(socket); return; }
     const c = new EdgeConnection(socket, ctx);
     open.add(c);
     socket.once('close', () => open.delete(c));
@@ -83,6 +90,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
     close: () => new Promise((resolve) => {
       server.close(() => resolve());
       for (const c of open) c.destroy();
+      h2?.close();
       for (const p of byOrigin.values()) p.close();
     }),
   };

@@ -43,13 +43,18 @@ export interface ExchangeSpec {
   readonly body: RequestHead['body'];
   /** The client wants to keep the connection. */
   readonly clientKeepAlive: boolean;
-  /** The response head for the client; `close` says the client connection ends after this response. */
+  /** The response head for the client; `close` says the client connection ends after this response. Empty: nothing to write (the callback answered itself). */
   readonly responseHead: (res: ResponseHead, raw: Buffer, close: boolean) => Buffer | string;
   readonly onEnd: (outcome: ExchangeOutcome) => void;
   /** Stops (true) or restarts (false) reading the client while the PACS takes the request body. */
   readonly holdClient: (hold: boolean) => void;
   /** Told the response head and body bytes (allowed DICOMweb requests, when the audit trail has listeners). */
   readonly outcome?: RequestOutcome | undefined;
+  /**
+   * The client keeps what it is given until later (an HTTP/2 stream queues DATA for nghttp2 instead
+   * of encrypting at once): every body chunk is copied into a buffer of its own.
+   */
+  readonly clientKeepsBuffers?: boolean;
 }
 
 function framerFor(body: RequestHead['body'] | ResponseHead['body'], strict: boolean): BodyFramer | undefined {
@@ -154,8 +159,9 @@ export class Exchange {
       this.#resHead = parsed;
       this.#s.outcome?.head(parsed);
       this.#resFramer = framerFor(parsed.body, false);
-      // Head and the body bytes that came with it leave in one TLS write (see #writeClient).
-      this.#pendingHead = headOut;
+      // Head and the body bytes that came with it leave in one TLS write (see #writeClient). An
+      // empty head is a client that took the head another way (an HTTP/2 stream's respond()).
+      this.#pendingHead = headOut.length === 0 ? undefined : headOut;
       if (parsed.body.kind !== 'none' && rest.length > 0) this.#bodyData(rest);
       if (this.#pendingHead !== undefined) {
         this.#pendingHead = undefined;
@@ -168,6 +174,7 @@ export class Exchange {
   }
 
   #writeHead(head: Buffer | string): void {
+    if (head.length === 0) return;
     if (typeof head === 'string') this.#s.client.write(head, 'latin1');
     else this.#writeClient(head);
   }
@@ -209,6 +216,7 @@ export class Exchange {
 
   #writeBody(b: Buffer): boolean {
     const client = this.#s.client;
+    if (this.#s.clientKeepsBuffers === true) return client.write(Buffer.from(b));
     if (client.writableLength === 0 && client.writableCorked === 0) return client.write(b);
     return this.#writeCopy(b.length, (out) => { b.copy(out); });
   }
