@@ -80,7 +80,14 @@ export interface TlsOutcome {
   readonly reason?: TlsFailureReason;
 }
 
-export type Outcome = DimseOutcome | HttpOutcome | TlsOutcome;
+/** A connection accepted on the cleartext legacy DICOM port (listen.dicomLegacy), before its address is checked: what a TLS handshake is to the TLS ports. */
+export interface ConnectionOutcome {
+  readonly kind: 'connection';
+  readonly channel: 'dicom-legacy';
+  readonly source: string;
+}
+
+export type Outcome = DimseOutcome | HttpOutcome | TlsOutcome | ConnectionOutcome;
 
 /** Most patient IDs one response reports (a larger answer reports this many: rules count at least that). */
 export const MAX_OUTCOME_PATIENTS = 5000;

@@ -62,8 +62,10 @@ export function createLegacyServer(deps: LegacyServerDeps): LegacyServer {
   capConnections(server, { maxConnections: live.dicom.maxConnections, maxPerAddress: live.dicom.maxConnectionsPerAddress }, { listener: 'dicom-legacy', logger: log, audit: deps.audit });
   server.on('connection', (socket: Socket) => {
     socket.on('error', () => undefined);
-    if (socket.destroyed) return; // over a connection cap
     const source = canonicalAddress(socket.remoteAddress ?? 'unknown');
+    // Counted like a TLS handshake on the other ports (association-flood, metrics): refused, over a cap, or not.
+    if (deps.audit.listening) deps.audit.outcome({ kind: 'connection', channel: 'dicom-legacy', source });
+    if (socket.destroyed) return; // over a connection cap
     const candidates = devices.from(source);
     if (candidates.length === 0) {
       // Not one byte is read from an address no legacy device has: closed at once (the audit event and the throttled alert tell).

@@ -58,6 +58,7 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
   const upstream = new FastHistogram2(registry, `${PREFIX}upstream_seconds`, 'Time the PACS took to answer: DIMSE request to final response, DICOMweb request to response head', ['channel', 'operation'], UPSTREAM_BUCKETS);
   const tls = new Counter({ name: `${PREFIX}tls_handshakes_total`, help: 'TLS handshakes completed on the listeners', labelNames: ['channel'], registers });
   const tlsFailures = new Counter({ name: `${PREFIX}tls_handshake_failures_total`, help: 'TLS handshakes that failed, by reason', labelNames: ['channel', 'reason'], registers });
+  const legacyConnections = new Counter({ name: `${PREFIX}legacy_connections_total`, help: 'Connections accepted on the cleartext legacy DICOM port (listen.dicomLegacy), before the address check', registers });
   const logins = new Counter({ name: `${PREFIX}logins_total`, help: 'Password + TOTP logins by result (success, failure, locked) and channel', labelNames: ['result', 'channel'], registers });
   const lockouts = new Counter({ name: `${PREFIX}lockouts_total`, help: 'Lockouts raised, by scope (user, address)', labelNames: ['scope'], registers });
   const alerts = new Counter({ name: `${PREFIX}alerts_total`, help: 'Alerts raised, by rule (anomaly rules) or alert name', labelNames: ['rule'], registers });
@@ -166,6 +167,8 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
       if (o.seconds !== undefined) upstream.observe('dicomweb', o.service, o.seconds);
     } else if (o.kind === 'dicom') {
       if (o.seconds !== undefined) upstream.observe('dicom', o.command, o.seconds);
+    } else if (o.kind === 'connection') {
+      legacyConnections.inc();
     } else if (o.ok) {
       tls.inc({ channel: o.channel });
     } else {

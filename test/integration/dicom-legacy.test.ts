@@ -24,7 +24,10 @@ t.test('legacy DICOM port: plain DIMSE for listed devices only', async (t) => {
         // A device whose network is elsewhere: 127.0.0.3 is on no list.
         'old-us': { addresses: ['10.20.30.0/24'], aeTitles: ['OLDUS'] },
       },
+      // Low enough for the flood subtest below; the other subtests open far fewer connections from 127.0.0.5.
+      alerts: { rules: { 'association-flood': { threshold: 8 } } },
     },
+    gatewayOptions: { timing: { alertFlushMs: 100 } },
   });
   t.teardown(() => env.stop());
   const { orthanc, gw } = env;
@@ -88,6 +91,21 @@ t.test('legacy DICOM port: plain DIMSE for listed devices only', async (t) => {
     t.match(metrics, /^pacs_gateway_alerts_total\{rule="dicom.legacy-address-refused"\} 1$/m, 'the alert counter');
     const after = await orthanc.activity();
     t.equal(after.dicomConnections, before.dicomConnections + 1, 'Orthanc saw only the control association');
+  });
+
+  await t.test('association-flood sees the legacy port: plain connections from one address count like TLS handshakes', async (t) => {
+    // Connections that send nothing and close: no association, no audit event of their own, yet a flood.
+    for (let i = 0; i < 12; i++) {
+      const socket = connect({ host: '127.0.0.1', port: legacyPort as number, localAddress: '127.0.0.5' });
+      socket.on('error', () => undefined);
+      await once(socket, 'close');
+    }
+    const alert = await waitFor(() => gw.logs.find((l) => l['alert']?.name === 'anomaly' && l['alert'].rule === 'association-flood' && l['alert'].subject === '127.0.0.5')?.['alert']);
+    t.match(alert, { measure: 'handshakes', threshold: 8, source: '127.0.0.5' }, 'the anomaly names the address');
+    t.ok(alert.count > 8, `counted ${alert.count} connections`);
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`)).text();
+    const n = Number(/^pacs_gateway_legacy_connections_total (\d+)$/m.exec(metrics)?.[1]);
+    t.ok(n >= 12, `the legacy connection counter (${n})`);
   });
 
   await t.test('User Identity on the legacy port: refused, the password never accepted in cleartext', async (t) => {

@@ -1,4 +1,5 @@
-// association-flood: more TLS handshakes (every association starts with one; failed ones count) from one address than the threshold per window.
+// association-flood: more TLS handshakes (every association starts with one; failed ones count), or connections to the
+// cleartext legacy DICOM port, from one address than the threshold per window.
 
 import type { RuleFactory } from '../rule.js';
 import { SlidingWindow } from '../sliding-window.js';
@@ -7,12 +8,12 @@ export const associationFlood: RuleFactory = (settings, ctx) => {
   const w = settings.windowMinutes;
   const handshakes = new SlidingWindow({
     rule: 'association-flood', measure: 'handshakes', distinct: false, threshold: settings.threshold, windowMinutes: w,
-    describe: (who, n) => `${n} TLS handshakes / associations from ${who} within ${w} min (threshold ${settings.threshold})`,
+    describe: (who, n) => `${n} TLS handshakes / legacy-port connections from ${who} within ${w} min (threshold ${settings.threshold})`,
   }, ctx);
   return {
     name: 'association-flood',
     outcome(o, at) {
-      if (o.kind === 'tls') handshakes.add(o.source, at, 1, { source: o.source });
+      if (o.kind === 'tls' || o.kind === 'connection') handshakes.add(o.source, at, 1, { source: o.source });
     },
     flush: () => handshakes.flush(),
   };
