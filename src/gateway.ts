@@ -111,7 +111,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   }));
 
   const files = tlsFilePaths(config);
-  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, caKey: files.caKey };
+  const tlsPaths = {
+    cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, caKey: files.caKey,
+    ecdsaCert: files.ecdsaCert, ecdsaKey: files.ecdsaKey, ecdsaRequired: files.ecdsaRequired,
+  };
 
   async function start(): Promise<BoundAddresses> {
     if (started !== undefined) throw new TypeError('gateway already started');

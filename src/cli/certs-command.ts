@@ -20,8 +20,11 @@ export const CERTS_USAGE = `pacs-gateway certs <command> [options]
 
   init [--force] [--cn NAME] [--days N]
                          create the gateway CA: tls.clientCa, its key beside it (mode 0600), an empty CRL
-  issue-server --dns NAME… --ip ADDRESS… [--days N]
-                         the gateway's server certificate (tls.cert, tls.key); default 397 days
+  issue-server --dns NAME… --ip ADDRESS… [--days N] [--key-type rsa|ecdsa|both]
+                         the gateway's server certificate; default 397 days. --key-type rsa (the default):
+                         tls.cert and tls.key; ecdsa: an ECDSA P-256 pair in tls.ecdsa (default
+                         server-ec.crt / server-ec.key beside tls.cert), served beside the RSA one;
+                         both: the two (cheaper handshakes for clients that support ECDSA)
   issue-client NAME --role ROLE --ae AETITLE… [--days N] [--p12-password-stdin] [--p12-legacy]
                          a device certificate: certs/devices/NAME.crt, .key and a PKCS#12 bundle NAME.p12;
                          registers the device (role, calling AE titles, fingerprint); default 730 days
@@ -101,7 +104,7 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
       config: { type: 'string' }, force: { type: 'boolean' }, cn: { type: 'string' }, days: { type: 'string' },
       dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true }, ae: { type: 'string', multiple: true },
       role: { type: 'string' }, 'p12-password-stdin': { type: 'boolean' }, 'p12-legacy': { type: 'boolean' },
-      json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'key-type': { type: 'string' },
     },
   });
   const [sub, name, ...extra] = positionals;
@@ -137,9 +140,23 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
       const ca = loadCa(paths);
       const d = days(values.days);
       if (d !== undefined && (d < 1 || d > 825)) throw new GatewayError('ERR_USAGE', '--days for a server certificate: 1 to 825 (default 397, the CA/Browser Forum limit)');
-      const s = issueServerCertificate(paths, ca, { dnsNames: values.dns ?? [], ipAddresses: values.ip ?? [], ...(d === undefined ? {} : { days: d }) });
-      if (json) out(JSON.stringify({ serial: s.serial, notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint256, cert: paths.cert, key: paths.key }));
-      else out(`Server certificate for ${[...(values.dns ?? []), ...(values.ip ?? [])].join(', ')}: serial ${s.serial}, valid until ${s.notAfter.toISOString()}\n  ${show(paths.cert)}\n  ${show(paths.key)} (mode 0600)\nA running gateway serves it from the next TLS handshake on (open connections keep theirs).`);
+      const keyType = values['key-type'] ?? 'rsa';
+      if (keyType !== 'rsa' && keyType !== 'ecdsa' && keyType !== 'both') throw new GatewayError('ERR_USAGE', `--key-type: one of rsa, ecdsa, both (got "${keyType}")`);
+      if (keyType === 'ecdsa' && !existsSync(paths.cert)) throw new GatewayError('ERR_USAGE', `--key-type ecdsa adds an ECDSA certificate beside the RSA one, and there is none at ${show(paths.cert)} (tls.cert): use --key-type both`);
+      const s = issueServerCertificate(paths, ca, { dnsNames: values.dns ?? [], ipAddresses: values.ip ?? [], keyType, ...(d === undefined ? {} : { days: d }) });
+      const rows = [
+        ...(s.rsa === undefined ? [] : [{ type: 'rsa', c: s.rsa, cert: paths.cert, key: paths.key }]),
+        ...(s.ecdsa === undefined ? [] : [{ type: 'ecdsa', c: s.ecdsa, cert: paths.ecdsaCert, key: paths.ecdsaKey }]),
+      ];
+      const first = rows[0] as (typeof rows)[number];
+      const describe = (r: typeof first): Record<string, unknown> => ({ serial: r.c.serial, notAfter: r.c.notAfter.toISOString(), fingerprint: r.c.fingerprint256, cert: r.cert, key: r.key });
+      // JSON: the first certificate's fields at the top level (as before), each one under its key type.
+      if (json) out(JSON.stringify({ ...describe(first), ...Object.fromEntries(rows.map((r) => [r.type, describe(r)])) }));
+      else {
+        out(rows.map((r) => `${r.type === 'rsa' ? 'RSA' : 'ECDSA P-256'} server certificate for ${[...(values.dns ?? []), ...(values.ip ?? [])].join(', ')}: serial ${r.c.serial}, valid until ${r.c.notAfter.toISOString()}\n  ${show(r.cert)}\n  ${show(r.key)} (mode 0600)`).join('\n'));
+        if (s.ecdsa !== undefined && config.tls.ecdsa === undefined) out(`tls.ecdsa is not set, so the gateway serves ${show(paths.ecdsaCert)} because it exists, beside tls.cert`);
+        out('A running gateway serves it from the next TLS handshake on (open connections keep theirs).');
+      }
       return 0;
     }
     case 'issue-client': {
