@@ -1,6 +1,6 @@
 // Association rate with RSA, ECDSA and resumed TLS sessions (issue 19 §4), gateway against stunnel with the same certificates.
 //
-//   npx tsc -p bench/tsconfig.json && node dist-bench/bench/handshakes.js [--rounds 3] [--count 200] [--only a,b]
+//   npx tsc -p bench/tsconfig.json && node dist-bench/bench/handshakes.js [--rounds 3] [--count 200] [--only a,b] [--profile DIR]
 //
 // Each association, from an in-process client, one after another: TCP + TLS handshake (mTLS with an RSA device
 // certificate), A-ASSOCIATE, C-ECHO, A-RELEASE, close. The SCP behind both proxies is dcmtk's storescp. Variants,
@@ -8,7 +8,10 @@
 // RSA signature algorithms), with the ECDSA P-256 one (the client's defaults), and with the ECDSA one and session
 // resumption (the client presents the ticket of its previous association, as browsers and TLS libraries do).
 // The gateway serves both certificates from one process (tls.ecdsa's default pair beside tls.cert); stunnel gets
-// one service per certificate. Figures on a shared machine are indicative: medians of interleaved rounds.
+// one service per certificate. Besides associations/s (the client runs in this process, so its own RSA
+// CertificateVerify and the proxy's work add up), the proxy's CPU time per association (/proc) is reported: that
+// is what a server certificate or a resumed session changes. --profile DIR writes the gateway's --cpu-prof there.
+// Figures on a shared machine are indicative: medians of interleaved rounds.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +32,9 @@ import { startProcess, waitForPort } from '../test/helpers/tools.js';
 import { startGatewayProcess } from './lib/gateway-process.js';
 import { BENCH_ROLE, CALLING_AE, type BenchIdentities } from './lib/identities.js';
 import { startStunnel } from './lib/stunnel.js';
+import { cpuSeconds, machineLoad } from './lib/proc.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, rounds: { type: 'string', default: '3' }, count: { type: 'string', default: '200' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, profile: { type: 'string' }, rounds: { type: 'string', default: '3' }, count: { type: 'string', default: '200' } } });
 const rounds = Number(values.rounds);
 const count = Number(values.count);
 const VERIFICATION = '1.2.840.10008.1.1';
@@ -39,7 +43,7 @@ const SCP_AE = 'BENCHSCP';
 /** Signature algorithms of a client that verifies RSA only: the server must present its RSA certificate. */
 const RSA_ONLY = 'RSA-PSS+SHA256:RSA-PSS+SHA384:RSA+SHA256:RSA+SHA384';
 
-interface Variant { readonly id: string; readonly port: number; readonly sigalgs?: string; readonly resume: boolean }
+interface Variant { readonly id: string; readonly port: number; readonly sigalgs?: string; readonly resume: boolean; /** The proxy process whose CPU time is counted. */ readonly pid: number }
 interface Pki { readonly ca: string; readonly cert: string; readonly key: string }
 
 /** Reads PDUs off a socket: resolves the next whole PDU's type. */
@@ -95,18 +99,20 @@ async function associate(v: Variant, pki: Pki, session: Buffer | undefined): Pro
   return { reused, session: next };
 }
 
-async function runVariant(v: Variant, pki: Pki): Promise<{ perSecond: number; resumed: number }> {
+async function runVariant(v: Variant, pki: Pki): Promise<{ perSecond: number; resumed: number; cpuMs: number }> {
   let session: Buffer | undefined;
   let resumed = 0;
   // One untimed association: the first full handshake, and a ticket for the resumed variant.
   session = (await associate(v, pki, undefined)).session;
+  const cpu0 = cpuSeconds(v.pid);
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const r = await associate(v, pki, v.resume ? session : undefined);
     if (r.reused) resumed++;
     if (r.session !== undefined) session = r.session;
   }
-  return { perSecond: count / ((performance.now() - t0) / 1000), resumed };
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSecond: count / seconds, resumed, cpuMs: ((cpuSeconds(v.pid) - cpu0) * 1000) / count };
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? Number.NaN; };
@@ -138,6 +144,7 @@ async function main(): Promise<void> {
     const gw = await startGatewayProcess({
       name: 'gateway', dir, httpsPort: await freePort(), dicomPort: await freePort(), identities,
       dicomweb: 'http://127.0.0.1:9/dicom-web', wadoUri: 'http://127.0.0.1:9/wado', dicom: { host: '127.0.0.1', port: scpPort, aeTitle: SCP_AE },
+      ...(values.profile === undefined ? {} : { profileDir: values.profile }),
     });
     stops.push(() => gw.stop());
     const stRsa = await freePort();
@@ -149,32 +156,35 @@ async function main(): Promise<void> {
     stops.push(() => st.stop());
 
     const all: Variant[] = [
-      { id: 'gateway-rsa', port: gw.dicomPort, sigalgs: RSA_ONLY, resume: false },
-      { id: 'gateway-ecdsa', port: gw.dicomPort, resume: false },
-      { id: 'gateway-ecdsa-resumed', port: gw.dicomPort, resume: true },
-      { id: 'stunnel-rsa', port: stRsa, sigalgs: RSA_ONLY, resume: false },
-      { id: 'stunnel-ecdsa', port: stEc, resume: false },
-      { id: 'stunnel-ecdsa-resumed', port: stEc, resume: true },
+      { id: 'gateway-rsa', port: gw.dicomPort, sigalgs: RSA_ONLY, resume: false, pid: gw.pid },
+      { id: 'gateway-ecdsa', port: gw.dicomPort, resume: false, pid: gw.pid },
+      { id: 'gateway-ecdsa-resumed', port: gw.dicomPort, resume: true, pid: gw.pid },
+      { id: 'stunnel-rsa', port: stRsa, sigalgs: RSA_ONLY, resume: false, pid: st.pid },
+      { id: 'stunnel-ecdsa', port: stEc, resume: false, pid: st.pid },
+      { id: 'stunnel-ecdsa-resumed', port: stEc, resume: true, pid: st.pid },
     ];
     const only = values.only?.split(',');
     const variants = only === undefined ? all : all.filter((v) => only.includes(v.id));
     const pki = { ca: ca.certPem, cert: device.certPem, key: device.keyPem };
-    const results = new Map<string, { perSecond: number[]; resumed: number[] }>(variants.map((v) => [v.id, { perSecond: [], resumed: [] }]));
+    const results = new Map<string, { perSecond: number[]; resumed: number[]; cpuMs: number[] }>(variants.map((v) => [v.id, { perSecond: [], resumed: [], cpuMs: [] }]));
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
         const x = await runVariant(v, pki);
         results.get(v.id)?.perSecond.push(x.perSecond);
         results.get(v.id)?.resumed.push(x.resumed);
-        process.stderr.write(`round ${r + 1} ${v.id}: ${x.perSecond.toFixed(1)} associations/s, ${x.resumed}/${count} resumed\n`);
+        results.get(v.id)?.cpuMs.push(x.cpuMs);
+        process.stderr.write(`round ${r + 1} ${v.id}: ${x.perSecond.toFixed(1)} associations/s, proxy CPU ${x.cpuMs.toFixed(2)} ms each, ${x.resumed}/${count} resumed\n`);
       }
     }
     const base = median(results.get('gateway-rsa')?.perSecond ?? []);
-    console.log(`| variant | associations/s (median of ${rounds}) | range | resumed | × gateway RSA |`);
-    console.log('|---|---|---|---|---|');
+    const load = machineLoad();
+    console.log(`${count} associations per variant and round, ${rounds} interleaved rounds; load average ${load.load1.toFixed(1)} on ${load.cpus} CPUs at the end`);
+    console.log(`| variant | associations/s (median) | range | × gateway RSA | proxy CPU ms per association (median) | range | resumed |`);
+    console.log('|---|---|---|---|---|---|---|');
     for (const v of variants) {
-      const x = results.get(v.id) ?? { perSecond: [], resumed: [] };
+      const x = results.get(v.id) ?? { perSecond: [], resumed: [], cpuMs: [] };
       const m = median(x.perSecond);
-      console.log(`| ${v.id} | ${m.toFixed(1)} | ${Math.min(...x.perSecond).toFixed(1)}–${Math.max(...x.perSecond).toFixed(1)} | ${median(x.resumed)}/${count} | ${Number.isFinite(base) ? (m / base).toFixed(2) : '–'} |`);
+      console.log(`| ${v.id} | ${m.toFixed(1)} | ${Math.min(...x.perSecond).toFixed(1)}–${Math.max(...x.perSecond).toFixed(1)} | ${Number.isFinite(base) ? (m / base).toFixed(2) : '–'} | ${median(x.cpuMs).toFixed(2)} | ${Math.min(...x.cpuMs).toFixed(2)}–${Math.max(...x.cpuMs).toFixed(2)} | ${median(x.resumed)}/${count} |`);
     }
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
