@@ -10,7 +10,8 @@ import t from 'tap';
 import { loadTlsMaterial } from '../../src/tls/material.js';
 import { certsCli, certsOk, issueClient, sClient } from '../helpers/certs.js';
 import { startGateway } from '../helpers/gateway.js';
-import { startOrthanc } from '../helpers/orthanc.js';
+import { getInstanceFile, startOrthanc } from '../helpers/orthanc.js';
+import { makeInstance, writeInstance } from '../helpers/instances.js';
 import { run, waitFor } from '../helpers/tools.js';
 
 /** The key type of the certificate a fresh handshake on `port` gets with these s_client flags. */
@@ -40,6 +41,12 @@ t.test('issue-server --key-type: files, keys and the refusals', async (t) => {
   const bad = await certsCli(gw.dir, ['issue-server', '--dns', 'localhost', '--key-type', 'dsa']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--key-type: one of rsa, ecdsa, both/);
+  // tls.autoGenerate made an RSA certificate: --key-type ecdsa adds the ECDSA pair and leaves it alone.
+  const rsaBefore = readFileSync(join(gw.dir, 'certs/server.crt'), 'utf8');
+  const ecOnly = await certsOk(gw.dir, ['issue-server', '--dns', 'localhost', '--key-type', 'ecdsa', '--json']);
+  t.notOk(ecOnly.rsa, 'no RSA certificate issued');
+  t.equal(ecOnly.ecdsa.cert, join(gw.dir, 'certs/server-ec.crt'));
+  t.equal(readFileSync(join(gw.dir, 'certs/server.crt'), 'utf8'), rsaBefore, 'the RSA certificate is untouched');
   const r = await certsOk(gw.dir, ['issue-server', '--dns', 'localhost', '--ip', '127.0.0.1', '--key-type', 'both', '--json']);
   t.equal(r.rsa.cert, join(gw.dir, 'certs/server.crt'));
   t.equal(r.ecdsa.cert, join(gw.dir, 'certs/server-ec.crt'), 'the ECDSA pair beside tls.cert');
@@ -67,10 +74,8 @@ t.test('both listeners serve RSA to RSA-only clients and ECDSA to the others; dc
   t.teardown(() => orthanc.stop());
   const gw = await startGateway({
     orthanc, dicom: true,
-    prepare: async (dir) => {
-      await certsOk(dir, ['init']);
-      await certsOk(dir, ['issue-server', '--dns', 'localhost', '--ip', '127.0.0.1', '--key-type', 'both']);
-    },
+    // certs init makes the CA and, given the names, both server certificates at once.
+    prepare: async (dir) => { await certsOk(dir, ['init', '--dns', 'localhost', '--ip', '127.0.0.1', '--key-type', 'both']); },
     config: { tls: { autoGenerate: false }, roles: { modality: ['echo', 'store'] } },
   });
   t.teardown(() => gw.stop());
@@ -96,6 +101,10 @@ t.test('both listeners serve RSA to RSA-only clients and ECDSA to the others; dc
   // Real clients with their defaults: dcmtk's echoscu and storescu (+tls, BCP 195 profile), curl.
   const echo = await run('echoscu', ['+tls', dev.files.key, dev.files.cert, '+cf', caFile, '-aet', 'CTEC', '-aec', 'GATEWAY', '127.0.0.1', String(gw.dicomPort)], { timeoutMs: 20_000 });
   t.equal(echo.code, 0, `echoscu +tls: ${echo.stderr}`);
+  const inst = makeInstance({ pixelBytes: 16 * 1024 });
+  const store = await run('storescu', ['+tls', dev.files.key, dev.files.cert, '+cf', caFile, '-aet', 'CTEC', '-aec', 'GATEWAY', '127.0.0.1', String(gw.dicomPort), await writeInstance(gw.dir, inst)], { timeoutMs: 30_000 });
+  t.equal(store.code, 0, `storescu +tls: ${store.stderr}`);
+  t.ok(await getInstanceFile(orthanc, inst.sopInstanceUid), 'the instance reached the PACS');
   const curl = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', `localhost:${gw.httpsPort}:127.0.0.1`, '--cacert', caFile, `https://localhost:${gw.httpsPort}/healthz`], { timeoutMs: 20_000 });
   t.equal(curl.stdout, '200', 'curl with its defaults');
 
