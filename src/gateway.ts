@@ -32,7 +32,7 @@ import { TLS_SERVER_PROFILE } from './tls/profile.js';
 import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
 import { resumedCertificateCheck } from './tls/resumed-peer-check.js';
-import { TicketKeyRotation } from './tls/ticket-keys.js';
+import { TicketKeyRotation, ticketWrapKey } from './tls/ticket-keys.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { createRelayServer, type RelayServer } from './relay/relay-server.js';
@@ -178,7 +178,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const revalidate = options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs };
     const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material, clock, limits, ...revalidate, ...ticketOptions });
     const tickets = rotateMs === 0 ? undefined : new TicketKeyRotation({
-      store, periodMs: rotateMs, logger: logger.child({ component: 'tls-tickets' }),
+      store, periodMs: rotateMs, logger: logger.child({ component: 'tls-tickets' }), wrapKey: ticketWrapKey(signingKey),
       apply: (key) => { http.edge.setTicketKeys(key); dimse.setTicketKeys(key); },
     });
     // The fenced cleartext port, only when configured (README "Legacy DICOM port").

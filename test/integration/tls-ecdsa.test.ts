@@ -10,6 +10,7 @@ import t from 'tap';
 import { loadTlsMaterial } from '../../src/tls/material.js';
 import { certsCli, certsOk, issueClient, sClient } from '../helpers/certs.js';
 import { startGateway } from '../helpers/gateway.js';
+import { launchChromium } from '../helpers/browser.js';
 import { getInstanceFile, startOrthanc } from '../helpers/orthanc.js';
 import { makeInstance, writeInstance } from '../helpers/instances.js';
 import { run, waitFor } from '../helpers/tools.js';
@@ -107,6 +108,13 @@ t.test('both listeners serve RSA to RSA-only clients and ECDSA to the others; dc
   t.ok(await getInstanceFile(orthanc, inst.sopInstanceUid), 'the instance reached the PACS');
   const curl = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', `localhost:${gw.httpsPort}:127.0.0.1`, '--cacert', caFile, `https://localhost:${gw.httpsPort}/healthz`], { timeoutMs: 20_000 });
   t.equal(curl.stdout, '200', 'curl with its defaults');
+  const browser = await launchChromium(t);
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const res = await page.goto(`${gw.url}/healthz`);
+  t.equal(res?.status(), 200, 'Chromium loads a page over the listener with both certificates');
+  t.equal((await res?.securityDetails())?.protocol, 'TLS 1.3');
+  await context.close();
 
   // A new pair of certificates: the watcher picks up both, on both listeners.
   const before = { rsa: (await served(gw.dicomPort, ['-tls1_3', '-sigalgs', 'RSA-PSS+SHA256'])).serial, ec: (await served(gw.dicomPort, ['-tls1_3'])).serial };

@@ -20,6 +20,18 @@ import { redisStateConfig, startGateway, type TestGateway } from '../helpers/gat
 import { fakeUpstream } from '../dicom/helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/tools.js';
+import { periodKey, ticketWrapKey } from '../../src/tls/ticket-keys.js';
+import type { StateStore } from '../../src/state/store.js';
+import type { Redis } from 'ioredis';
+
+/** Just enough of a store to read one record as the Redis store writes it (a hash with field `j`). */
+class ReadOnlyRedisRecord {
+  constructor(readonly client: Redis, readonly prefix: string) {}
+  async getRecord<T>(key: string): Promise<T | null> {
+    const j = await this.client.hget(`${this.prefix}${key}`, 'j');
+    return j === null ? null : JSON.parse(j) as T;
+  }
+}
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT = '1.2.840.10008.1.2';
@@ -209,11 +221,15 @@ t.test('redis store: two replicas resume each other\'s tickets, identity checks 
   t.teardown(() => client.quit());
   const keys = (await client.keys(`${keyPrefix}*ticket-key*`)).filter((k) => !k.endsWith(':claim'));
   t.ok(keys.length >= 1, 'the ticket keys are shared through Redis');
+  const signingKey = ((shared['session'] as { signingKey: string }).signingKey);
   for (const k of keys) {
     const raw = await client.hget(k, 'j');
     t.ok((await client.pttl(k)) > 0, `${k} has a TTL`);
-    const secret = (JSON.parse(raw ?? '{}') as { k?: string }).k ?? '';
-    t.equal(Buffer.from(secret, 'base64').length, 48, 'a 48-byte ticket key');
-    t.notOk([...a.rawLogs, ...b.rawLogs].some((l) => l.includes(secret) || l.includes(Buffer.from(secret, 'base64').toString('hex'))), 'the key is not in the logs');
+    const stored = (JSON.parse(raw ?? '{}') as { k?: string }).k ?? '';
+    t.equal(Buffer.from(stored, 'base64').length, 12 + 48 + 16, 'a 48-byte ticket key, wrapped (AES-256-GCM) under session.signingKey');
+    const period = Number(k.split(':').pop());
+    const key = await periodKey(new ReadOnlyRedisRecord(client, keyPrefix) as unknown as StateStore, period, 3_600_000, ticketWrapKey(new TextEncoder().encode(signingKey)));
+    t.equal(key.length, 48, 'the replicas\' secret unwraps it');
+    t.notOk([...a.rawLogs, ...b.rawLogs].some((l) => l.includes(stored) || l.includes(key.toString('base64')) || l.includes(key.toString('hex'))), 'the key is not in the logs');
   }
 });

@@ -4,11 +4,13 @@
 import t from 'tap';
 import pino from 'pino';
 import { MemoryStore } from '../../src/state/memory-store.js';
-import { periodKey, TicketKeyRotation, TICKET_KEY_BYTES } from '../../src/tls/ticket-keys.js';
+import { periodKey as periodKeyWith, TicketKeyRotation, TICKET_KEY_BYTES, ticketWrapKey } from '../../src/tls/ticket-keys.js';
 import type { StateStore } from '../../src/state/store.js';
 
 const HOUR = 3_600_000;
 const silent = pino({ level: 'silent' });
+const wrapKey = ticketWrapKey(Buffer.from('the replicas\' shared session.signingKey, 32+ chars'));
+const periodKey = (store: StateStore, period: number, periodMs: number): Promise<Buffer> => periodKeyWith(store, period, periodMs, wrapKey);
 
 t.test('replicas racing for the same period get the same key; the next period another', async (t) => {
   const store = new MemoryStore();
@@ -19,6 +21,17 @@ t.test('replicas racing for the same period get the same key; the next period an
   const next = await periodKey(store, 101, HOUR);
   t.notOk(next.equals(keys[0] as Buffer), 'a new key for the next period');
   t.ok((await periodKey(store, 100, HOUR)).equals(keys[0] as Buffer), 'stable when asked again');
+});
+
+t.test('the store holds the key wrapped: not readable without the replicas\' secret, and a replica with another secret does not use it', async (t) => {
+  const store = new MemoryStore();
+  t.teardown(() => store.close());
+  const key = await periodKey(store, 5, HOUR);
+  const rec = await store.getRecord<{ k: string }>('tls:ticket-key:5');
+  const stored = Buffer.from(rec?.k ?? '', 'base64');
+  t.notOk(stored.includes(key), 'the raw key is not in the store');
+  t.notOk(stored.includes(key.subarray(0, 16)), 'nor its name');
+  await t.rejects(periodKeyWith(store, 5, HOUR, ticketWrapKey(Buffer.from('another deployment\'s signing key, 32+ chars'))), /not readable with this replica's session\.signingKey/);
 });
 
 t.test('two stores (two deployments) never share a key', async (t) => {
@@ -33,7 +46,7 @@ t.test('rotation: the listeners get the period\'s key at start, and the new one 
   t.teardown(() => store.close());
   let now = 10 * HOUR + 1000;
   const applied: Buffer[] = [];
-  const r = new TicketKeyRotation({ store, periodMs: HOUR, clock: () => now, logger: silent, apply: (k) => applied.push(k) });
+  const r = new TicketKeyRotation({ store, wrapKey, periodMs: HOUR, clock: () => now, logger: silent, apply: (k) => applied.push(k) });
   t.teardown(() => r.stop());
   await r.start();
   t.equal(applied.length, 1);
@@ -55,7 +68,7 @@ t.test('a store that cannot be reached: a local key, logged without the key, nev
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (l: string) => { lines.push(l); } });
   const applied: Buffer[] = [];
-  const r = new TicketKeyRotation({ store: down, periodMs: HOUR, logger, apply: (k) => applied.push(k) });
+  const r = new TicketKeyRotation({ store: down, wrapKey, periodMs: HOUR, logger, apply: (k) => applied.push(k) });
   t.teardown(() => r.stop());
   await r.start();
   t.equal(applied.length, 1, 'a key is applied all the same');
