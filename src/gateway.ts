@@ -153,7 +153,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     let gatewayCa = material.gatewayCa;
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });
     // Resumed TLS sessions: the client certificate is checked again against the material in force
-    // (tls-watcher), and ticket keys rotate per tls.tickets (README "TLS session resumption").
+    // (tls-watcher), and ticket keys rotate per tls.tickets (README "Cheaper handshakes").
     let tlsInForce = material;
     const recheckPeer = resumedCertificateCheck(() => tlsInForce);
     const rotateMs = config.tls.tickets.rotateMinutes * 60_000;
@@ -186,12 +186,13 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const legacy = legacyListen === undefined ? undefined : createLegacyServer({ config: live, listen: legacyListen, logger, audit, identity, limits, clock, ...revalidate });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
-      // again; new handshakes use the new context, open connections keep theirs.
+      // again; new handshakes use the new context, open connections keep theirs. Resumed sessions are
+      // checked against the new CA bundle and CRL from the next handshake on.
+      tlsInForce = m;
       http.edge.setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m), ...(sessionTimeout === undefined ? {} : { sessionTimeout }) });
       dimse.setSecureContext(m);
       tickets?.reapply();
       gatewayCa = m.gatewayCa;
-      tlsInForce = m;
     }, watch);
     const checkExpiry = (): void => {
       warnExpiring(audit, expiringWithin(expiryItems(tls.current, devices.list()), current.tls.expiryWarningDays, clock()));
