@@ -1,7 +1,7 @@
 // TLS session tickets on both listeners (issue 19 §4): resumption really happens, and a resumed
 // session is held to the same identity checks as a full handshake.
 //
-// Attacks: a device removed from the device list, or whose certificate expired, after its ticket
+// Attacks: a device removed from the device list, revoked in the CRL, or whose certificate expired, after its ticket
 // was issued comes back with the ticket; a ticket from another deployment is shown to this one; a
 // resumed HTTPS connection without its session cookie or token asks for DICOMweb.
 
@@ -15,7 +15,7 @@ import { DeviceRegistry } from '../../src/identity/device-registry.js';
 import { loadCa } from '../../src/tls/ca-store.js';
 import { issueCertificate } from '../../src/tls/issue.js';
 import { tlsFilePaths } from '../../src/tls/tls-paths.js';
-import { issueClient, prepareCa } from '../helpers/certs.js';
+import { certsOk, issueClient, prepareCa } from '../helpers/certs.js';
 import { redisStateConfig, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { fakeUpstream } from '../dicom/helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
@@ -166,6 +166,32 @@ t.test('memory store: a certificate that expired after its ticket was issued is 
   const d2 = await dicom(gw, dev, 'WSSHORT', d1.session);
   t.ok(d2.reused, 'DICOM: resumed');
   t.equal(pduType(d2.answer), 0x03, 'DICOM: expired certificate gets A-ASSOCIATE-RJ on resumption');
+});
+
+t.test('DICOM: a device revoked in the CRL only, after its ticket was issued, gets A-ASSOCIATE-RJ on resumption', async (t) => {
+  const gw = await startGateway({ prepare: prepareCa, dicom: true, config: await pacs(t) });
+  t.teardown(() => gw.stop());
+  const dev = clientOf((await issueClient(gw.dir, 'ws-crl', 'radiologist', ['WSCRL'])).files);
+  await gw.gateway.reload();
+  const d1 = await dicom(gw, dev, 'WSCRL');
+  t.equal(pduType(d1.answer), 0x02, 'accepted before the revocation');
+  // Revoked in the CRL only (as another CA's CRL would be): the device entry does not know.
+  const before = gw.auditEvents('config.reload').length;
+  await certsOk(gw.dir, ['revoke', 'ws-crl']);
+  const devicesFile = join(gw.dir, 'config/devices.yaml');
+  const doc = parse(readFileSync(devicesFile, 'utf8')) as { devices: Record<string, Record<string, unknown>> };
+  const entry = doc.devices['ws-crl'] as Record<string, unknown>;
+  delete entry['revokedAt'];
+  delete entry['disabled'];
+  writeFileSync(devicesFile, stringify(doc));
+  await gw.gateway.reload();
+  await waitFor(() => gw.auditEvents('config.reload').slice(before).some((e) => e.reason === 'tls-material-replaced'), 10_000);
+  const fresh = await dicom(gw, dev, 'WSCRL');
+  t.equal(pduType(fresh.answer), 0x03, 'a full handshake is refused');
+  const d2 = await dicom(gw, dev, 'WSCRL', d1.session);
+  t.ok(d2.reused, 'the old ticket still resumes the TLS session (the ticket keys outlive the CRL change)');
+  t.equal(pduType(d2.answer), 0x03, 'and the association is refused');
+  await waitFor(() => gw.auditEvents('dicom.association').some((e) => e.decision === 'deny' && e.detail === 'CERT_REVOKED'), 10_000);
 });
 
 t.test('a ticket from another deployment (another store) does not resume', async (t) => {
