@@ -31,6 +31,8 @@ import { loadTlsMaterial, secureContextOptions } from './tls/material.js';
 import { TLS_SERVER_PROFILE } from './tls/profile.js';
 import { tlsFilePaths } from './tls/tls-paths.js';
 import { TlsReloader } from './tls/tls-watcher.js';
+import { resumedCertificateCheck } from './tls/resumed-peer-check.js';
+import { TicketKeyRotation, ticketWrapKey } from './tls/ticket-keys.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { startMonitoring, type Monitoring } from './monitoring.js';
 import { createRelayServer, type RelayServer } from './relay/relay-server.js';
@@ -91,6 +93,7 @@ interface Started {
   stopExpiryChecks: () => void;
   monitoring: Monitoring;
   relay: RelayServer | undefined;
+  tickets: TicketKeyRotation | undefined;
 }
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
@@ -108,7 +111,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   }));
 
   const files = tlsFilePaths(config);
-  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, caKey: files.caKey };
+  const tlsPaths = {
+    cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, caKey: files.caKey,
+    ecdsaCert: files.ecdsaCert, ecdsaKey: files.ecdsaKey, ecdsaRequired: files.ecdsaRequired,
+  };
 
   async function start(): Promise<BoundAddresses> {
     if (started !== undefined) throw new TypeError('gateway already started');
@@ -146,10 +152,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
     let gatewayCa = material.gatewayCa;
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });
+    // Resumed TLS sessions: the client certificate is checked again against the material in force
+    // (tls-watcher), and ticket keys rotate per tls.tickets (README "Cheaper handshakes").
+    let tlsInForce = material;
+    const recheckPeer = resumedCertificateCheck(() => tlsInForce);
+    const rotateMs = config.tls.tickets.rotateMinutes * 60_000;
+    const sessionTimeout = rotateMs === 0 ? undefined : rotateMs / 1000;
+    const ticketOptions = { recheckPeer, ...(sessionTimeout === undefined ? {} : { sessionTimeout }) };
     const timeout = Math.min(config.upstream.timeoutMs, 2000);
     const web = new URL(config.upstream.dicomweb);
     const http = await buildHttpServer({
-      config, logger, audit, tls: material, login, sessions, users, identity, clock, store,
+      config, logger, audit, tls: material, login, sessions, users, identity, clock, store, ...ticketOptions,
       dicomPort: () => addresses?.dicom.port ?? config.listen.dicom.port,
       oidc: createOidcLogin(config, { sessions, users, store, audit, clock }),
       roles: () => current.roles,
@@ -163,15 +176,22 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // `live` reads roles from the config in force, so new associations see reloaded roles.
     const limits = new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
     const revalidate = options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs };
-    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material, clock, limits, ...revalidate });
+    const dimse = createDimseServer({ config: live, logger, audit, identity, tls: material, clock, limits, ...revalidate, ...ticketOptions });
+    const tickets = rotateMs === 0 ? undefined : new TicketKeyRotation({
+      store, periodMs: rotateMs, logger: logger.child({ component: 'tls-tickets' }), wrapKey: ticketWrapKey(signingKey),
+      apply: (key) => { http.edge.setTicketKeys(key); dimse.setTicketKeys(key); },
+    });
     // The fenced cleartext port, only when configured (README "Legacy DICOM port").
     const legacyListen = config.listen.dicomLegacy;
     const legacy = legacyListen === undefined ? undefined : createLegacyServer({ config: live, listen: legacyListen, logger, audit, identity, limits, clock, ...revalidate });
     const tls = new TlsReloader(tlsPaths, material, audit, (m) => {
       // setSecureContext replaces every context option, so the profile (versions, AEAD ciphers) goes in
-      // again; new handshakes use the new context, open connections keep theirs.
-      http.edge.setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m) });
+      // again; new handshakes use the new context, open connections keep theirs. Resumed sessions are
+      // checked against the new CA bundle and CRL from the next handshake on.
+      tlsInForce = m;
+      http.edge.setSecureContext({ ...TLS_SERVER_PROFILE, ...secureContextOptions(m), ...(sessionTimeout === undefined ? {} : { sessionTimeout }) });
       dimse.setSecureContext(m);
+      tickets?.reapply();
       gatewayCa = m.gatewayCa;
     }, watch);
     const checkExpiry = (): void => {
@@ -192,7 +212,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       associationsOpen: () => dimse.stats().associations + (legacy?.stats().associations ?? 0),
       expiryItems: () => expiryItems(tls.current, devices.list()),
     });
-    started = { http, dimse, legacy, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring, relay };
+    started = { http, dimse, legacy, tls, users, devices, store, configReloader, stopExpiryChecks: scheduleDaily(checkExpiry), monitoring, relay, tickets };
+    await tickets?.start();
     const https = await http.edge.listen(config.listen.https.host, config.listen.https.port);
     const dicom = await dimse.listen();
     const dicomLegacy = await legacy?.listen();
@@ -215,6 +236,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     started = undefined;
     if (s === undefined) return;
     s.tls.close();
+    s.tickets?.stop();
     s.devices.close();
     s.configReloader?.close();
     s.stopExpiryChecks();

@@ -13,6 +13,8 @@ export interface StunnelService {
   readonly connect: number;
   /** Require and verify a client certificate from the bench CA (mTLS). */
   readonly mutual: boolean;
+  /** Server certificate and key of this service (default: the bench's RSA one), e.g. the ECDSA pair the gateway serves too. */
+  readonly cert?: { readonly cert: string; readonly key: string };
 }
 
 export interface Stunnel {
@@ -40,8 +42,8 @@ export async function startStunnel(dir: string, id: BenchIdentities, services: r
       `[${s.name}]`,
       `accept = 127.0.0.1:${s.accept}`,
       `connect = 127.0.0.1:${s.connect}`,
-      `cert = ${id.server.cert}`,
-      `key = ${id.server.key}`,
+      `cert = ${(s.cert ?? id.server).cert}`,
+      `key = ${(s.cert ?? id.server).key}`,
       'sslVersionMin = TLSv1.2',
       `ciphers = ${TLS12_CIPHERS.join(':')}`,
       `ciphersuites = ${TLS13_CIPHERSUITES.join(':')}`,

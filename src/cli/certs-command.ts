@@ -8,7 +8,7 @@ import { configPath } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import { DeviceRegistry } from '../identity/device-registry.js';
-import { initCa, issueServerCertificate, loadCa } from '../tls/ca-store.js';
+import { initCa, issueServerCertificate, loadCa, type ServerKeyType } from '../tls/ca-store.js';
 import type { RevocationReasonName } from '../tls/crl-build.js';
 import { issueDevice, listDevices, renewDevice, revokeDevice, type IssuedDevice } from '../tls/device-certs.js';
 import { checkBundlePassword, PKCS12_ITERATIONS } from '../tls/pkcs12.js';
@@ -18,10 +18,14 @@ import { readStdinLine } from './prompt.js';
 
 export const CERTS_USAGE = `pacs-gateway certs <command> [options]
 
-  init [--force] [--cn NAME] [--days N]
-                         create the gateway CA: tls.clientCa, its key beside it (mode 0600), an empty CRL
-  issue-server --dns NAME… --ip ADDRESS… [--days N]
-                         the gateway's server certificate (tls.cert, tls.key); default 397 days
+  init [--force] [--cn NAME] [--days N] [--dns NAME… --ip ADDRESS… [--key-type rsa|ecdsa|both]]
+                         create the gateway CA: tls.clientCa, its key beside it (mode 0600), an empty CRL;
+                         with --dns/--ip, also the server certificate(s) as issue-server makes them
+  issue-server --dns NAME… --ip ADDRESS… [--days N] [--key-type rsa|ecdsa|both]
+                         the gateway's server certificate; default 397 days. --key-type rsa (the default):
+                         tls.cert and tls.key; ecdsa: an ECDSA P-256 pair in tls.ecdsa (default
+                         server-ec.crt / server-ec.key beside tls.cert), served beside the RSA one;
+                         both: the two (cheaper handshakes for clients that support ECDSA)
   issue-client NAME --role ROLE --ae AETITLE… [--days N] [--p12-password-stdin] [--p12-legacy]
                          a device certificate: certs/devices/NAME.crt, .key and a PKCS#12 bundle NAME.p12;
                          registers the device (role, calling AE titles, fingerprint); default 730 days
@@ -93,6 +97,37 @@ function describeBundle(d: IssuedDevice, out: Out, json: boolean, extra: Record<
   ].join('\n'));
 }
 
+/** --key-type, checked: rsa (the default), ecdsa (beside an existing RSA certificate) or both. */
+function serverKeyType(paths: TlsFilePaths, value: string | undefined): ServerKeyType {
+  const keyType = value ?? 'rsa';
+  if (keyType !== 'rsa' && keyType !== 'ecdsa' && keyType !== 'both') throw new GatewayError('ERR_USAGE', `--key-type: one of rsa, ecdsa, both (got "${keyType}")`);
+  if (keyType === 'ecdsa' && !existsSync(paths.cert)) throw new GatewayError('ERR_USAGE', `--key-type ecdsa adds an ECDSA certificate beside the RSA one, and there is none at ${show(paths.cert)} (tls.cert): use --key-type both`);
+  return keyType;
+}
+
+/** `certs issue-server` (and `certs init --dns/--ip`): RSA, ECDSA or both server certificates from the CA. */
+function issueServer(paths: TlsFilePaths, config: GatewayConfig, values: { days?: string | undefined; dns?: string[] | undefined; ip?: string[] | undefined; 'key-type'?: string | undefined }, json: boolean, out: Out): number {
+  const ca = loadCa(paths);
+  const d = days(values.days);
+  if (d !== undefined && (d < 1 || d > 825)) throw new GatewayError('ERR_USAGE', '--days for a server certificate: 1 to 825 (default 397, the CA/Browser Forum limit)');
+  const keyType = serverKeyType(paths, values['key-type']);
+  const s = issueServerCertificate(paths, ca, { dnsNames: values.dns ?? [], ipAddresses: values.ip ?? [], keyType, ...(d === undefined ? {} : { days: d }) });
+  const rows = [
+    ...(s.rsa === undefined ? [] : [{ type: 'rsa', c: s.rsa, cert: paths.cert, key: paths.key }]),
+    ...(s.ecdsa === undefined ? [] : [{ type: 'ecdsa', c: s.ecdsa, cert: paths.ecdsaCert, key: paths.ecdsaKey }]),
+  ];
+  const first = rows[0] as (typeof rows)[number];
+  const describe = (r: typeof first): Record<string, unknown> => ({ serial: r.c.serial, notAfter: r.c.notAfter.toISOString(), fingerprint: r.c.fingerprint256, cert: r.cert, key: r.key });
+  // JSON: the first certificate's fields at the top level (as before), each one under its key type.
+  if (json) out(JSON.stringify({ ...describe(first), ...Object.fromEntries(rows.map((r) => [r.type, describe(r)])) }));
+  else {
+    out(rows.map((r) => `${r.type === 'rsa' ? 'RSA' : 'ECDSA P-256'} server certificate for ${[...(values.dns ?? []), ...(values.ip ?? [])].join(', ')}: serial ${r.c.serial}, valid until ${r.c.notAfter.toISOString()}\n  ${show(r.cert)}\n  ${show(r.key)} (mode 0600)`).join('\n'));
+    if (s.ecdsa !== undefined && config.tls.ecdsa === undefined) out(`tls.ecdsa is not set, so the gateway serves ${show(paths.ecdsaCert)} because it exists, beside tls.cert`);
+    out('A running gateway serves it from the next TLS handshake on (open connections keep theirs).');
+  }
+  return 0;
+}
+
 /** Runs `certs <sub>`; returns the exit code. */
 export async function certsCommand(argv: string[], out: Out, err: Out): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -101,7 +136,7 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
       config: { type: 'string' }, force: { type: 'boolean' }, cn: { type: 'string' }, days: { type: 'string' },
       dns: { type: 'string', multiple: true }, ip: { type: 'string', multiple: true }, ae: { type: 'string', multiple: true },
       role: { type: 'string' }, 'p12-password-stdin': { type: 'boolean' }, 'p12-legacy': { type: 'boolean' },
-      json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'key-type': { type: 'string' },
     },
   });
   const [sub, name, ...extra] = positionals;
@@ -121,6 +156,7 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
 
   switch (sub) {
     case 'init': {
+      if (values.dns !== undefined || values.ip !== undefined) serverKeyType(paths, values['key-type']); // refused before the CA is made
       const r = initCa(paths, { force: values.force === true, ...(values.cn === undefined ? {} : { commonName: values.cn }), ...(days(values.days) === undefined ? {} : { days: days(values.days) as number }) });
       for (const b of r.backups) err(`moved the old ${show(b.replace(/\.replaced-.*$/, ''))} aside to ${show(b)}`);
       out([
@@ -129,19 +165,14 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
         `  ${show(paths.caKey)}  CA private key, mode 0600: keep it here, never copy it to a device`,
         `  ${show(paths.crl)}  empty CRL; ${crlNote(config, paths)}`,
         ...(r.backups.length > 0 ? ['Every certificate the old CA issued no longer works: issue new ones.'] : []),
-        'Next: pacs-gateway certs issue-server --dns <gateway host name> --ip <gateway address>',
+        ...(values.dns === undefined && values.ip === undefined ? ['Next: pacs-gateway certs issue-server --dns <gateway host name> --ip <gateway address> [--key-type both]'] : []),
       ].join('\n'));
-      return 0;
+      if (values.dns === undefined && values.ip === undefined) return 0;
+      // --days is the CA's here; the server certificate gets its default (397 days).
+      return issueServer(paths, config, { ...values, days: undefined }, false, out);
     }
-    case 'issue-server': {
-      const ca = loadCa(paths);
-      const d = days(values.days);
-      if (d !== undefined && (d < 1 || d > 825)) throw new GatewayError('ERR_USAGE', '--days for a server certificate: 1 to 825 (default 397, the CA/Browser Forum limit)');
-      const s = issueServerCertificate(paths, ca, { dnsNames: values.dns ?? [], ipAddresses: values.ip ?? [], ...(d === undefined ? {} : { days: d }) });
-      if (json) out(JSON.stringify({ serial: s.serial, notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint256, cert: paths.cert, key: paths.key }));
-      else out(`Server certificate for ${[...(values.dns ?? []), ...(values.ip ?? [])].join(', ')}: serial ${s.serial}, valid until ${s.notAfter.toISOString()}\n  ${show(paths.cert)}\n  ${show(paths.key)} (mode 0600)\nA running gateway serves it from the next TLS handshake on (open connections keep theirs).`);
-      return 0;
-    }
+    case 'issue-server':
+      return issueServer(paths, config, values, json, out);
     case 'issue-client': {
       const n = needName();
       if (values.role === undefined) throw new GatewayError('ERR_USAGE', `certs issue-client needs --role (one of: ${Object.keys(config.roles).join(', ')})`);

@@ -50,7 +50,7 @@ export async function checkConfigCommand(argv: string[], out: (s: string) => voi
     }
   } catch (e) { problems.push((e as Error).message); }
   const files = tlsFilePaths(config);
-  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired };
+  const tlsPaths = { cert: files.cert, key: files.key, clientCa: files.clientCa, crl: files.crl, crlRequired: files.crlRequired, ecdsaCert: files.ecdsaCert, ecdsaKey: files.ecdsaKey, ecdsaRequired: files.ecdsaRequired };
   const missing = [tlsPaths.cert, tlsPaths.key, tlsPaths.clientCa].filter((f) => !existsSync(f));
   if (missing.length > 0 && config.tls.autoGenerate) {
     warnings.push(`TLS files missing (${missing.join(', ')}): tls.autoGenerate will create DEVELOPMENT certificates at start`);

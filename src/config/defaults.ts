@@ -38,7 +38,7 @@ export const DEFAULTS = Object.freeze({
   audit: { syslog: [] },
   tls: {
     cert: 'certs/server.crt', key: 'certs/server.key', clientCa: 'certs/ca.crt',
-    autoGenerate: false, expiryWarningDays: 30,
+    autoGenerate: false, expiryWarningDays: 30, tickets: { rotateMinutes: 60 },
   },
   upstream: {
     dicomweb: 'http://127.0.0.1:8042/dicom-web',

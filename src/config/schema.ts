@@ -114,6 +114,14 @@ export const configSchema = {
         crl: { type: 'string', minLength: 1 },
         autoGenerate: { type: 'boolean' },
         expiryWarningDays: { type: 'integer', minimum: 0 },
+        ecdsa: {
+          type: 'object', additionalProperties: false, required: ['cert', 'key'],
+          properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+        },
+        tickets: {
+          type: 'object', additionalProperties: false,
+          properties: { rotateMinutes: { type: 'integer', minimum: 0, maximum: 1440 } },
+        },
       },
     },
     upstream: {

@@ -144,6 +144,14 @@ export interface GatewayConfig {
     readonly crl?: string;
     readonly autoGenerate: boolean;
     readonly expiryWarningDays: number;
+    /**
+     * A second server certificate with an ECDSA P-256 key, served beside the RSA one (tls.cert):
+     * clients that can verify ECDSA get it. Absent: `server-ec.crt` / `server-ec.key` beside
+     * tls.cert are served when both exist (what `certs issue-server` writes).
+     */
+    readonly ecdsa?: { readonly cert: string; readonly key: string };
+    /** TLS session tickets: keys rotated every `rotateMinutes`, shared through the state store; 0 = node's own per-process keys. */
+    readonly tickets: { readonly rotateMinutes: number };
   };
   readonly upstream: {
     readonly dicomweb: string;

@@ -30,6 +30,7 @@ import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
 import { NO_PEER_CERTIFICATE, snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
 import { tlsError } from '../tls/profile.js';
+import type { ResumedCertificateCheck } from '../tls/resumed-peer-check.js';
 import { Timers } from './timers.js';
 
 export interface AssociationDeps {
@@ -47,6 +48,8 @@ export interface AssociationDeps {
    * instead of certificates and User Identity, and the audit events say `channel: cleartext`.
    */
   readonly cleartext?: { readonly admission: (rq: AssociateRq, context: AdmissionContext) => Admission };
+  /** Checks a resumed session's client certificate against the TLS material in force (resumed-peer-check.ts). */
+  readonly recheckPeer?: ResumedCertificateCheck;
 }
 
 /** The per-connection state machine of the DIMSE guard (PS3.8 §9.2 state table, acceptor side, as a relay). */
@@ -85,7 +88,7 @@ export class Association {
     this.#d = deps;
     this.#client = client;
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
-    this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket) : NO_PEER_CERTIFICATE;
+    this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket, deps.recheckPeer) : NO_PEER_CERTIFICATE;
     this.#facts = {
       associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
       tlsVersion: this.#peer.tlsVersion ?? null, certFingerprint: this.#peer.certificate?.fingerprint256,

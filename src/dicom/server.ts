@@ -11,6 +11,7 @@ import type { IdentityResolver } from '../identity/resolver.js';
 import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
 import { capConnections } from '../util/connection-caps.js';
 import { TLS_SERVER_PROFILE } from '../tls/profile.js';
+import type { ResumedCertificateCheck } from '../tls/resumed-peer-check.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Association } from './association.js';
 import { AssociationLimits } from './limits.js';
@@ -27,6 +28,10 @@ export interface DimseServerDeps {
   readonly clock?: Clock;
   /** Association limits shared with another DIMSE listener (the legacy port); default: this listener's own. */
   readonly limits?: AssociationLimits;
+  /** Re-checks the client certificate of a resumed TLS session; without it a resumed certificate is not trusted. */
+  readonly recheckPeer?: ResumedCertificateCheck;
+  /** Session-ticket lifetime in seconds (tls.tickets); node's default 300 s when absent. */
+  readonly sessionTimeout?: number;
 }
 
 export interface DimseServer {
@@ -36,6 +41,8 @@ export interface DimseServer {
   close(): Promise<void>;
   /** New TLS material (certificate hot reload): new handshakes use it, open associations continue. */
   setSecureContext(m: TlsMaterial): void;
+  /** The session-ticket key (48 bytes, ticket-keys.ts); a new secure context needs it again. */
+  setTicketKeys(key: Buffer): void;
   stats(): { associations: number };
 }
 
@@ -43,8 +50,8 @@ export interface DimseServer {
 /** Default interval for re-checking admitted principals (disabled users, revoked devices and tokens, ended sessions) and lifetimes. */
 export const DEFAULT_REVALIDATE_MS = 10_000;
 
-function contextOptions(m: TlsMaterial): Record<string, unknown> {
-  return { ...TLS_SERVER_PROFILE, ...secureContextOptions(m) };
+function contextOptions(m: TlsMaterial, sessionTimeout: number | undefined): Record<string, unknown> {
+  return { ...TLS_SERVER_PROFILE, ...secureContextOptions(m), ...(sessionTimeout === undefined ? {} : { sessionTimeout }) };
 }
 
 /** Creates the DIMSE guard's TLS listener. */
@@ -54,7 +61,7 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
   const limits = deps.limits ?? new AssociationLimits(config.dicom.maxAssociations, config.dicom.maxAssociationsPerPrincipal);
   const open = new Set<Association>();
   const server = createServer({
-    ...contextOptions(deps.tls),
+    ...contextOptions(deps.tls, deps.sessionTimeout),
     // Clients may come without a certificate and use User Identity instead; a certificate that is
     // presented but fails verification is refused by the association guard (see admission.ts).
     requestCert: true,
@@ -104,9 +111,10 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
       await closeListener(server, open, sockets);
     },
     setSecureContext: (m) => {
-      server.setSecureContext(contextOptions(m));
+      server.setSecureContext(contextOptions(m, deps.sessionTimeout));
       log.info('DIMSE TLS material reloaded');
     },
+    setTicketKeys: (key) => { server.setTicketKeys(key); },
     stats: () => ({ associations: open.size }),
   };
 }

@@ -14,6 +14,7 @@ import type { SessionService } from '../identity/sessions.js';
 import type { UserDirectory } from '../identity/user-directory.js';
 import { TLS_SERVER_PROFILE } from '../tls/profile.js';
 import { secureContextOptions, type TlsMaterial } from '../tls/material.js';
+import type { ResumedCertificateCheck } from '../tls/resumed-peer-check.js';
 import { GatewayError } from '../errors.js';
 import type { StateStore } from '../state/store.js';
 import { accountRoutes } from './account-routes.js';
@@ -46,6 +47,10 @@ export interface HttpServerDeps {
   readonly dicomPort?: () => number;
   /** auth.oidc: sign-in through the hospital's IdP. */
   readonly oidc?: OidcLogin;
+  /** Re-checks the client certificate of a resumed TLS session; without it a resumed certificate is not trusted. */
+  readonly recheckPeer?: ResumedCertificateCheck;
+  /** Session-ticket lifetime in seconds (tls.tickets); node's default 300 s when absent. */
+  readonly sessionTimeout?: number;
 }
 
 /** The WADO-URI upstream: `upstream.wadoUri`, else `/wado` on the DICOMweb upstream's origin (Orthanc's default). */
@@ -120,6 +125,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     tls: {
       ...TLS_SERVER_PROFILE,
       ...secureContextOptions(deps.tls),
+      ...(deps.sessionTimeout === undefined ? {} : { sessionTimeout: deps.sessionTimeout }),
       requestCert: true,
       rejectUnauthorized: false, // browsers log in without a certificate; presented ones are checked in authenticate()
     },
@@ -133,6 +139,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     upstreamConnections: 128,
     // Behind a load balancer (trustProxy) every connection comes from the balancer: no per-address cap.
     http2: config.http.http2,
+    ...(deps.recheckPeer === undefined ? {} : { recheckPeer: deps.recheckPeer }),
     connectionCaps: { maxConnections: config.http.maxConnections, maxPerAddress: config.http.trustProxy ? 0 : config.http.maxConnectionsPerAddress },
   });
   return { app: app as unknown as FastifyInstance, edge };

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { GatewayError } from '../errors.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { createCa, issueCertificate, type CaMaterial, type IssuedCertificate } from './issue.js';
+import { issueEcdsaServerCertificate } from './issue-ecdsa.js';
 import { parseCertificates } from './material.js';
 import { writeCrl } from './revocation.js';
 import type { TlsFilePaths } from './tls-paths.js';
@@ -67,12 +68,34 @@ export function loadCa(paths: TlsFilePaths): LoadedCa {
   return { certPem: cert.toString(), keyPem, cert };
 }
 
-/** Issues the gateway's server certificate and writes tls.key (0600) and tls.cert; the running gateway picks them up. */
-export function issueServerCertificate(paths: TlsFilePaths, ca: LoadedCa, o: { dnsNames: readonly string[]; ipAddresses: readonly string[]; days?: number }): IssuedCertificate {
+/** Which server certificates `certs issue-server` makes: RSA (tls.cert), ECDSA P-256 (tls.ecdsa), or both. */
+export type ServerKeyType = 'rsa' | 'ecdsa' | 'both';
+
+export interface IssuedServer {
+  readonly rsa?: IssuedCertificate;
+  readonly ecdsa?: IssuedCertificate;
+}
+
+/**
+ * Issues the gateway's server certificate(s): RSA into tls.key (0600) and tls.cert, ECDSA P-256
+ * into the tls.ecdsa pair (by default server-ec.key / server-ec.crt beside them). The running
+ * gateway picks them up. Keys are written before certificates, so a reload never pairs a new
+ * certificate with an old key for long (the watcher waits for both).
+ */
+export function issueServerCertificate(paths: TlsFilePaths, ca: LoadedCa, o: { dnsNames: readonly string[]; ipAddresses: readonly string[]; days?: number; keyType?: ServerKeyType }): IssuedServer {
   const commonName = o.dnsNames[0] ?? o.ipAddresses[0];
   if (commonName === undefined) throw new GatewayError('ERR_USAGE', 'certs issue-server needs at least one --dns NAME or --ip ADDRESS (the names clients connect to)');
-  const server = issueCertificate(ca, { commonName, usage: 'server', dnsNames: o.dnsNames, ipAddresses: o.ipAddresses, ...(o.days === undefined ? {} : { days: o.days }) });
-  atomicWrite(paths.key, server.keyPem, 0o600);
-  atomicWrite(paths.cert, server.certPem, 0o644);
-  return server;
+  const type = o.keyType ?? 'rsa';
+  const common = { commonName, dnsNames: o.dnsNames, ipAddresses: o.ipAddresses, ...(o.days === undefined ? {} : { days: o.days }) };
+  const rsa = type === 'ecdsa' ? undefined : issueCertificate(ca, { ...common, usage: 'server' });
+  const ecdsa = type === 'rsa' ? undefined : issueEcdsaServerCertificate(ca, common);
+  if (rsa !== undefined) {
+    atomicWrite(paths.key, rsa.keyPem, 0o600);
+    atomicWrite(paths.cert, rsa.certPem, 0o644);
+  }
+  if (ecdsa !== undefined) {
+    atomicWrite(paths.ecdsaKey, ecdsa.keyPem, 0o600);
+    atomicWrite(paths.ecdsaCert, ecdsa.certPem, 0o644);
+  }
+  return { ...(rsa === undefined ? {} : { rsa }), ...(ecdsa === undefined ? {} : { ecdsa }) };
 }

@@ -21,6 +21,7 @@ export function expiryItems(m: TlsMaterial, devices: readonly DeviceRecord[]): E
   const subject = (s: string): string => s.replace(/\n/g, ', ');
   return [
     { what: 'server certificate', name: subject(m.serverCert.subject), notAfter: new Date(m.serverCert.validTo), fix: 'pacs-gateway certs issue-server --dns … --ip …' },
+    ...(m.ecdsa === undefined ? [] : [{ what: 'server certificate' as const, name: `${subject(m.ecdsa.serverCert.subject)} (ECDSA)`, notAfter: new Date(m.ecdsa.serverCert.validTo), fix: 'pacs-gateway certs issue-server --key-type both --dns … --ip …' }]),
     ...m.caCerts.map((c) => ({ what: 'CA certificate' as const, name: subject(c.subject), notAfter: new Date(c.validTo), fix: 'a new CA (certs init --force) and new certificates for the server and every device' })),
     ...(m.crls ?? []).flatMap((c, i) => c.nextUpdate === undefined ? [] : [{ what: 'CRL' as const, name: `CRL #${i + 1} (number ${c.number ?? '?'})`, notAfter: c.nextUpdate, fix: 're-sign the CRL (any certs revoke re-signs it)' }]),
     ...devices.filter((d) => !d.disabled && d.notAfter !== undefined).map((d) => ({ what: 'device certificate' as const, name: d.name, notAfter: new Date(d.notAfter as string), fix: `pacs-gateway certs renew ${d.name}` })),

@@ -22,6 +22,8 @@ export interface TlsMaterial {
   readonly gatewayCa: X509Certificate | undefined;
   /** The CRLs in `crl`, parsed and checked (issuer in caCerts, signature, nextUpdate). */
   readonly crls?: readonly ParsedCrl[];
+  /** The ECDSA P-256 server certificate served beside the RSA one (tls.ecdsa), when there is one. */
+  readonly ecdsa?: { readonly cert: Buffer; readonly key: Buffer; readonly serverCert: X509Certificate };
 }
 
 export interface TlsPaths {
@@ -33,6 +35,11 @@ export interface TlsPaths {
   readonly crlRequired?: boolean;
   /** The CA key beside tls.clientCa: read only to tell which certificate in the bundle is the gateway's own CA. */
   readonly caKey?: string;
+  /** The ECDSA server certificate and key (tls.ecdsa, or the default pair beside tls.cert). */
+  readonly ecdsaCert?: string;
+  readonly ecdsaKey?: string;
+  /** When false, the ECDSA pair is served only when both files exist (the default pair); default true. */
+  readonly ecdsaRequired?: boolean;
 }
 
 function read(path: string, what: string): Buffer {
@@ -66,26 +73,53 @@ export function loadTlsMaterial(paths: TlsPaths, now = Date.now()): TlsMaterial 
   const ca = read(paths.clientCa, 'tls.clientCa');
   const crlFile = paths.crl === undefined || (paths.crlRequired === false && !existsSync(paths.crl)) ? undefined : paths.crl;
   const crlData = crlFile === undefined ? undefined : read(crlFile, 'tls.crl');
-  const [serverCert] = parseCertificates(cert, paths.cert);
-  if (serverCert === undefined) throw new GatewayError('ERR_CERT_INVALID', `${paths.cert} holds no certificate`);
+  const serverCert = checkServerPair(cert, key, paths.cert, paths.key, now);
+  const ecdsa = loadEcdsa(paths, now);
+  const caCerts = parseCertificates(ca, paths.clientCa);
+  const gatewayCa = paths.caKey === undefined ? undefined : gatewayCaOf(caCerts, paths.caKey);
+  const ec = ecdsa === undefined ? {} : { ecdsa };
+  if (crlData === undefined || crlFile === undefined) return { cert, key, ca, serverCert, caCerts, gatewayCa, ...ec };
+  const crls = checkCrls(parseCrlFile(crlData, crlFile), caCerts, crlFile, paths.clientCa, now);
+  const crl = Buffer.from(crls.map((c) => toPem(c.der, 'X509 CRL')).join(''));
+  return { cert, key, ca, crl, serverCert, caCerts, gatewayCa, crls, ...ec };
+}
+
+/** A server certificate and its key: PEM parses, the key matches, the certificate is currently valid. */
+function checkServerPair(cert: Buffer, key: Buffer, certPath: string, keyPath: string, now: number): X509Certificate {
+  const [serverCert] = parseCertificates(cert, certPath);
+  if (serverCert === undefined) throw new GatewayError('ERR_CERT_INVALID', `${certPath} holds no certificate`);
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    throw new GatewayError('ERR_CERT_INVALID', `${paths.key} is not a readable PEM private key (encrypted keys are not supported): ${(err as Error).message}`, { cause: err });
+    throw new GatewayError('ERR_CERT_INVALID', `${keyPath} is not a readable PEM private key (encrypted keys are not supported): ${(err as Error).message}`, { cause: err });
   }
   if (!serverCert.checkPrivateKey(privateKey)) {
-    throw new GatewayError('ERR_CERT_INVALID', `${paths.key} does not match the certificate in ${paths.cert}`);
+    throw new GatewayError('ERR_CERT_INVALID', `${keyPath} does not match the certificate in ${certPath}`);
   }
   if (Date.parse(serverCert.validTo) <= now) {
-    throw new GatewayError('ERR_CERT_INVALID', `${paths.cert} expired on ${serverCert.validTo}; issue a new one (pacs-gateway certs issue-server)`);
+    throw new GatewayError('ERR_CERT_INVALID', `${certPath} expired on ${serverCert.validTo}; issue a new one (pacs-gateway certs issue-server)`);
   }
-  const caCerts = parseCertificates(ca, paths.clientCa);
-  const gatewayCa = paths.caKey === undefined ? undefined : gatewayCaOf(caCerts, paths.caKey);
-  if (crlData === undefined || crlFile === undefined) return { cert, key, ca, serverCert, caCerts, gatewayCa };
-  const crls = checkCrls(parseCrlFile(crlData, crlFile), caCerts, crlFile, paths.clientCa, now);
-  const crl = Buffer.from(crls.map((c) => toPem(c.der, 'X509 CRL')).join(''));
-  return { cert, key, ca, crl, serverCert, caCerts, gatewayCa, crls };
+  return serverCert;
+}
+
+/** The ECDSA pair (tls.ecdsa): required when configured, else served when both default files exist. */
+function loadEcdsa(paths: TlsPaths, now: number): TlsMaterial['ecdsa'] {
+  const { ecdsaCert, ecdsaKey } = paths;
+  if (ecdsaCert === undefined || ecdsaKey === undefined) return undefined;
+  if (paths.ecdsaRequired === false && !(existsSync(ecdsaCert) && existsSync(ecdsaKey))) return undefined;
+  const cert = read(ecdsaCert, 'tls.ecdsa.cert');
+  const key = read(ecdsaKey, 'tls.ecdsa.key');
+  const serverCert = checkServerPair(cert, key, ecdsaCert, ecdsaKey, now);
+  const type = serverCert.publicKey.asymmetricKeyType;
+  const curve = serverCert.publicKey.asymmetricKeyDetails?.namedCurve;
+  if (type !== 'ec') {
+    throw new GatewayError('ERR_CERT_INVALID', `${ecdsaCert} (tls.ecdsa.cert) holds a ${type ?? 'non-EC'} key, not ECDSA: issue one with "pacs-gateway certs issue-server --key-type ecdsa"`);
+  }
+  if (curve !== 'prime256v1' && curve !== 'secp384r1') {
+    throw new GatewayError('ERR_CERT_INVALID', `${ecdsaCert} (tls.ecdsa.cert) uses curve ${curve ?? 'unknown'}: use P-256 (or P-384), which every TLS client supports`);
+  }
+  return { cert, key, serverCert };
 }
 
 /**
@@ -128,7 +162,13 @@ function checkCrls(crls: ParsedCrl[], caCerts: readonly X509Certificate[], file:
 }
 
 /** Options for tls.createServer / setSecureContext from loaded material (node reads one CRL per entry). */
-export function secureContextOptions(m: TlsMaterial): { cert: Buffer; key: Buffer; ca: Buffer; crl?: string[] } {
+/**
+ * Options for tls.createServer / setSecureContext from loaded material (node reads one CRL per
+ * entry). With an ECDSA pair, `cert` and `key` are lists: OpenSSL keeps one certificate per key
+ * type and serves the one the client's signature_algorithms allow (RFC 8446 §4.4.2.2).
+ */
+export function secureContextOptions(m: TlsMaterial): { cert: Buffer | Buffer[]; key: Buffer | Buffer[]; ca: Buffer; crl?: string[] } {
   const crl = m.crl === undefined ? undefined : fromPem(m.crl.toString('latin1'), 'X509 CRL').map((der) => toPem(der, 'X509 CRL'));
-  return { cert: m.cert, key: m.key, ca: m.ca, ...(crl === undefined ? {} : { crl }) };
+  const pairs = m.ecdsa === undefined ? { cert: m.cert, key: m.key } : { cert: [m.cert, m.ecdsa.cert], key: [m.key, m.ecdsa.key] };
+  return { ...pairs, ca: m.ca, ...(crl === undefined ? {} : { crl }) };
 }

@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { AlertName } from '../audit/audit.js';
+import type { ResumedCertificateCheck } from './resumed-peer-check.js';
 
 /** The client certificate presented in the handshake. */
 export interface PeerCertificateFacts {
@@ -36,6 +37,8 @@ export interface PeerIdentity {
   readonly verified: boolean;
   /** Why a presented certificate was not verified: OpenSSL's code, e.g. CERT_REVOKED, CERT_HAS_EXPIRED. */
   readonly verifyError: string | undefined;
+  /** The session was resumed from a ticket (no full handshake). */
+  readonly resumed?: boolean;
 }
 
 /** A peer that presented no certificate (and a connection that is not TLS at all). */
@@ -66,9 +69,11 @@ function isoDate(openssl: string | undefined): string | undefined {
 
 /**
  * Takes the snapshot. Call it once, when the server accepts the connection ('secureConnection'),
- * and hand the result to everything that decides who the client is.
+ * and hand the result to everything that decides who the client is. On a resumed session the
+ * certificate is checked again with `recheck` (resumed-peer-check.ts): OpenSSL only restores the
+ * first handshake's verdict. Without `recheck` a resumed certificate is not trusted at all.
  */
-export function snapshotPeer(socket: TLSSocket): PeerIdentity {
+export function snapshotPeer(socket: TLSSocket, recheck?: ResumedCertificateCheck): PeerIdentity {
   const got = socket.getPeerCertificate() as PeerCertificate | Record<string, never> | null;
   // node gives `{}` when no certificate was presented.
   const cert = got !== null && typeof (got as Partial<PeerCertificate>).fingerprint256 === 'string' ? got as PeerCertificate : undefined;
@@ -84,6 +89,11 @@ export function snapshotPeer(socket: TLSSocket): PeerIdentity {
     notAfter: isoDate(cert.valid_to),
   });
   derOf.set(facts, cert.raw);
+  if (socket.isSessionReused()) {
+    const stored = socket.authorized ? undefined : verifyCode(socket.authorizationError);
+    const error = stored ?? (recheck === undefined ? 'RESUMED_SESSION_NOT_RECHECKED' : recheck(cert.raw));
+    return Object.freeze({ tlsVersion, certificate: facts, verified: error === undefined, verifyError: error, resumed: true });
+  }
   const verified = socket.authorized;
   return Object.freeze({ tlsVersion, certificate: facts, verified, verifyError: verified ? undefined : verifyCode(socket.authorizationError) });
 }

@@ -16,11 +16,29 @@ export interface TlsFilePaths {
   readonly caKey: string;
   /** Device certificates, keys and PKCS#12 bundles (certs/devices/NAME.{crt,key,p12}). */
   readonly devicesDir: string;
+  /** The ECDSA P-256 server certificate and key: tls.ecdsa, else `server-ec.crt` / `server-ec.key` beside tls.cert and tls.key. */
+  readonly ecdsaCert: string;
+  readonly ecdsaKey: string;
+  /** True when tls.ecdsa is configured: the files must then exist. The default pair is served only when both exist. */
+  readonly ecdsaRequired: boolean;
 }
 
 /** `certs/ca.crt` → `certs/ca.<ext>` (also for `.pem` and extension-less names). */
 function beside(file: string, ext: string): string {
   return file.replace(/\.(crt|pem|cer)$/i, '') + ext;
+}
+
+/** `certs/server.crt` → `certs/server-ec.crt` (also `.pem`, `.key` and extension-less names). */
+function ecBeside(file: string): string {
+  const m = /\.(crt|pem|cer|key)$/i.exec(file);
+  return m === null ? `${file}-ec` : `${file.slice(0, m.index)}-ec${m[0]}`;
+}
+
+function ecdsaPaths(config: Pick<GatewayConfig, 'baseDir' | 'tls'>): Pick<TlsFilePaths, 'ecdsaCert' | 'ecdsaKey' | 'ecdsaRequired'> {
+  const e = config.tls.ecdsa;
+  return e === undefined
+    ? { ecdsaCert: ecBeside(configPath(config, config.tls.cert)), ecdsaKey: ecBeside(configPath(config, config.tls.key)), ecdsaRequired: false }
+    : { ecdsaCert: configPath(config, e.cert), ecdsaKey: configPath(config, e.key), ecdsaRequired: true };
 }
 
 /**
@@ -38,5 +56,6 @@ export function tlsFilePaths(config: Pick<GatewayConfig, 'baseDir' | 'tls'>): Tl
     crlRequired: config.tls.crl !== undefined,
     caKey: beside(clientCa, '.key'),
     devicesDir: join(dirname(clientCa), 'devices'),
+    ...ecdsaPaths(config),
   };
 }

@@ -36,7 +36,7 @@ export class TlsReloader {
         this.#timer = setTimeout(() => this.reload(), SETTLE_MS);
         this.#timer.unref();
       };
-      for (const f of new Set([paths.cert, paths.key, paths.clientCa, paths.crl])) {
+      for (const f of new Set([paths.cert, paths.key, paths.clientCa, paths.crl, paths.ecdsaCert, paths.ecdsaKey])) {
         if (f !== undefined) this.#stops.push(watchFile(f, schedule, 0));
       }
     }
@@ -58,6 +58,7 @@ export class TlsReloader {
       ...(same(next.cert, c.cert) && same(next.key, c.key) ? [] : ['server-certificate']),
       ...(same(next.ca, c.ca) ? [] : ['client-ca']),
       ...(same(next.crl, c.crl) ? [] : ['crl']),
+      ...(same(next.ecdsa?.cert, c.ecdsa?.cert) && same(next.ecdsa?.key, c.ecdsa?.key) ? [] : ['ecdsa-server-certificate']),
     ];
     if (changed.length === 0) return false;
     this.#current = next;
@@ -65,6 +66,7 @@ export class TlsReloader {
     this.#audit.record({
       event: 'config.reload', decision: 'allow', reason: 'tls-material-replaced', changed,
       serial: next.serverCert.serialNumber, validTo: next.serverCert.validTo,
+      ...(next.ecdsa === undefined ? {} : { ecdsaSerial: next.ecdsa.serverCert.serialNumber, ecdsaValidTo: next.ecdsa.serverCert.validTo }),
       ...(next.crls === undefined ? {} : { crlNumbers: next.crls.map((x) => x.number), revokedCount: next.crls.reduce((n, x) => n + x.entries.length, 0) }),
     });
     return true;

@@ -1,10 +1,11 @@
 // Attack (issue 12 §1, review): TLS session resumption after the certificate was revoked by the CRL.
 // A resumed handshake does not verify the certificate again: OpenSSL keeps the first verification
 // result in the session. A client that kept a ticket from before the revocation must not get back in.
-// What holds today: every CRL change replaces the listeners' secure context (setSecureContext), and a
-// new context has new random ticket keys, so older tickets no longer decrypt. Giving the listeners
-// fixed or shared ticket keys (e.g. `ticketKeys` in the TLS profile, for resumption across replicas)
-// makes this test fail: checked by adding `ticketKeys: Buffer.alloc(48, 7)` to TLS_SERVER_PROFILE.
+// The listeners' ticket keys outlive a CRL change (tls.tickets: shared by replicas, re-applied after
+// every setSecureContext), so the old ticket still resumes the TLS session; what refuses the device
+// is the re-check of a resumed session's certificate against the CRL in force (resumed-peer-check.ts,
+// peer-identity.ts). Dropping that re-check makes this test fail. tls-tickets.test.ts covers the
+// DICOM listener, expired certificates and devices removed from the list.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +50,8 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     t.match(again.answer, /Authenticated as device ws-resume/);
 
     // Revoked in the CRL only (as another CA's CRL would): the device entry does not know.
+    // Counted before the CRL is written: the file watcher may apply it before reload() is called.
+    const before = gw.auditEvents('config.reload').length;
     await certsOk(gw.dir, ['revoke', 'ws-resume']);
     const devicesFile = join(gw.dir, 'config/devices.yaml');
     const doc = parse(readFileSync(devicesFile, 'utf8')) as { devices: Record<string, Record<string, unknown>> };
@@ -56,7 +59,6 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     delete entry['revokedAt'];
     delete entry['disabled'];
     writeFileSync(devicesFile, stringify(doc));
-    const before = gw.auditEvents('config.reload').length;
     await gw.gateway.reload();
     await waitFor(() => gw.auditEvents('config.reload').slice(before).some((e) => e.reason === 'tls-material-replaced'), 10_000);
 

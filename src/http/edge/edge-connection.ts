@@ -20,6 +20,7 @@ import type { ResponseHead } from './response-head.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import { readChunks } from '../../util/socket-read.js';
 import { snapshotPeer, type PeerIdentity } from '../../tls/peer-identity.js';
+import type { ResumedCertificateCheck } from '../../tls/resumed-peer-check.js';
 import { tlsError } from '../../tls/profile.js';
 
 export interface EdgeContext {
@@ -32,6 +33,8 @@ export interface EdgeContext {
   readonly logger: Logger;
   /** An idle connection, or a request head not complete, is closed after this long. */
   readonly keepAliveMs: number;
+  /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts). */
+  readonly recheckPeer?: ResumedCertificateCheck | undefined;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -63,7 +66,7 @@ export class EdgeConnection {
   constructor(socket: TLSSocket, ctx: EdgeContext) {
     this.#socket = socket;
     this.#ctx = ctx;
-    this.#peer = snapshotPeer(socket);
+    this.#peer = snapshotPeer(socket, ctx.recheckPeer);
     this.#peerAddress = canonicalAddress(socket.remoteAddress ?? '');
     this.#client = this.#peerAddress;
     socket.setNoDelay(true);

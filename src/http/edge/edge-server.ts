@@ -11,6 +11,7 @@ import { createServer, type SecureContextOptions, type Server, type TLSSocket, t
 import type { Logger } from 'pino';
 import { capConnections, type ConnectionCaps } from '../../util/connection-caps.js';
 import { tlsFailureReason } from '../../audit/outcome.js';
+import type { ResumedCertificateCheck } from '../../tls/resumed-peer-check.js';
 import type { GuardDeps, Mount } from '../dicomweb-guard.js';
 import { EdgeConnection } from './edge-connection.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -31,11 +32,15 @@ export interface EdgeOptions {
   readonly connectionCaps?: ConnectionCaps;
   /** Offer HTTP/2 by ALPN (http.http2); HTTP/1.1 stays the fallback. */
   readonly http2?: boolean;
+  /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts). */
+  readonly recheckPeer?: ResumedCertificateCheck;
 }
 
 export interface EdgeServer {
   listen(host: string, port: number): Promise<AddressInfo>;
   setSecureContext(options: SecureContextOptions): void;
+  /** The session-ticket key (48 bytes, ticket-keys.ts); a new secure context needs it again. */
+  setTicketKeys(key: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -58,7 +63,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
   }
   const ctx = {
     mounts: o.mounts, pools, guard: o.guard, trustProxy: o.trustProxy, controlPlane: o.controlPlane,
-    logger: o.logger, keepAliveMs: o.keepAliveMs,
+    logger: o.logger, keepAliveMs: o.keepAliveMs, recheckPeer: o.recheckPeer,
   };
   const open = new Set<EdgeConnection>();
   const audit = o.guard.audit;
@@ -87,6 +92,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
       });
     }),
     setSecureContext: (options) => { server.setSecureContext(options); },
+    setTicketKeys: (key) => { server.setTicketKeys(key); },
     close: () => new Promise((resolve) => {
       server.close(() => resolve());
       for (const c of open) c.destroy();
