@@ -259,3 +259,49 @@ t.test('redis store: two replicas resume each other\'s tickets, identity checks 
     t.notOk([...a.rawLogs, ...b.rawLogs].some((l) => l.includes(stored) || l.includes(key.toString('base64')) || l.includes(key.toString('hex'))), 'the key is not in the logs');
   }
 });
+
+t.test('HTTP/2: a resumed session of a device is the device (re-checked), and a removed device is refused on resumption', async (t) => {
+  const { connect: h2connect } = await import('node:http2');
+  const gw = await startGateway({ prepare: prepareCa, config: noAutoCerts });
+  t.teardown(() => gw.stop());
+  const dev = clientOf((await issueClient(gw.dir, 'ws-h2', 'radiologist', ['WSH2'])).files);
+  await gw.gateway.reload();
+  /** One h2 connection, one QIDO-RS request; returns whether the TLS session was resumed, the status, and the ticket. */
+  const qido = async (session?: Buffer): Promise<{ reused: boolean; status: number; session: Buffer | undefined }> => {
+    let ticket: Buffer | undefined;
+    const c = h2connect(`https://localhost:${gw.httpsPort}`, {
+      ca: gw.caPem, ...dev, servername: 'localhost', maxVersion: 'TLSv1.3',
+      ...(session === undefined ? {} : { session }),
+    });
+    c.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => { c.once('connect', () => resolve()); c.once('error', reject); });
+    const reused = (c.socket as TLSSocket).isSessionReused();
+    (c.socket as TLSSocket).on('session', (s: Buffer) => { ticket = s; });
+    const req = c.request({ ':path': '/dicom-web/studies?PatientID=NONE', ':method': 'GET' });
+    req.on('error', () => undefined);
+    const status = await new Promise<number>((resolve) => { req.once('response', (h) => resolve(Number(h[':status']))); req.once('close', () => resolve(0)); });
+    req.resume();
+    await new Promise<void>((r) => req.once('close', () => r()));
+    // Let the server's post-handshake ticket arrive before closing.
+    await new Promise((r) => setTimeout(r, 50));
+    c.close();
+    return { reused, status, session: ticket };
+  };
+  const lastAuthz = (): Record<string, unknown> | undefined => gw.auditEvents('authz.http').at(-1);
+  const first = await qido();
+  t.match(lastAuthz(), { decision: 'allow', method: 'mtls', principal: 'ws-h2' }, 'full handshake: the device');
+  t.ok(first.session, 'the client got a ticket');
+  const second = await qido(first.session);
+  t.ok(second.reused, 'the h2 connection resumed the TLS session');
+  t.match(lastAuthz(), { decision: 'allow', method: 'mtls', principal: 'ws-h2' }, 'resumed: still the device (its certificate re-checked, not refused as unchecked)');
+
+  const devicesFile = join(gw.dir, 'config/devices.yaml');
+  const doc = parse(readFileSync(devicesFile, 'utf8')) as { devices: Record<string, unknown> };
+  delete doc.devices['ws-h2'];
+  writeFileSync(devicesFile, stringify(doc));
+  await gw.gateway.reload();
+  const third = await qido(second.session ?? first.session);
+  t.ok(third.reused, 'the ticket still resumes the TLS session');
+  t.ok(third.status === 401 || third.status === 403, `a removed device is refused over h2 on resumption (${third.status})`);
+  t.match(lastAuthz(), { decision: 'deny' });
+});

@@ -15,6 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { canonicalAddress } from '../../../util/address-key.js';
 import { snapshotPeer, type PeerIdentity } from '../../../tls/peer-identity.js';
+import type { ResumedCertificateCheck } from '../../../tls/resumed-peer-check.js';
 import { clientAddress } from '../../client-address.js';
 import { mountOf, type GuardDeps, type Mount } from '../../dicomweb-guard.js';
 import { GatewayError } from '../../../errors.js';
@@ -49,6 +50,8 @@ export interface H2EdgeContext {
   readonly controlPlane: (server: Duplex) => void;
   readonly logger: Logger;
   readonly keepAliveMs: number;
+  /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts); without it a resumed certificate is not trusted. */
+  readonly recheckPeer?: ResumedCertificateCheck | undefined;
 }
 
 interface SessionFacts {
@@ -177,7 +180,7 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     accept(socket: TLSSocket): void {
       socket.setNoDelay(true);
       incoming = {
-        peer: snapshotPeer(socket), peerAddress: canonicalAddress(socket.remoteAddress ?? ''), remotePort: socket.remotePort,
+        peer: snapshotPeer(socket, ctx.recheckPeer), peerAddress: canonicalAddress(socket.remoteAddress ?? ''), remotePort: socket.remotePort,
         answered: 0, abandoned: 0, working: 0, closing: false, slots: new PacsSlots(limits.pacsPerConnection),
       };
       server.emit('connection', socket);
