@@ -10,16 +10,13 @@
 // bombs (oversized header lists) and resets streams whose DATA disagrees with Content-Length.
 
 import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from 'pino';
 import { canonicalAddress } from '../../../util/address-key.js';
 import { snapshotPeer, type PeerIdentity } from '../../../tls/peer-identity.js';
-import type { ResumedCertificateCheck } from '../../../tls/resumed-peer-check.js';
+import type { EdgeContext } from '../edge-connection.js';
 import { clientAddress } from '../../client-address.js';
-import { mountOf, type GuardDeps, type Mount } from '../../dicomweb-guard.js';
+import { mountOf } from '../../dicomweb-guard.js';
 import { GatewayError } from '../../../errors.js';
-import type { UpstreamPool } from '../upstream-pool.js';
 import { respondError } from './h2-answer.js';
 import { serveControlPlane } from './h2-control-plane.js';
 import { serveDicomweb } from './h2-dicomweb.js';
@@ -42,17 +39,8 @@ export interface H2Limits {
 
 export const DEFAULT_H2_LIMITS: H2Limits = { maxConcurrentStreams: 128, maxHeaderListSize: 32 * 1024, maxSessionMemoryMb: 16, maxAbandonedStreams: 128, pacsPerConnection: 16 };
 
-export interface H2EdgeContext {
-  readonly mounts: readonly Mount[];
-  readonly pools: ReadonlyMap<Mount, UpstreamPool>;
-  readonly guard: GuardDeps;
-  readonly trustProxy: boolean;
-  readonly controlPlane: (server: Duplex) => void;
-  readonly logger: Logger;
-  readonly keepAliveMs: number;
-  /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts); without it a resumed certificate is not trusted. */
-  readonly recheckPeer?: ResumedCertificateCheck | undefined;
-}
+/** What an h2 connection needs: the same as an HTTP/1.1 edge connection (the guard, the pools, the control plane…). */
+export type H2EdgeContext = EdgeContext;
 
 interface SessionFacts {
   readonly peer: PeerIdentity;
