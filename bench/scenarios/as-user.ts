@@ -97,7 +97,9 @@ export async function qidoNewConnection(ctx: BenchContext): Promise<ScenarioResu
       });
       // Where one request's time goes, from curl's timers (one request at a time, a new connection each).
       const times = { tls: [] as number[], firstByte: [] as number[], total: [] as number[] };
-      const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_appconnect} %{time_starttransfer} %{time_total}', '--cacert', env.id.caFile, '-H', 'accept: application/dicom+json'];
+      // HTTP/1.1 for every variant, as wrk speaks: curl would pick h2 by ALPN on the gateway (http.http2)
+      // but HTTP/1.1 on nginx's proxy (no http2 there), and compare two protocols (docs/benchmarks.md).
+      const args = ['-sS', '--http1.1', '-o', '/dev/null', '-w', '%{http_code} %{time_appconnect} %{time_starttransfer} %{time_total}', '--cacert', env.id.caFile, '-H', 'accept: application/dicom+json'];
       for (const [k, val] of Object.entries(v.headers)) args.push('-H', `${k}: ${val}`);
       for (let i = 0; i < 5; i++) {
         const c = await run('curl', [...args, `${v.base}${QIDO_PATH}`], { timeoutMs: 30_000 });
@@ -113,7 +115,7 @@ export async function qidoNewConnection(ctx: BenchContext): Promise<ScenarioResu
   });
   return {
     id: 'user-qido', title: `QIDO-RS study search, a new TLS connection per request (wrk -c${connections}, Connection: close) → Orthanc`,
-    note: 'Every request pays a full TLS handshake (no resumption), as a script with curl or requests without a session does. `qido-orthanc` reuses 32 keep-alive connections. The curl columns: after each wrk run, 5 single requests with curl (a new connection each), median of time_appconnect, time_starttransfer and time_total.',
+    note: 'Every request pays a full TLS handshake (no resumption), as a script with curl or requests without a session does. `qido-orthanc` reuses 32 keep-alive connections. The curl columns: after each wrk run, 5 single requests with curl over HTTP/1.1, as wrk (a new connection each), median of time_appconnect, time_starttransfer and time_total.',
     metrics: [
       { key: 'rps', label: 'req/s', higherIsBetter: true, digits: 0 },
       { key: 'p50', label: 'p50 ms', higherIsBetter: false, digits: 2 },
