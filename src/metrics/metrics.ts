@@ -3,7 +3,8 @@
 // Labels come from fixed sets (service, action, decision, status code, channel, rule, reason):
 // never a UID, username, device name or address, so the number of series stays bounded.
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.js';
 import { FastCounter3, FastHistogram2 } from './hot-metrics.js';
 import type { AlertName, Audit, AuditEvent } from '../audit/audit.js';
 import type { Outcome } from '../audit/outcome.js';
@@ -47,9 +48,8 @@ const MAX_TRACKED_SESSIONS = 100_000;
 export function createMetrics(src: MetricsSources): { registry: Registry; stop: () => void } {
   const registry = new Registry();
   const registers = [registry];
-  collectDefaultMetrics({ register: registry, prefix: PREFIX });
-  // prom-client names these gauges "_total", which Prometheus reserves for counters (promtool check metrics refuses them).
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`${PREFIX}${name}`);
+  // The process's CPU, memory and event-loop figures, without prom-client's per-GC observer (process-metrics.ts says why).
+  const processMetrics = registerProcessMetrics(registry, PREFIX);
 
   const associations = new Counter({ name: `${PREFIX}associations_total`, help: 'DICOM associations by result (accepted, rejected with A-ASSOCIATE-RJ, closed otherwise) and identity kind', labelNames: ['result', 'kind'], registers });
   const commands = new Counter({ name: `${PREFIX}dimse_commands_total`, help: 'DIMSE requests by action and decision', labelNames: ['action', 'decision'], registers });
@@ -175,6 +175,6 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
       tlsFailures.inc({ channel: o.channel, reason: o.reason ?? 'other' });
     }
   };
-  const stop = src.audit.subscribe({ event: onEvent, alert: onAlert, outcome: onOutcome });
-  return { registry, stop };
+  const unsubscribe = src.audit.subscribe({ event: onEvent, alert: onAlert, outcome: onOutcome });
+  return { registry, stop: () => { unsubscribe(); processMetrics.stop(); } };
 }
