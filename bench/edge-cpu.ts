@@ -8,7 +8,8 @@
 // given), `off` (this build, metrics listener and every alert rule off: the hooks without listeners), `on`
 // (this build, defaults: metrics and all seven rules), `atna` (defaults plus an audit.syslog destination: a
 // local TLS receiver that reads and discards); `metrics-only`, `rules-only` and `no-sweep` (defaults without the
-// query-sweep rule) split `on`. --only a,b runs just those variants. The figure is CPU µs per request: noisy on a shared machine,
+// query-sweep rule) split `on`; `warn` is `on` at log level warn (no audit line per request), `flush0` is `on`
+// with log.flushMs 0 (lines written at the end of each event-loop turn). --only a,b runs just those variants. The figure is CPU µs per request: noisy on a shared machine,
 // so rounds are interleaved and the median is reported with the spread.
 
 import { spawn } from 'node:child_process';
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
     { name: 'on', build: here, config: { ...common, listen: listen(true) } },
     { name: 'metrics-only', build: here, config: { ...common, listen: listen(true), alerts: { rules: rulesOff } } },
     { name: 'rules-only', build: here, config: { ...common, listen: listen(false) } },
+    { name: 'warn', build: here, config: { ...common, listen: listen(true), log: { level: 'warn' } } },
+    { name: 'flush0', build: here, config: { ...common, listen: listen(true), log: { level: 'info', flushMs: 0 } } },
     { name: 'no-sweep', build: here, config: { ...common, listen: listen(true), alerts: { rules: { 'query-sweep': { enabled: false } } } } },
     { name: 'atna', build: here, config: { ...common, listen: listen(true), audit: { syslog: [{ host: '127.0.0.1', port: sinkPort, servername: 'localhost', ca: join(dir, 'syslog-ca.pem'), cert: join(dir, 'syslog-client.pem'), key: join(dir, 'syslog-client.key') }] } } },
   ];

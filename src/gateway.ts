@@ -98,7 +98,7 @@ interface Started {
 
 /** Creates a gateway from a validated configuration (see loadConfig / buildConfig). Nothing listens until start(). */
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
-  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const logger = options.logger ?? createLogger({ level: config.log.level, flushMs: config.log.flushMs });
   const clock = options.clock ?? systemClock;
   const audit = new Audit(logger, clock);
   let addresses: BoundAddresses | undefined;

@@ -28,7 +28,7 @@ export function isoTimeField(): string {
   return lastTime;
 }
 
-export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+export function createLogger(options: { level?: string; destination?: DestinationStream; flushMs?: number } = {}): Logger {
   return pino(
     {
       level: options.level ?? 'info',
@@ -37,7 +37,7 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? stdoutDestination(),
+    options.destination ?? stdoutDestination(options.flushMs ?? 0),
   );
 }
 

@@ -70,7 +70,7 @@ export const DEFAULTS = Object.freeze({
   },
   http: { bodyLimitBytes: 1048576, trustProxy: false, maxConnections: 4096, maxConnectionsPerAddress: 256, http2: true },
   enrolment: { inviteHours: 72 },
-  log: { level: 'info' },
+  log: { level: 'info', flushMs: 20 },
   // The OHIF viewer under /viewer/ (README "Viewer"): on by default, files from scripts/fetch-viewer.sh.
   viewer: { enabled: true, path: '.viewer/ohif' },
 });

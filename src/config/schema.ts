@@ -267,7 +267,7 @@ export const configSchema = {
     },
     log: {
       type: 'object', additionalProperties: false,
-      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] } },
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] }, flushMs: { type: 'integer', minimum: 0, maximum: 1000 } },
     },
     relay: {
       type: 'object', additionalProperties: false, required: ['listen', 'allowFrom', 'destinations'],

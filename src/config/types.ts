@@ -227,7 +227,11 @@ export interface GatewayConfig {
     /** The gateway's public https origin the link starts with; default: https://HOST[:PORT] of listen.https. */
     readonly baseUrl?: string;
   };
-  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  readonly log: {
+    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+    /** Longest a log or audit line waits in memory before it is written to stdout, in ms (0: the end of the event-loop turn). */
+    readonly flushMs: number;
+  };
   /** The outbound relay; absent = off (the default). */
   readonly relay?: RelayConfig;
   /** Directory that relative paths are resolved against (the config file's base directory). */

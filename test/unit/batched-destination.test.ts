@@ -64,13 +64,40 @@ t.test('a pino logger on it writes the same lines as it would directly', async (
   t.match(JSON.parse(lines[1] ?? '') as object, { level: 'warn', msg: 'second' });
 });
 
+t.test('with a delay, lines wait for it (not for the end of the turn) and go out in one write', async (t) => {
+  const r = recorder();
+  const d = new BatchedDestination(r.out, { maxDelayMs: 40 });
+  d.write('a\n');
+  await nextTurn();
+  d.write('b\n');
+  await nextTurn();
+  t.same(r.writes, [], 'nothing written after two turns');
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  t.same(r.writes, ['a\nb\n'], 'one write once the delay has passed');
+  d.write('c\n');
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  t.same(r.writes, ['a\nb\n', 'c\n'], 'a later line starts a delay of its own');
+});
+
+t.test('a batch that reaches maxChars is handed on at once, whatever the delay', async (t) => {
+  const r = recorder();
+  const d = new BatchedDestination(r.out, { maxDelayMs: 1000, maxChars: 10 });
+  d.write('12345\n');
+  t.same(r.writes, [], 'below the bound: held');
+  d.write('67890\n');
+  t.same(r.writes, ['12345\n67890\n'], 'at the bound: written in the same call');
+  d.write('x\n');
+  d.flushSync();
+  t.same(r.writes, ['12345\n67890\n', 'x\n'], 'the count starts again after a hand-on');
+});
+
 // The gateway's own stdout destination in a child process that exits in the same turn as it logs:
 // without the exit hook, the gathered lines would never reach the writer.
 const loggerModule = fileURLToPath(new URL('../../dist/audit/logger.js', import.meta.url));
-for (const ending of ['process.exit(0)', 'throw new Error("boom")']) {
-  t.test(`every line reaches stdout when the process ends with ${ending}`, async (t) => {
+for (const [ending, flushMs] of [['process.exit(0)', 0], ['throw new Error("boom")', 0], ['process.exit(0)', 20], ['throw new Error("boom")', 20]] as const) {
+  t.test(`every line reaches stdout when the process ends with ${ending} (log.flushMs ${flushMs})`, async (t) => {
     const script = `import { createLogger } from ${JSON.stringify(loggerModule)};
-      const log = createLogger();
+      const log = createLogger({ flushMs: ${flushMs} });
       for (let i = 0; i < 2000; i++) log.info({ audit: { event: 'authz.http', n: i } }, 'authz.http');
       ${ending};`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -85,7 +112,7 @@ for (const ending of ['process.exit(0)', 'throw new Error("boom")']) {
 // ends, which is SonicBoom's behaviour: only the later lines are asserted.)
 t.test('lines logged after a flush in the same turn reach stdout when the process exits', async (t) => {
   const script = `import { createLogger } from ${JSON.stringify(loggerModule)};
-    const log = createLogger();
+    const log = createLogger({ flushMs: 20 });
     log.info('early');
     log.flush();
     for (let i = 0; i < 100; i++) log.info({ audit: { event: 'authz.http', n: i } }, 'late');

@@ -32,6 +32,15 @@ t.test('an empty file gets the defaults', async (t) => {
   t.equal(c.tls.autoGenerate, false, 'production default: no generated certificates');
   t.equal(c.session.idleMinutes, 30);
   t.equal(c.dicom.maxAssociationHours, 12, 'no association outlives a session by default');
+  t.equal(c.log.flushMs, 20, 'log lines gathered for at most 20 ms');
+  t.equal(buildConfig({ log: { level: 'warn' } }, { env: {} }).log.flushMs, 20, 'setting the level keeps the flush default');
+});
+
+t.test('log.flushMs: 0 to 1000 ms, whole numbers', async (t) => {
+  t.equal(buildConfig({ log: { flushMs: 0 } }, { env: {} }).log.flushMs, 0);
+  t.match(problems({ log: { flushMs: 1001 } }), [/^log\.flushMs: must be <= 1000 \(got 1001\)/]);
+  t.match(problems({ log: { flushMs: -1 } }), [/^log\.flushMs: must be >= 0/]);
+  t.match(problems({ log: { flushMs: 2.5 } }), [/^log\.flushMs: must be integer/]);
 });
 
 t.test('errors name the field and what is valid', async (t) => {
