@@ -1,4 +1,4 @@
-// Micro-benchmark: gateway CPU time per QIDO-RS request through the HTTPS edge to a fast static upstream (nginx),
+// Micro-benchmark: gateway CPU time per QIDO-RS (or, with --wado BYTES, WADO-RS) request through the HTTPS edge to a fast static upstream (nginx),
 // measured inside the gateway process (process.cpuUsage) around a wrk run, for several builds / configurations.
 //
 //   npx tsc -p bench/tsconfig.json && node dist-bench/bench/edge-cpu.js [--base DIR] [--rounds 3] [--seconds 5]
@@ -27,10 +27,12 @@ import { startStaticUpstream } from './lib/nginx.js';
 import { runWrk, wrkScript } from './lib/wrk.js';
 import { createCa, issueCertificate } from '../src/tls/issue.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' }, wado: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
+/** --wado BYTES: WADO-RS instances of that many bytes instead of QIDO-RS searches. */
+const wadoBytes = values.wado === undefined ? undefined : Number(values.wado);
 const here = join(process.cwd(), 'dist');
 
 /** A QIDO-RS answer shaped like Orthanc's for one study (~1 KB of application/dicom+json). */
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-edge-cpu-'));
   const id: BenchIdentities = await createIdentities(dir, { identityUsers: 0, loginUsers: 0 });
   const upstreamPort = await freePort();
-  const upstream = await startStaticUpstream(dir, upstreamPort, { qido: qidoBody(), wado: Buffer.alloc(16), big: { path: '/dicom-web/none', body: Buffer.alloc(16) }, boundary: 'b' });
+  const upstream = await startStaticUpstream(dir, upstreamPort, { qido: qidoBody(), wado: Buffer.alloc(wadoBytes ?? 16, 0x5a), big: { path: '/dicom-web/none', body: Buffer.alloc(16) }, boundary: 'b' });
   // The ATNA variant's receiver: TLS, mutual, reads and discards.
   const ca = createCa({ commonName: 'edge-cpu syslog CA' });
   const rx = issueCertificate(ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
@@ -123,8 +125,8 @@ async function measure(dir: string, v: Variant, id: BenchIdentities, script: str
   const ca = readFileSync(id.caFile);
   const code = await oathtool(id.viewer.totpSecret);
   const login = await fetchJson(port, ca, JSON.stringify({ username: id.viewer.username, password: id.viewer.password, totp: code }));
-  const url = `https://127.0.0.1:${port}/dicom-web/studies?PatientID=PGW-BENCH`;
-  const headers = { authorization: `Bearer ${login.token}`, accept: 'application/dicom+json' };
+  const url = wadoBytes === undefined ? `https://127.0.0.1:${port}/dicom-web/studies?PatientID=PGW-BENCH` : `https://127.0.0.1:${port}/dicom-web/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5`;
+  const headers = { authorization: `Bearer ${login.token}`, accept: wadoBytes === undefined ? 'application/dicom+json' : 'multipart/related; type="application/dicom"' };
   await runWrk(script, { url, connections, threads: 2, seconds: 2, headers }); // warm-up
   control.write('start\n');
   const r = await runWrk(script, { url, connections, threads: 2, seconds, headers });
