@@ -51,7 +51,8 @@ export function cookieValue(answer: HttpAnswer, name: string): string | undefine
   return undefined;
 }
 
-export async function startOidcEnv(options: { config?: Record<string, unknown>; users?: Readonly<Record<string, IdpUser>> } = {}): Promise<OidcEnv> {
+/** `local`: auth.local (false: IdP only); left out, the default (true). */
+export async function startOidcEnv(options: { config?: Record<string, unknown>; users?: Readonly<Record<string, IdpUser>>; local?: boolean } = {}): Promise<OidcEnv> {
   const gwPort = await freePort();
   const gwUrl = `https://127.0.0.1:${gwPort}`;
   const clientSecret = `secret-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-long`;
@@ -74,6 +75,7 @@ export async function startOidcEnv(options: { config?: Record<string, unknown>; 
       config: {
         listen: { https: { host: '127.0.0.1', port: gwPort } },
         auth: {
+          ...(options.local === undefined ? {} : { local: options.local }),
           oidc: {
             name: 'Test Hospital IdP', issuer: idp.issuer, clientId: CLIENT_ID, clientSecret,
             redirectUrl: `${gwUrl}/auth/oidc/callback`, ca: caFile,
