@@ -12,6 +12,7 @@ import { inviteUser, reinviteUser, revokeInvite, type Invitation } from '../iden
 import { generateTotpSecret, totpUri } from '../identity/totp.js';
 import type { UserDirectory } from '../identity/user-directory.js';
 import { AE_TITLE_PATTERN, checkUsername } from '../identity/user-record.js';
+import { cliAudit } from './cli-audit.js';
 import { configFromArgs } from './config-arg.js';
 import { endUserSessions } from './end-sessions.js';
 import { promptHidden, readStdinLine } from './prompt.js';
@@ -138,8 +139,10 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const email = values.email;
         if (email !== undefined && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new GatewayError('ERR_USAGE', `--email "${email.slice(0, 80)}" is not an e-mail address`);
         const aeTitles = aeTitlesArg(values.ae);
+        refuseInviteWithoutLocal(config, name, 'users invite');
         const invited = await inviteUser(dir, { username: name, role, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config), ...(email === undefined ? {} : { email }) });
         if (aeTitles !== undefined) await dir.update(name, { aeTitles });
+        auditInvite(invited, 'users invite');
         printInvite(invited, json, out, email);
         return 0;
       }
@@ -166,7 +169,9 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       case 'reset-totp': {
         const name = needName();
         if (values.invite === true) {
+          refuseInviteWithoutLocal(config, name, 'users reset-totp --invite');
           const invited = await reinviteUser(dir, { username: name, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config) });
+          auditInvite(invited, 'users reset-totp --invite');
           const ended = await endUserSessions(config, name, 'totp-reset');
           printInvite(invited, json, out, undefined);
           if (!json) out(`The old password and code no longer work; ${ended}.`);
@@ -203,6 +208,18 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
   } finally {
     await dir.close();
   }
+}
+
+/** auth.local: false: no sign-in takes what an enrolment link sets up, so none is made (audited, exit 1). */
+function refuseInviteWithoutLocal(config: GatewayConfig, username: string, command: string): void {
+  if (config.auth.local !== false) return;
+  cliAudit({ event: 'auth.enrol', decision: 'deny', reason: 'local-login-disabled', principal: username, command });
+  throw new GatewayError('ERR_LOCAL_LOGIN_DISABLED', 'auth.local is false: users sign in through auth.oidc only, and an enrolment link would set up a password sign-in no channel accepts');
+}
+
+/** The `auth.enrol` event of a new link: who it is for, until when; never the token or the link. */
+function auditInvite(i: Invitation, command: string): void {
+  cliAudit({ event: 'auth.enrol', decision: 'allow', reason: 'invite-created', principal: i.username, role: i.role, expiresAt: i.expiresAt, command });
 }
 
 /** The origin enrolment links start with: enrolment.baseUrl, else the HTTPS listener's address. */
