@@ -9,7 +9,10 @@ import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { findInstanceId } from '../helpers/orthanc.js';
 import { makeInstance, writeInstance } from '../helpers/instances.js';
+import { startGateway, redisStateConfig } from '../helpers/gateway.js';
 import { SESSION_COOKIE, startOidcEnv } from '../helpers/oidc-env.js';
+import { freePort } from '../helpers/ports.js';
+import { startRedis } from '../helpers/redis.js';
 import { GATEWAY_BIN } from '../helpers/replica.js';
 import { run } from '../helpers/tools.js';
 
@@ -101,4 +104,33 @@ t.test('auth.local: false', async (t) => {
     t.equal(enrol.length, 3);
     t.ok(enrol.every((e) => e.decision === 'deny' && e.reason === 'local-login-disabled'), 'auth.enrol: deny, local-login-disabled');
   });
+});
+
+t.test('a local session left from before auth.local: false cannot prove a password on /account', async (t) => {
+  // Two replicas on one Redis while auth.local is being turned off: A still has it on, B has it off.
+  const redis = await startRedis();
+  t.teardown(() => redis.destroy());
+  const shared = redisStateConfig(redis);
+  const a = await startGateway({ config: shared });
+  t.teardown(() => a.stop());
+  const gwPort = await freePort();
+  const oidc = {
+    name: 'St. Elsewhere SSO', issuer: `https://localhost:${await freePort()}`, clientId: 'pacs-gateway', clientSecret: 'a-client-secret-of-some-length',
+    redirectUrl: `https://127.0.0.1:${gwPort}/auth/oidc/callback`, requireMfa: { amr: ['mfa'] }, roleClaim: 'groups', roleMap: { 'pacs-viewers': 'viewer' }, timeoutMs: 1000,
+  };
+  const b = await startGateway({ config: { ...shared, listen: { https: { port: gwPort } }, auth: { local: false, oidc } } });
+  t.teardown(() => b.stop());
+  const nina = await a.addUser('nina', 'viewer');
+  const cookie = `${SESSION_COOKIE}=${await a.login(nina)}`;
+  b.clock.advance(60_000);
+  const newPassword = 'a brand new passphrase 42';
+  const r = await b.request('POST', '/account/password', {
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    body: new URLSearchParams({ current: nina.password, totp: await b.code(nina), password: newPassword, password2: newPassword }).toString(),
+  });
+  t.equal(r.status, 403, 'refused');
+  t.match(r.text, /Password sign-in is disabled on this gateway/);
+  t.match(b.auditEvents('auth.login').at(-1), { decision: 'deny', reason: 'local-login-disabled', principal: 'nina', channel: 'http' });
+  t.notOk(b.auditEvents().some((e) => /wrong-password|wrong-totp|password-and-totp-valid/.test(String(e.reason))), 'the password was not checked');
+  t.match(b.auditEvents('auth.account').at(-1), { decision: 'deny', reason: 'password-change-refused', principal: 'nina' });
 });
