@@ -14,7 +14,7 @@ import type { UserDirectory } from '../identity/user-directory.js';
 import { AE_TITLE_PATTERN, checkUsername } from '../identity/user-record.js';
 import { cliAudit } from './cli-audit.js';
 import { configFromArgs } from './config-arg.js';
-import { endUserSessions } from './end-sessions.js';
+import { endSessionsNow, endUserSessions } from './end-sessions.js';
 import { promptHidden, readStdinLine } from './prompt.js';
 
 export const USERS_USAGE = `pacs-gateway users <command> [options]
@@ -33,6 +33,9 @@ export const USERS_USAGE = `pacs-gateway users <command> [options]
   revoke-invite USERNAME the user's enrolment link stops working at once
   list [--json]          list users (never prints secrets)
   disable USERNAME       disable a user; their sessions, DIMSE tokens and associations end at once
+  end-sessions USERNAME  end every session, DIMSE token and association of a user, local or from
+                         the identity provider (auth.oidc), on every replica; they may sign in again
+                         (needs state.store: redis)
   enable USERNAME        enable a disabled user
   reset-totp USERNAME [--invite] [--json]
                          give a user a new TOTP secret (the old app entry stops working);
@@ -164,6 +167,14 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const name = needName();
         await dir.update(name, { disabled: sub === 'disable' });
         out(sub === 'disable' ? `user ${name} disabled; ${await endUserSessions(config, name, 'user-disabled')}` : `user ${name} enabled`);
+        return 0;
+      }
+      case 'end-sessions': {
+        const name = needName();
+        checkUsername(name);
+        const ended = await endSessionsNow(config, name);
+        cliAudit({ event: 'auth.session', decision: 'deny', reason: 'revoked:ended-by-admin', principal: name, sessionEnded: ended, command: 'users end-sessions' });
+        out(ended ? `the sessions of ${name} ended on every replica; their DIMSE tokens stop working and their associations end at the next re-check` : `${name} had no session`);
         return 0;
       }
       case 'reset-totp': {
