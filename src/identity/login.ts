@@ -132,6 +132,11 @@ export class LoginService {
     return user;
   }
 
+  /** auth.local: whether any password sign-in is accepted at all. */
+  get localEnabled(): boolean {
+    return this.#local;
+  }
+
   /** Whether the user's password is the directory's (source ldap, or users.backend: ldap): the gateway neither keeps nor changes it. */
   passwordInDirectory(user: UserRecord): boolean {
     return user.source === 'ldap' || this.#directory?.allUsers === true;

@@ -43,19 +43,21 @@ t.test('auth.local: false', async (t) => {
       const wrong = await storescu(`not-the-password-${i}000000`);
       t.not(wrong.code, 0);
     }
+    const short = await storescu('x'); // too short to hold a code: refused for the same reason, not as malformed
+    t.not(short.code, 0);
     const again = await storescu(await env.passcode(theo));
     t.match(again.stderr + again.stdout, /Result: Rejected Permanent, Source: Service User\s+\S+ Reason: No Reason/, 'still the same refusal, not a lockout (transient)');
     const after = await orthanc.activity();
     t.equal(after.dicomConnections, before.dicomConnections, 'Orthanc saw no connection');
 
     const logins = gw.auditEvents('auth.login').filter((e) => e.channel === 'dicom');
-    t.equal(logins.length, USER_MAX_FAILURES + 3, 'one auth.login event per attempt');
+    t.equal(logins.length, USER_MAX_FAILURES + 4, 'one auth.login event per attempt');
     t.ok(logins.every((e) => e.decision === 'deny' && e.reason === 'local-login-disabled' && e.principal === 'theo' && e.method === 'password+totp'), 'each: deny, local-login-disabled');
     t.ok(logins.every((e) => typeof e.associationId === 'string' && e.callingAe === 'WS1'), 'with the association');
     const reasons = gw.auditEvents().map((e) => e.reason);
     t.notOk(reasons.some((r) => /wrong-password|wrong-totp|locked-out|password-and-totp-valid/.test(String(r))), 'the password and code were never checked, nothing was counted');
     const assoc = gw.auditEvents('dicom.association').filter((e) => e.decision === 'deny');
-    t.ok(assoc.length >= USER_MAX_FAILURES + 3);
+    t.ok(assoc.length >= USER_MAX_FAILURES + 4);
     t.ok(assoc.every((e) => e.reason === 'local-login-disabled' && e.refusal === 'bad-credentials' && e.userIdentityType === 2), 'dicom.association: deny with the reason');
     t.notMatch(gw.rawLogs.join('\n'), theo.password, 'the password is never logged');
   });
