@@ -148,7 +148,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,
     });
     const directoryLogin = openDirectoryLogin(config, clock);
-    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords, ...(directoryLogin === undefined ? {} : { directory: directoryLogin }) });
+    const login = new LoginService({ users, store, audit, clock, policy: config.lockout, passwords, local: config.auth.local, ...(directoryLogin === undefined ? {} : { directory: directoryLogin }) });
     // The gateway's own CA in force: devices bound by subjectCn match only certificates it issued.
     let gatewayCa = material.gatewayCa;
     const identity = new GatewayIdentityResolver({ devices, users, login, sessions, audit, gatewayCa: () => gatewayCa });

@@ -16,6 +16,32 @@ import { systemClock } from '../util/clock.js';
 export async function endUserSessions(config: GatewayConfig, username: string, reason: RevocationReason): Promise<string> {
   const effect = 'their sessions, DIMSE tokens and associations end now';
   if (config.state.store !== 'redis') return `${effect} (the gateway reloads the users file)`;
+  try {
+    const ended = await revokeInStore(config, username, reason);
+    return `${effect} on every replica${ended ? ' (their sessions ended in the state store)' : ''}`;
+  } catch (err) {
+    throw new GatewayError('ERR_STORE_UNAVAILABLE', `the change to ${username} is saved, but their session could not be ended in the state store (${(err as Error).message}); every gateway still refuses it at its next use or re-check, because the account changed`, { cause: err });
+  }
+}
+
+/**
+ * `users end-sessions`: ends every session and DIMSE token of `username` (a local, directory or
+ * identity-provider user alike: they share the session store's per-user index) on every replica.
+ * Nothing else changes, so the user may sign in again. Needs `state.store: redis`: the memory
+ * store lives inside the running gateway, out of this process's reach. Resolves whether one ended.
+ */
+export async function endSessionsNow(config: GatewayConfig, username: string): Promise<boolean> {
+  if (config.state.store !== 'redis') {
+    throw new GatewayError('ERR_USAGE', 'users end-sessions needs state.store: redis (with the memory store the sessions live inside the running gateway, out of this command\'s reach; a local user: users disable; an IdP user: end their session at the IdP, whose back-channel logout ends the gateway\'s)');
+  }
+  try {
+    return await revokeInStore(config, username, 'ended-by-admin');
+  } catch (err) {
+    throw new GatewayError('ERR_STORE_UNAVAILABLE', `the sessions of ${username} could not be ended in the state store (${(err as Error).message}); nothing changed`, { cause: err });
+  }
+}
+
+async function revokeInStore(config: GatewayConfig, username: string, reason: RevocationReason): Promise<boolean> {
   const store = new RedisStore({ redis: config.state.redis, keyPrefix: config.state.keyPrefix, baseDir: config.baseDir });
   try {
     const sessions = new SessionService({
@@ -25,10 +51,7 @@ export async function endUserSessions(config: GatewayConfig, username: string, r
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
       dimseTokenMs: config.session.dimseTokenMinutes * 60_000, maxPerUser: config.session.maxPerUser,
     });
-    const ended = await sessions.revokeUser(username, reason);
-    return `${effect} on every replica${ended ? ' (their sessions ended in the state store)' : ''}`;
-  } catch (err) {
-    throw new GatewayError('ERR_STORE_UNAVAILABLE', `the change to ${username} is saved, but their session could not be ended in the state store (${(err as Error).message}); every gateway still refuses it at its next use or re-check, because the account changed`, { cause: err });
+    return await sessions.revokeUser(username, reason);
   } finally {
     await store.close();
   }

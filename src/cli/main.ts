@@ -13,7 +13,7 @@ export const USAGE = `Usage: pacs-gateway <command> [options]
 Commands:
   run [--config FILE]            start the gateway (SIGHUP reloads roles, users, devices, certificates)
   check-config [--config FILE]   validate the configuration and the files it names; exit 1 on errors
-  users …                        manage users (add, invite, revoke-invite, list, disable, enable, reset-totp); see "users --help"
+  users …                        manage users (add, invite, revoke-invite, list, disable, enable, end-sessions, reset-totp); see "users --help"
   certs …                        the device CA (init, issue-server, issue-client, list, revoke, renew); see "certs --help"
   scan TARGET… [options]         find DICOM and PACS web ports that answer without authentication; see "scan --help"
   version                        print the version

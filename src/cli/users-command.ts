@@ -12,8 +12,9 @@ import { inviteUser, reinviteUser, revokeInvite, type Invitation } from '../iden
 import { generateTotpSecret, totpUri } from '../identity/totp.js';
 import type { UserDirectory } from '../identity/user-directory.js';
 import { AE_TITLE_PATTERN, checkUsername } from '../identity/user-record.js';
+import { cliAudit } from './cli-audit.js';
 import { configFromArgs } from './config-arg.js';
-import { endUserSessions } from './end-sessions.js';
+import { endSessionsNow, endUserSessions } from './end-sessions.js';
 import { promptHidden, readStdinLine } from './prompt.js';
 
 export const USERS_USAGE = `pacs-gateway users <command> [options]
@@ -32,6 +33,9 @@ export const USERS_USAGE = `pacs-gateway users <command> [options]
   revoke-invite USERNAME the user's enrolment link stops working at once
   list [--json]          list users (never prints secrets)
   disable USERNAME       disable a user; their sessions, DIMSE tokens and associations end at once
+  end-sessions USERNAME  end every session, DIMSE token and association of a user, local or from
+                         the identity provider (auth.oidc), on every replica; they may sign in again
+                         (needs state.store: redis)
   enable USERNAME        enable a disabled user
   reset-totp USERNAME [--invite] [--json]
                          give a user a new TOTP secret (the old app entry stops working);
@@ -138,8 +142,10 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const email = values.email;
         if (email !== undefined && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new GatewayError('ERR_USAGE', `--email "${email.slice(0, 80)}" is not an e-mail address`);
         const aeTitles = aeTitlesArg(values.ae);
+        refuseInviteWithoutLocal(config, name, 'users invite');
         const invited = await inviteUser(dir, { username: name, role, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config), ...(email === undefined ? {} : { email }) });
         if (aeTitles !== undefined) await dir.update(name, { aeTitles });
+        auditInvite(invited, 'users invite');
         printInvite(invited, json, out, email);
         return 0;
       }
@@ -163,10 +169,20 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         out(sub === 'disable' ? `user ${name} disabled; ${await endUserSessions(config, name, 'user-disabled')}` : `user ${name} enabled`);
         return 0;
       }
+      case 'end-sessions': {
+        const name = needName();
+        checkUsername(name);
+        const ended = await endSessionsNow(config, name);
+        cliAudit({ event: 'auth.session', decision: 'deny', reason: 'revoked:ended-by-admin', principal: name, sessionEnded: ended, command: 'users end-sessions' });
+        out(ended ? `the sessions of ${name} ended on every replica; their DIMSE tokens stop working and their associations end at the next re-check` : `${name} had no session`);
+        return 0;
+      }
       case 'reset-totp': {
         const name = needName();
         if (values.invite === true) {
+          refuseInviteWithoutLocal(config, name, 'users reset-totp --invite');
           const invited = await reinviteUser(dir, { username: name, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config) });
+          auditInvite(invited, 'users reset-totp --invite');
           const ended = await endUserSessions(config, name, 'totp-reset');
           printInvite(invited, json, out, undefined);
           if (!json) out(`The old password and code no longer work; ${ended}.`);
@@ -203,6 +219,18 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
   } finally {
     await dir.close();
   }
+}
+
+/** auth.local: false: no sign-in takes what an enrolment link sets up, so none is made (audited, exit 1). */
+function refuseInviteWithoutLocal(config: GatewayConfig, username: string, command: string): void {
+  if (config.auth.local !== false) return;
+  cliAudit({ event: 'auth.enrol', decision: 'deny', reason: 'local-login-disabled', principal: username, command });
+  throw new GatewayError('ERR_LOCAL_LOGIN_DISABLED', 'auth.local is false: users sign in through auth.oidc only, and an enrolment link would set up a password sign-in no channel accepts');
+}
+
+/** The `auth.enrol` event of a new link: who it is for, until when; never the token or the link. */
+function auditInvite(i: Invitation, command: string): void {
+  cliAudit({ event: 'auth.enrol', decision: 'allow', reason: 'invite-created', principal: i.username, role: i.role, expiresAt: i.expiresAt, command });
 }
 
 /** The origin enrolment links start with: enrolment.baseUrl, else the HTTPS listener's address. */

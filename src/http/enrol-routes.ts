@@ -14,7 +14,7 @@ import type { UserDirectory } from '../identity/user-directory.js';
 import type { StateStore } from '../state/store.js';
 import { security } from './auth-routes.js';
 import { sessionCookie } from './cookies.js';
-import { authenticatorStep, deadLinkPage, passwordStep } from './pages/enrol-page.js';
+import { authenticatorStep, deadLinkPage, localDisabledPage, passwordStep } from './pages/enrol-page.js';
 
 export interface EnrolRouteDeps {
   readonly users: UserDirectory;
@@ -23,6 +23,8 @@ export interface EnrolRouteDeps {
   readonly audit: Audit;
   readonly cookieName: string;
   readonly clock: () => number;
+  /** auth.local: false: no link opens (it would set a local password or authenticator no sign-in accepts). */
+  readonly local?: boolean;
 }
 
 /** Wrong codes one enrolment may try before the link is locked (the admin sends a new one). */
@@ -45,6 +47,12 @@ export async function enrolRoutes(app: FastifyInstance, deps: EnrolRouteDeps): P
   };
   /** The invite of the request's token, or the dead-link page already sent. */
   const invite = async (req: TokenRequest, reply: FastifyReply) => {
+    if (deps.local === false) {
+      // Before the token is looked up: nothing about the link is read or changed.
+      audit(req, 'deny', 'local-login-disabled');
+      await html(reply, 403, localDisabledPage());
+      return undefined;
+    }
     const found = await findInvite(deps.users, req.params.token, deps.clock());
     if ('problem' in found) {
       audit(req, 'deny', found.problem);

@@ -112,7 +112,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
       ...authDeps, login: deps.login, audit: deps.audit, idleMinutes: config.session.idleMinutes, clock: deps.clock, local: config.auth.local,
       ...(deps.oidc === undefined || config.auth.oidc === undefined ? {} : { oidc: { login: deps.oidc, redirectUrl: config.auth.oidc.redirectUrl } }),
     });
-    await enrolRoutes(scope, { users: deps.users, sessions: deps.sessions, store: deps.store, audit: deps.audit, cookieName: config.session.cookieName, clock: deps.clock });
+    await enrolRoutes(scope, { users: deps.users, sessions: deps.sessions, store: deps.store, audit: deps.audit, cookieName: config.session.cookieName, clock: deps.clock, local: config.auth.local });
     await accountRoutes(scope, {
       ...authDeps, login: deps.login, store: deps.store, audit: deps.audit, idleMinutes: config.session.idleMinutes, dicomPort: deps.dicomPort ?? (() => config.listen.dicom.port), clock: deps.clock,
       ...(deps.oidc === undefined ? {} : { idpName: deps.oidc.name }),

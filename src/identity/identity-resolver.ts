@@ -83,7 +83,8 @@ export class GatewayIdentityResolver implements IdentityResolver {
       if (type === USERNAME_AND_PASSCODE) {
         named = primary.toString('utf8').trim().toLowerCase().slice(0, 128);
         const passcode = secondary.toString('utf8');
-        if (passcode.length <= TOTP_LENGTH) return { ok: false, refusal: 'bad-credentials', reason: 'malformed-passcode', named, detail: 'passcode must be the password followed by the 6-digit code' };
+        // With auth.local: false the login refuses any passcode alike (local-login-disabled), before looking at it.
+        if (passcode.length <= TOTP_LENGTH && this.#login.localEnabled) return { ok: false, refusal: 'bad-credentials', reason: 'malformed-passcode', named, detail: 'passcode must be the password followed by the 6-digit code' };
         const user = await this.#login.login({
           username: primary.toString('utf8'),
           password: passcode.slice(0, -TOTP_LENGTH),

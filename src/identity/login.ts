@@ -58,9 +58,12 @@ export class LoginService {
   readonly #passwords: PasswordChecker;
   readonly #busyAlerts: AlertThrottle;
   readonly #directory: DirectoryLogin | undefined;
+  readonly #local: boolean;
 
-  constructor(deps: { users: UserDirectory; store: StateStore; audit: Audit; clock: Clock; policy: LockoutPolicy; passwords: PasswordChecker; directory?: DirectoryLogin }) {
+  /** `local`: auth.local; false refuses every password sign-in (HTTP, DICOM type 2, /account) before anything is counted or checked. */
+  constructor(deps: { users: UserDirectory; store: StateStore; audit: Audit; clock: Clock; policy: LockoutPolicy; passwords: PasswordChecker; directory?: DirectoryLogin; local?: boolean }) {
     this.#directory = deps.directory;
+    this.#local = deps.local !== false;
     this.#users = deps.users;
     this.#store = deps.store;
     this.#audit = deps.audit;
@@ -73,7 +76,8 @@ export class LoginService {
   /**
    * Checks password and TOTP code. Resolves the user on success; otherwise throws
    * ERR_LOGIN_FAILED (same answer whatever went wrong), ERR_LOCKED_OUT, ERR_BUSY (too many
-   * password checks running and waiting), or ERR_STORE_UNAVAILABLE.
+   * password checks running and waiting), ERR_STORE_UNAVAILABLE, or ERR_LOCAL_LOGIN_DISABLED
+   * (auth.local: false; nothing counted, no password checked).
    *
    * The attempt is counted (reserved) for the account and for the source address before the
    * password is checked, atomically in the state store: of any number of concurrent attempts at
@@ -84,6 +88,10 @@ export class LoginService {
   async login(a: LoginAttempt): Promise<UserRecord> {
     const now = this.#clock();
     const username = a.username.trim().toLowerCase().slice(0, 128);
+    if (!this.#local) {
+      this.#record(a, username, 'deny', 'local-login-disabled');
+      throw new GatewayError('ERR_LOCAL_LOGIN_DISABLED', undefined, { cause: { loginFailure: 'local-login-disabled' } });
+    }
     const source = addressKey(a.source);
     const userKey = `attempts:user:${username}`;
     const addrKey = `attempts:addr:${source}`;
@@ -122,6 +130,11 @@ export class LoginService {
     await Promise.all([this.#store.deleteRecord(userKey), this.#store.releaseAttempt(addrKey, now, this.#windowMs())]);
     this.#record(a, username, 'allow', 'password-and-totp-valid');
     return user;
+  }
+
+  /** auth.local: whether any password sign-in is accepted at all. */
+  get localEnabled(): boolean {
+    return this.#local;
   }
 
   /** Whether the user's password is the directory's (source ldap, or users.backend: ldap): the gateway neither keeps nor changes it. */

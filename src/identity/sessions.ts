@@ -57,7 +57,9 @@ export type SessionEnd = 'session-ended' | 'session-idle' | 'session-expired';
 export type SessionProblem = SessionEnd | 'token-revoked';
 
 /** Why `revokeUser` was called; goes into the audit event. */
-export type RevocationReason = 'password-changed' | 'totp-reset' | 'user-disabled' | 'user-removed' | 're-enrolment' | 'signed-out-elsewhere';
+export type RevocationReason = 'password-changed' | 'totp-reset' | 'user-disabled' | 'user-removed' | 're-enrolment' | 'signed-out-elsewhere'
+  /** `users end-sessions`. */
+  | 'ended-by-admin';
 
 export type SessionCheck =
   | { readonly ok: true; readonly session: SessionRecord }

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDicomEnv, type DicomEnv } from '../dicom/helpers/dicom-env.js';
+import { startDicomEnv, type DicomEnv, type DicomEnvOptions } from '../dicom/helpers/dicom-env.js';
 import type { HttpAnswer } from './gateway.js';
 import { startIdp, type IdpUser, type TestIdp } from './oidc-provider.js';
 import { freePort } from './ports.js';
@@ -51,7 +51,8 @@ export function cookieValue(answer: HttpAnswer, name: string): string | undefine
   return undefined;
 }
 
-export async function startOidcEnv(options: { config?: Record<string, unknown>; users?: Readonly<Record<string, IdpUser>> } = {}): Promise<OidcEnv> {
+/** `local`: auth.local (false: IdP only); left out, the default (true). `gatewayOptions`: as startDicomEnv's (e.g. revalidateMs). */
+export async function startOidcEnv(options: { config?: Record<string, unknown>; users?: Readonly<Record<string, IdpUser>>; local?: boolean; gatewayOptions?: DicomEnvOptions['gatewayOptions'] } = {}): Promise<OidcEnv> {
   const gwPort = await freePort();
   const gwUrl = `https://127.0.0.1:${gwPort}`;
   const clientSecret = `secret-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-long`;
@@ -70,10 +71,12 @@ export async function startOidcEnv(options: { config?: Record<string, unknown>; 
   let env: DicomEnv;
   try {
     env = await startDicomEnv({
+      ...(options.gatewayOptions === undefined ? {} : { gatewayOptions: options.gatewayOptions }),
       roles: { technologist: ['echo', 'store', 'search'] },
       config: {
         listen: { https: { host: '127.0.0.1', port: gwPort } },
         auth: {
+          ...(options.local === undefined ? {} : { local: options.local }),
           oidc: {
             name: 'Test Hospital IdP', issuer: idp.issuer, clientId: CLIENT_ID, clientSecret,
             redirectUrl: `${gwUrl}/auth/oidc/callback`, ca: caFile,

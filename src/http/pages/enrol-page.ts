@@ -9,6 +9,12 @@ export function deadLinkPage(): string {
 <p><a href="/login">Sign in</a> if you have already enrolled.</p>`);
 }
 
+/** auth.local: false: enrolment sets a gateway password and authenticator, and no sign-in here takes them. */
+export function localDisabledPage(): string {
+  return page('Enrolment not available', `<h1>Enrolment not available</h1><p class="error" role="alert" id="enrol-local-disabled">Sign-in with a gateway password is turned off here: this link cannot be used. Sign in through the hospital identity provider.</p>
+<p><a href="/login">Sign in</a></p>`);
+}
+
 /** Step 1 of 2. `error` is the password policy's reason. */
 export function passwordStep(o: { token: string; username: string; minLength: number; error?: string }): string {
   return page('Enrol: choose a password', `<h1>Welcome, ${escapeHtml(o.username)}</h1>
