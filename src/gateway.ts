@@ -143,6 +143,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       store, clock, signingKey,
       idleMs: config.session.idleMinutes * 60_000, maxMs: config.session.maxHours * 3_600_000,
       dimseTokenMs: config.session.dimseTokenMinutes * 60_000, maxPerUser: config.session.maxPerUser, audit,
+      localSessions: config.auth.local,
     });
     const passwords = new PasswordChecker({
       concurrency: config.login.maxConcurrentChecks, queue: config.login.maxQueuedChecks, perKey: config.login.maxChecksPerAddress,

@@ -22,7 +22,7 @@ export type IdentityResult =
 /** Why an admitted principal no longer is: the guards abort its association and audit this reason. */
 export type RevalidationFailure =
   | 'user-unknown' | 'user-disabled' | 'user-pending' | 'credentials-changed' | 'role-changed'
-  | 'session-ended' | 'session-idle' | 'session-expired' | 'token-revoked'
+  | 'session-ended' | 'session-idle' | 'session-expired' | 'local-login-disabled' | 'token-revoked'
   | 'device-unknown' | 'device-disabled' | 'certificate-revoked' | 'certificate-changed'
   | 'move-destinations-changed' | 'calling-ae-not-allowed';
 

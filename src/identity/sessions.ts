@@ -51,7 +51,9 @@ export interface DimseTokenRecord {
 }
 
 /** Why a session is over: logged out, ended by a login beyond session.maxPerUser or revoked; idle; past its maximum lifetime. */
-export type SessionEnd = 'session-ended' | 'session-idle' | 'session-expired';
+export type SessionEnd = 'session-ended' | 'session-idle' | 'session-expired'
+  /** A local password sign-in's session, on a gateway where that sign-in is turned off (auth.local: false). */
+  | 'local-login-disabled';
 
 /** Why a session, or a DIMSE token through its session, no longer admits anyone. */
 export type SessionProblem = SessionEnd | 'token-revoked';
@@ -78,6 +80,11 @@ export interface SessionOptions {
   readonly maxPerUser?: number;
   /** Where revokeUser records its `auth.session` event. */
   readonly audit?: Audit;
+  /**
+   * false (auth.local: false): a session opened by a local password sign-in (no `idp`) ends at its
+   * next use, and with it its DIMSE tokens and associations; one from before the switch is not kept.
+   */
+  readonly localSessions?: boolean;
 }
 
 /** Store records outlive the idle window by this much, so an expiry is reported as what it was. */
@@ -101,6 +108,7 @@ const SESSION_MESSAGES: Readonly<Record<SessionEnd, string>> = Object.freeze({
   'session-ended': 'the session has ended; log in again',
   'session-idle': 'the session timed out after inactivity; log in again',
   'session-expired': 'the session reached its maximum lifetime; log in again',
+  'local-login-disabled': 'this session came from a gateway password sign-in, which is turned off here (auth.local: false); the session has ended: sign in through the identity provider',
 });
 
 /** Verified-token cache: skips re-verifying a signature seen in the last few seconds (the store check still runs). */
@@ -252,6 +260,10 @@ export class SessionService {
   async #live(sid: string, username: string, now: number): Promise<{ ok: true; session: SessionRecord } | { ok: false; reason: SessionEnd }> {
     const record = await this.#o.store.touchRecord<SessionRecord>(this.#key(sid), now, this.#o.idleMs + GRACE_MS);
     if (record === null || record.username !== username) return { ok: false, reason: 'session-ended' };
+    if (record.idp === undefined && this.#o.localSessions === false) {
+      await this.#o.store.deleteRecord(this.#key(sid));
+      return { ok: false, reason: 'local-login-disabled' };
+    }
     if (now - record.lastSeen > this.#o.idleMs || now >= record.expiresAt) {
       await this.#o.store.deleteRecord(this.#key(sid));
       return { ok: false, reason: now >= record.expiresAt ? 'session-expired' : 'session-idle' };

@@ -235,3 +235,26 @@ t.test('maxPerUser lowered: the next login ends the sessions beyond the new limi
     });
   }
 });
+
+t.test('localSessions: false (auth.local: false) ends a local sign-in\'s session at its next use, with its tokens; an IdP session lives on', async (t) => {
+  const clock = testClock();
+  for (const [name, store] of await stores(t, clock)) {
+    await t.test(name, async (t) => {
+      // A replica with auth.local still on opened the session; one with it off meets it on the same store.
+      const before = service(store, clock);
+      const local = await before.create(user('lea'), '127.0.0.1');
+      const token = await before.issueDimseToken(await before.verify(local.token));
+      const idp = await before.createExternal({ username: 'ida', stamp: 'idp-stamp', idp: 'oidc', role: 'viewer' }, '127.0.0.1');
+
+      const after = new SessionService({ store, clock, signingKey, idleMs: IDLE, maxMs: MAX, dimseTokenMs: 60 * MIN, localSessions: false });
+      t.same(await after.checkSession(local.sid, 'lea'), { ok: false, reason: 'local-login-disabled' }, 'an open association\'s re-check ends it');
+      await refused(t, after.verify(local.token), /has ended/, 'the session no longer admits');
+      await refused(t, before.verify(local.token), /has ended/, 'nor on the replica that opened it: the record is gone');
+      await refused(t, after.verifyDimseToken(token.token), /session that issued this DIMSE token is over/, 'its DIMSE token is refused');
+      t.match(await after.verify(idp.token), { username: 'ida', idp: 'oidc' }, 'the IdP user\'s session still admits');
+
+      const fresh = await before.create(user('lia'), '127.0.0.1');
+      await t.rejects(after.verify(fresh.token), { code: 'ERR_SESSION_EXPIRED', message: /auth\.local: false/ }, 'the first refusal says why');
+    });
+  }
+});
