@@ -3,21 +3,10 @@
 
 import t from 'tap';
 import { startGateway } from '../helpers/gateway.js';
-import { launchChromium } from '../helpers/browser.js';
-import { makeInstance } from '../helpers/instances.js';
-import { startOrthanc, uploadInstance } from '../helpers/orthanc.js';
+import { browserScene, launchChromium } from '../helpers/browser.js';
 
 t.test('Chromium signs in and searches over HTTP/2', async (t) => {
-  const orthanc = await startOrthanc();
-  t.teardown(() => orthanc.stop());
-  const gw = await startGateway({ orthanc });
-  t.teardown(() => gw.stop());
-  const inst = makeInstance();
-  await uploadInstance(orthanc, inst.buffer);
-  const nina = await gw.addUser('nina', 'viewer');
-  const browser = await launchChromium(t);
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  const page = await context.newPage();
+  const { gw, inst, nina, page } = await browserScene(t);
 
   await page.goto(`${gw.url}/login`);
   t.equal(await page.title(), 'Sign in · PACS gateway');

@@ -1,24 +1,10 @@
 // A clinician in a real browser (Debian chromium via playwright-core): login form, TOTP, DICOMweb, logout.
 
 import t from 'tap';
-import { startGateway } from '../helpers/gateway.js';
-import { makeInstance } from '../helpers/instances.js';
-import { startOrthanc, uploadInstance } from '../helpers/orthanc.js';
-import { launchChromium } from '../helpers/browser.js';
+import { browserScene } from '../helpers/browser.js';
 
 t.test('browser login with password + TOTP, then DICOMweb with the session cookie', async (t) => {
-  const orthanc = await startOrthanc();
-  t.teardown(() => orthanc.stop());
-  const gw = await startGateway({ orthanc });
-  t.teardown(() => gw.stop());
-  const inst = makeInstance();
-  await uploadInstance(orthanc, inst.buffer);
-  const nina = await gw.addUser('nina', 'viewer');
-
-  const browser = await launchChromium(t);
-  // The dev CA is not in the browser's trust store; everything else about TLS is real.
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  const page = await context.newPage();
+  const { gw, inst, nina, context, page } = await browserScene(t);
 
   const unauth = await page.goto(`${gw.url}/dicom-web/studies`);
   t.equal(unauth?.status(), 401, 'no session: 401');
