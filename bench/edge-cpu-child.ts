@@ -1,6 +1,6 @@
 // One gateway in this process, for bench/edge-cpu.ts: reports its own CPU time (process.cpuUsage) around each measured run.
 //
-// argv: BUILD_DIR CONFIG_FILE. Control over fd 3 (lines in: "start", "stop", "quit"; lines out: "ready <port>", "cpu <µs>").
+// argv: BUILD_DIR CONFIG_FILE. Control over fd 3 (lines in: "start", "stop", "quit"; lines out: "ready <port>", "cpu <µs> <user µs> <system µs>").
 // The gateway's log goes to stdout (the parent sends it to a file), as in production.
 
 import { Socket } from 'node:net';
@@ -23,7 +23,7 @@ for await (const line of control) {
   if (line === 'start') mark = process.cpuUsage();
   else if (line === 'stop') {
     const d = process.cpuUsage(mark);
-    out.write(`cpu ${d.user + d.system}\n`);
+    out.write(`cpu ${d.user + d.system} ${d.user} ${d.system}\n`);
   } else if (line === 'quit') break;
 }
 await gateway.stop();

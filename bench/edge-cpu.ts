@@ -90,9 +90,9 @@ async function main(): Promise<void> {
   try {
     for (let round = 0; round < rounds; round++) {
       for (const v of variants) {
-        const us = await measure(dir, v, id, script);
+        const { us, user, system } = await measure(dir, v, id, script);
         results.get(v.name)?.push(us);
-        console.log(`round ${round + 1} ${v.name.padEnd(5)} ${us.toFixed(1)} µs CPU per request`);
+        console.log(`round ${round + 1} ${v.name.padEnd(5)} ${us.toFixed(1)} µs CPU per request (user ${user.toFixed(1)}, system ${system.toFixed(1)})`);
       }
     }
   } finally {
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   console.log(`(ATNA receiver got ${(syslogBytes / 1e6).toFixed(1)} MB)`);
 }
 
-async function measure(dir: string, v: Variant, id: BenchIdentities, script: string): Promise<number> {
+async function measure(dir: string, v: Variant, id: BenchIdentities, script: string): Promise<{ us: number; user: number; system: number }> {
   const configFile = join(dir, `${v.name}.yaml`);
   writeFileSync(configFile, stringify(v.config));
   const log = openSync(join(dir, `${v.name}.log`), 'w');
@@ -131,10 +131,10 @@ async function measure(dir: string, v: Variant, id: BenchIdentities, script: str
   control.write('start\n');
   const r = await runWrk(script, { url, connections, threads: 2, seconds, headers });
   control.write('stop\n');
-  const cpu = Number((await next()).split(' ')[1]);
+  const [cpu, user, system] = (await next()).split(' ').slice(1).map(Number) as [number, number, number];
   control.write('quit\n');
   await new Promise((res) => child.once('exit', res));
-  return cpu / r.requests;
+  return { us: cpu / r.requests, user: user / r.requests, system: system / r.requests };
 }
 
 async function fetchJson(port: number, ca: Buffer, body: string): Promise<{ token: string }> {

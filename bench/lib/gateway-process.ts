@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../../test/helpers/ports.js';
 import { waitForPort } from '../../test/helpers/tools.js';
 import { BENCH_ACTIONS, BENCH_ROLE, type BenchIdentities } from './identities.js';
 import { GATEWAY_BIN } from './paths.js';
@@ -15,6 +16,8 @@ export interface GatewayProcess {
   readonly pid: number;
   readonly httpsPort: number;
   readonly dicomPort: number;
+  /** Its Prometheus listener (listen.metrics): the bench reads counters there (TLS handshakes resumed or full). */
+  readonly metricsPort: number;
   /** `https://127.0.0.1:<httpsPort>` */
   readonly url: string;
   readonly logFile: string;
@@ -61,8 +64,9 @@ function tail(file: string): string {
 export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
   const id = o.identities;
   const configFile = join(o.dir, `${o.name}.yaml`);
+  const metricsPort = await freePort();
   writeFileSync(configFile, stringify({
-    listen: { https: { host: '127.0.0.1', port: o.httpsPort }, dicom: { host: '127.0.0.1', port: o.dicomPort }, metrics: { host: '127.0.0.1', port: 0 } },
+    listen: { https: { host: '127.0.0.1', port: o.httpsPort }, dicom: { host: '127.0.0.1', port: o.dicomPort }, metrics: { host: '127.0.0.1', port: metricsPort } },
     tls: { cert: id.server.cert, key: id.server.key, clientCa: id.caFile, autoGenerate: false },
     upstream: { dicomweb: o.dicomweb, wadoUri: o.wadoUri, dicom: o.dicom, timeoutMs: 30_000 },
     users: { backend: 'file', file: id.usersFile },
@@ -112,5 +116,5 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     throw new Error(`gateway ${o.name} did not start: ${(err as Error).message}\n--- ${logFile} ---\n${tail(logFile)}`, { cause: err });
   }
   if (child.pid === undefined) throw new Error(`gateway ${o.name} has no pid`);
-  return { name: o.name, pid: child.pid, httpsPort: o.httpsPort, dicomPort: o.dicomPort, url: `https://127.0.0.1:${o.httpsPort}`, logFile, eldFile, stop };
+  return { name: o.name, pid: child.pid, httpsPort: o.httpsPort, dicomPort: o.dicomPort, metricsPort, url: `https://127.0.0.1:${o.httpsPort}`, logFile, eldFile, stop };
 }

@@ -76,6 +76,9 @@ async function launch(dir: string, name: string, conf: string[], ports: readonly
   return { pid, pids: () => [pid, ...childPids(pid)], stop: async () => { await p.stop(); } };
 }
 
+/** The TLS proxy's access log: one line per request, ending in `r` (resumed TLS session) or `.` (full handshake). */
+export const NGINX_PROXY_ACCESS_LOG = (dir: string): string => join(dir, 'nginx-proxy-access.log');
+
 /**
  * The TLS proxy: one server block per upstream, keep-alive to the upstream (as the gateway's
  * undici pool), an access log line per request (as the gateway's audit event), the gateway's
@@ -84,7 +87,9 @@ async function launch(dir: string, name: string, conf: string[], ports: readonly
 export function startNginxProxy(dir: string, id: BenchIdentities, workers: string, routes: readonly { listen: number; upstream: number }[]): Promise<Nginx> {
   const conf = common(dir, 'nginx-proxy', workers);
   conf.push(
-    `  access_log ${join(dir, 'nginx-proxy-access.log')};`,
+    // nginx's "combined" line plus whether TLS resumed a session ("r") or made a full handshake (".").
+    '  log_format bench \'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $ssl_session_reused\';',
+    `  access_log ${NGINX_PROXY_ACCESS_LOG(dir)} bench;`,
     `  ssl_certificate ${id.server.cert};`,
     `  ssl_certificate_key ${id.server.key};`,
     '  ssl_protocols TLSv1.2 TLSv1.3;',

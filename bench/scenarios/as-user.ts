@@ -10,6 +10,8 @@ import { QIDO_PATH, SERIES_PATIENT } from '../lib/dataset.js';
 import type { ScenarioResult } from '../lib/report.js';
 import { interleaved, type VariantBase } from '../lib/rounds.js';
 import { echoAssociations } from '../lib/store-client.js';
+import { markGateway, markNginx, resumedPercent, type HandshakeMark } from '../lib/resumption.js';
+import { NGINX_PROXY_ACCESS_LOG } from '../lib/nginx.js';
 import { median } from '../lib/stats.js';
 import { runWrk } from '../lib/wrk.js';
 import { run } from '../../test/helpers/tools.js';
@@ -91,10 +93,14 @@ export async function qidoNewConnection(ctx: BenchContext): Promise<ScenarioResu
   const variants = await interleaved({
     variants: list, workload: w, components: env.components, log: ctx.log,
     run: async (v, round) => {
+      // wrk keeps each connection's TLS session and offers it on the next connection (SSL_clear), as a
+      // client with a session cache does: count how many handshakes the server let it resume.
+      const mark: HandshakeMark | undefined = v.id === 'gateway' ? await markGateway(env.gateway.metricsPort) : v.id === 'nginx' ? markNginx(NGINX_PROXY_ACCESS_LOG(env.dir)) : undefined;
       const r = await runWrk(ctx.wrkScript, {
         url: `${v.base}${QIDO_PATH}`, connections, threads: 1, seconds: round < 0 ? 1 : w.latencySeconds,
         headers: { accept: 'application/dicom+json', connection: 'close', ...v.headers }, closeEachRequest: true,
       });
+      const resumed = mark === undefined ? Number.NaN : resumedPercent(await mark.since());
       // Where one request's time goes, from curl's timers (one request at a time, a new connection each).
       const times = { tls: [] as number[], firstByte: [] as number[], total: [] as number[] };
       // HTTP/1.1 for every variant, as wrk speaks: curl would pick h2 by ALPN on the gateway (http.http2)
@@ -109,17 +115,18 @@ export async function qidoNewConnection(ctx: BenchContext): Promise<ScenarioResu
         times.firstByte.push((first ?? Number.NaN) * 1000);
         times.total.push((total ?? Number.NaN) * 1000);
       }
-      return { rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, requests: r.requests, curlTlsMs: median(times.tls), curlFirstByteMs: median(times.firstByte), curlTotalMs: median(times.total) };
+      return { rps: r.rps, p50: r.p50Ms, p99: r.p99Ms, requests: r.requests, resumedPct: resumed, curlTlsMs: median(times.tls), curlFirstByteMs: median(times.firstByte), curlTotalMs: median(times.total) };
     },
-    describe: (v) => `${(v['rps'] ?? 0).toFixed(0)} req/s, p99 ${(v['p99'] ?? 0).toFixed(1)} ms; curl: TLS ${(v['curlTlsMs'] ?? 0).toFixed(1)}, first byte ${(v['curlFirstByteMs'] ?? 0).toFixed(1)}, total ${(v['curlTotalMs'] ?? 0).toFixed(1)} ms`,
+    describe: (v) => `${(v['rps'] ?? 0).toFixed(0)} req/s, p99 ${(v['p99'] ?? 0).toFixed(1)} ms, ${(v['resumedPct'] ?? Number.NaN).toFixed(0)} % resumed; curl: TLS ${(v['curlTlsMs'] ?? 0).toFixed(1)}, first byte ${(v['curlFirstByteMs'] ?? 0).toFixed(1)}, total ${(v['curlTotalMs'] ?? 0).toFixed(1)} ms`,
   });
   return {
     id: 'user-qido', title: `QIDO-RS study search, a new TLS connection per request (wrk -c${connections}, Connection: close) → Orthanc`,
-    note: 'Every request pays a full TLS handshake (no resumption), as a script with curl or requests without a session does. `qido-orthanc` reuses 32 keep-alive connections. The curl columns: after each wrk run, 5 single requests with curl over HTTP/1.1, as wrk (a new connection each), median of time_appconnect, time_starttransfer and time_total.',
+    note: 'A new TLS connection per request. wrk offers each connection\'s TLS session again on its next connection, so the server decides how many resume ("resumed %": nginx from its access log, the gateway from pacs_gateway_tls_handshakes_total): nginx sends a new TLS 1.3 ticket on every resumed handshake, node sends none, so wrk resumes every other connection to the gateway and nearly all to nginx (docs/benchmarks.md, "Resumption"). A script with curl or requests and no session cache resumes none. `qido-orthanc` reuses 32 keep-alive connections. The curl columns: after each wrk run, 5 single requests with curl over HTTP/1.1, as wrk (a new connection each), median of time_appconnect, time_starttransfer and time_total.',
     metrics: [
       { key: 'rps', label: 'req/s', higherIsBetter: true, digits: 0 },
       { key: 'p50', label: 'p50 ms', higherIsBetter: false, digits: 2 },
       { key: 'p99', label: 'p99 ms', higherIsBetter: false, digits: 2 },
+      { key: 'resumedPct', label: 'resumed %', higherIsBetter: true, digits: 0 },
       { key: 'curlTlsMs', label: 'curl TLS done ms', higherIsBetter: false, digits: 1 },
       { key: 'curlFirstByteMs', label: 'curl first byte ms', higherIsBetter: false, digits: 1 },
       { key: 'curlTotalMs', label: 'curl total ms', higherIsBetter: false, digits: 1 },

@@ -76,6 +76,8 @@ export interface TlsOutcome {
   readonly channel: 'https' | 'dicom';
   readonly source: string;
   readonly ok: boolean;
+  /** A completed handshake resumed an earlier session (a session ticket): no certificate exchange, no signature. */
+  readonly resumed?: boolean;
   /** Why it failed, from a fixed set (see tlsFailureReason). */
   readonly reason?: TlsFailureReason;
 }

@@ -84,7 +84,7 @@ export function createDimseServer(deps: DimseServerDeps): DimseServer {
 
   const audit = deps.audit;
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'dicom', source: socket.remoteAddress ?? 'unknown', ok: true });
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'dicom', source: socket.remoteAddress ?? 'unknown', ok: true, resumed: socket.isSessionReused() });
     try {
       const a = new Association(socket, { ...deps, logger: log, limits, revalidateMs: deps.revalidateMs ?? DEFAULT_REVALIDATE_MS, clock: deps.clock ?? systemClock });
       open.add(a);

@@ -56,7 +56,7 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
   // Counted once per request or command: through hot-metrics.ts (a map lookup, no label hashing).
   const requests = new FastCounter3(registry, `${PREFIX}http_requests_total`, 'DICOMweb / WADO-URI requests by service, decision and status answered', ['service', 'decision', 'status']);
   const upstream = new FastHistogram2(registry, `${PREFIX}upstream_seconds`, 'Time the PACS took to answer: DIMSE request to final response, DICOMweb request to response head', ['channel', 'operation'], UPSTREAM_BUCKETS);
-  const tls = new Counter({ name: `${PREFIX}tls_handshakes_total`, help: 'TLS handshakes completed on the listeners', labelNames: ['channel'], registers });
+  const tls = new Counter({ name: `${PREFIX}tls_handshakes_total`, help: 'TLS handshakes completed on the listeners; resumed="true": a session ticket was accepted (no certificate exchange, no signature)', labelNames: ['channel', 'resumed'], registers });
   const tlsFailures = new Counter({ name: `${PREFIX}tls_handshake_failures_total`, help: 'TLS handshakes that failed, by reason', labelNames: ['channel', 'reason'], registers });
   const legacyConnections = new Counter({ name: `${PREFIX}legacy_connections_total`, help: 'Connections accepted on the cleartext legacy DICOM port (listen.dicomLegacy), before the address check', registers });
   const logins = new Counter({ name: `${PREFIX}logins_total`, help: 'Password + TOTP logins by result (success, failure, locked) and channel', labelNames: ['result', 'channel'], registers });
@@ -170,7 +170,7 @@ export function createMetrics(src: MetricsSources): { registry: Registry; stop: 
     } else if (o.kind === 'connection') {
       legacyConnections.inc();
     } else if (o.ok) {
-      tls.inc({ channel: o.channel });
+      tls.inc({ channel: o.channel, resumed: o.resumed === true ? 'true' : 'false' });
     } else {
       tlsFailures.inc({ channel: o.channel, reason: o.reason ?? 'other' });
     }

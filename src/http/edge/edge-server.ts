@@ -71,7 +71,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
   // Without ALPN (or with http/1.1 chosen) a client speaks HTTP/1.1.
   const tls: TlsOptions = h2 === undefined ? o.tls : { ...o.tls, ALPNProtocols: ['h2', 'http/1.1'] };
   const server: Server = createServer(tls, (socket: TLSSocket) => {
-    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: true });
+    if (audit.listening) audit.outcome({ kind: 'tls', channel: 'https', source: socket.remoteAddress ?? 'unknown', ok: true, resumed: socket.isSessionReused() });
     if (h2 !== undefined && socket.alpnProtocol === 'h2') { h2.accept(socket); return; }
     const c = new EdgeConnection(socket, ctx);
     open.add(c);
