@@ -3,6 +3,8 @@
 //
 //   npx tsc -p bench/tsconfig.json && node dist-bench/bench/edge-cpu.js [--base DIR] [--rounds 3] [--seconds 5]
 //   (PGW_EDGE_CPU_PROFILE=DIR writes each gateway's --cpu-prof there; bench/profile-summary.js reads it)
+//   --close: a new TLS connection per request (wrk with Connection: close): the figure is then CPU per connection.
+//   Each round prints the user and system parts of the figure.
 //
 // Variants, interleaved per round: `base` (another build's dist/, e.g. main before issue 14, when --base is
 // given), `off` (this build, metrics listener and every alert rule off: the hooks without listeners), `on`
@@ -27,12 +29,14 @@ import { startStaticUpstream } from './lib/nginx.js';
 import { runWrk, wrkScript } from './lib/wrk.js';
 import { createCa, issueCertificate } from '../src/tls/issue.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' }, wado: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' }, wado: { type: 'string' }, close: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 /** --wado BYTES: WADO-RS instances of that many bytes instead of QIDO-RS searches. */
 const wadoBytes = values.wado === undefined ? undefined : Number(values.wado);
+/** --close: a new TLS connection per request (Connection: close), as the bench's user-qido; the figure is then CPU per connection. */
+const close = values.close === true;
 const here = join(process.cwd(), 'dist');
 
 /** A QIDO-RS answer shaped like Orthanc's for one study (~1 KB of application/dicom+json). */
@@ -126,10 +130,10 @@ async function measure(dir: string, v: Variant, id: BenchIdentities, script: str
   const code = await oathtool(id.viewer.totpSecret);
   const login = await fetchJson(port, ca, JSON.stringify({ username: id.viewer.username, password: id.viewer.password, totp: code }));
   const url = wadoBytes === undefined ? `https://127.0.0.1:${port}/dicom-web/studies?PatientID=PGW-BENCH` : `https://127.0.0.1:${port}/dicom-web/studies/1.2.3/series/1.2.3.4/instances/1.2.3.4.5`;
-  const headers = { authorization: `Bearer ${login.token}`, accept: wadoBytes === undefined ? 'application/dicom+json' : 'multipart/related; type="application/dicom"' };
-  await runWrk(script, { url, connections, threads: 2, seconds: 2, headers }); // warm-up
+  const headers = { authorization: `Bearer ${login.token}`, accept: wadoBytes === undefined ? 'application/dicom+json' : 'multipart/related; type="application/dicom"', ...(close ? { connection: 'close' } : {}) };
+  await runWrk(script, { url, connections, threads: 2, seconds: 2, headers, closeEachRequest: close }); // warm-up
   control.write('start\n');
-  const r = await runWrk(script, { url, connections, threads: 2, seconds, headers });
+  const r = await runWrk(script, { url, connections, threads: 2, seconds, headers, closeEachRequest: close });
   control.write('stop\n');
   const [cpu, user, system] = (await next()).split(' ').slice(1).map(Number) as [number, number, number];
   control.write('quit\n');
