@@ -113,6 +113,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       case 'add': {
         const name = needName();
         checkUsername(name);
+        refuseWithoutLocal(config, name, 'users add');
         if (values.source !== undefined || config.users.backend === 'ldap') {
           await addDirectoryUser(config, dir, name, values, json, out);
           return 0;
@@ -142,7 +143,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const email = values.email;
         if (email !== undefined && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new GatewayError('ERR_USAGE', `--email "${email.slice(0, 80)}" is not an e-mail address`);
         const aeTitles = aeTitlesArg(values.ae);
-        refuseInviteWithoutLocal(config, name, 'users invite');
+        refuseWithoutLocal(config, name, 'users invite');
         const invited = await inviteUser(dir, { username: name, role, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config), ...(email === undefined ? {} : { email }) });
         if (aeTitles !== undefined) await dir.update(name, { aeTitles });
         auditInvite(invited, 'users invite');
@@ -179,8 +180,8 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       }
       case 'reset-totp': {
         const name = needName();
+        refuseWithoutLocal(config, name, values.invite === true ? 'users reset-totp --invite' : 'users reset-totp');
         if (values.invite === true) {
-          refuseInviteWithoutLocal(config, name, 'users reset-totp --invite');
           const invited = await reinviteUser(dir, { username: name, hours: config.enrolment.inviteHours, baseUrl: enrolmentBaseUrl(config) });
           auditInvite(invited, 'users reset-totp --invite');
           const ended = await endUserSessions(config, name, 'totp-reset');
@@ -197,6 +198,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       }
       case 'set-password': {
         const name = needName();
+        refuseWithoutLocal(config, name, 'users set-password');
         const existing = await dir.get(name);
         if (existing === undefined) throw new GatewayError('ERR_USER_UNKNOWN', `no user "${name}"`);
         if (existing.source === 'ldap' || config.users.backend === 'ldap') throw new GatewayError('ERR_USAGE', `${name} is a directory user: their password is changed in the directory, not here`);
@@ -221,11 +223,22 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
   }
 }
 
-/** auth.local: false: no sign-in takes what an enrolment link sets up, so none is made (audited, exit 1). */
-function refuseInviteWithoutLocal(config: GatewayConfig, username: string, command: string): void {
+/** What each command would make that only a password sign-in uses. */
+const LOCAL_ONLY = {
+  'users invite': ['auth.enrol', 'an enrolment link would set up a password sign-in no channel accepts'],
+  'users reset-totp --invite': ['auth.enrol', 'an enrolment link would set up a password sign-in no channel accepts'],
+  // A local record of a name also keeps the auth.oidc user of that name out (oidc-username-is-local-user).
+  'users add': ['auth.enrol', 'a gateway user would have a password sign-in no channel accepts, and would keep the auth.oidc user of the same name from signing in'],
+  'users set-password': ['auth.account', 'no channel accepts a gateway password'],
+  'users reset-totp': ['auth.account', 'no channel accepts the authenticator code of a password sign-in'],
+} as const;
+
+/** auth.local: false: nothing only a password sign-in would use is made (audited, exit 1). */
+function refuseWithoutLocal(config: GatewayConfig, username: string, command: keyof typeof LOCAL_ONLY): void {
   if (config.auth.local !== false) return;
-  cliAudit({ event: 'auth.enrol', decision: 'deny', reason: 'local-login-disabled', principal: username, command });
-  throw new GatewayError('ERR_LOCAL_LOGIN_DISABLED', 'auth.local is false: users sign in through auth.oidc only, and an enrolment link would set up a password sign-in no channel accepts');
+  const [event, why] = LOCAL_ONLY[command];
+  cliAudit({ event, decision: 'deny', reason: 'local-login-disabled', principal: username, command });
+  throw new GatewayError('ERR_LOCAL_LOGIN_DISABLED', `auth.local is false: users sign in through auth.oidc only, and ${why}`);
 }
 
 /** The `auth.enrol` event of a new link: who it is for, until when; never the token or the link. */

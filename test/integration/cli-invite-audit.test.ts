@@ -1,6 +1,7 @@
 // `users invite` and `users reset-totp --invite` as an admin runs them: each new enrolment link is an
 // auth.enrol audit line (the gateway's JSON format, on stderr: stdout stays the command's answer) that
-// names the user and the CLI and never holds the token or the link; with auth.local: false none is made.
+// names the user and the CLI and never holds the token or the link; with auth.local: false none is made,
+// and neither is any other credential only a password sign-in uses (users add, set-password, reset-totp).
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,4 +97,23 @@ t.test('auth.local: false: no link is made (audited, exit 1)', async (t) => {
   let users = '';
   try { users = readFileSync(join(dir, 'users.yaml'), 'utf8'); } catch { /* never written */ }
   t.notMatch(users, /nora/, 'no pending user');
+
+  // Nor any other credential of a password sign-in: a local record would also keep the auth.oidc user
+  // of that name out. Each is refused before a password is read or a user looked up.
+  const cases: readonly [readonly string[], string, string][] = [
+    [['add', 'olga', '--role', 'viewer', '--password-stdin'], 'users add', 'auth.enrol'],
+    [['add', 'olga', '--source', 'ldap'], 'users add', 'auth.enrol'],
+    [['set-password', 'olga', '--password-stdin'], 'users set-password', 'auth.account'],
+    [['reset-totp', 'olga'], 'users reset-totp', 'auth.account'],
+    [['reset-totp', 'olga', '--invite'], 'users reset-totp --invite', 'auth.enrol'],
+  ];
+  for (const [args, command, event] of cases) {
+    const x = await cli(dir, [...args]);
+    t.equal(x.code, 1, `${args.join(' ')}: exit 1`);
+    t.match(x.stderr, /error \(ERR_LOCAL_LOGIN_DISABLED\): auth\.local is false: users sign in through auth\.oidc only/, `${args.join(' ')}: the reason`);
+    t.equal(x.stdout, '', `${args.join(' ')}: nothing printed (no secret, no link)`);
+    t.match(auditLines(x), [{ audit: { event, decision: 'deny', reason: 'local-login-disabled', principal: 'olga', source: 'cli', command } }], `${args.join(' ')}: audited`);
+  }
+  try { users = readFileSync(join(dir, 'users.yaml'), 'utf8'); } catch { users = ''; }
+  t.notMatch(users, /olga/, 'no user was made');
 });
