@@ -71,9 +71,13 @@ export interface RoundsOptions<V> {
  */
 export async function interleaved<V extends VariantBase>(o: RoundsOptions<V>): Promise<VariantSamples[]> {
   const out: VariantSamples[] = o.variants.map((v) => ({ id: v.id, label: v.label, ...(v.component === undefined ? {} : { component: v.component }), samples: [] }));
+  // A failed run names its variant and round (the error alone does not say which proxy it went through).
+  const run = (v: V, round: number): Promise<Record<string, number>> => o.run(v, round).catch((err: unknown) => {
+    throw new Error(`${v.label}, ${round < 0 ? 'warm-up' : `round ${round + 1}`}: ${(err as Error).message}`, { cause: err });
+  });
   if (o.workload.warmup) {
     for (const v of o.variants) {
-      const values = await o.run(v, -1);
+      const values = await run(v, -1);
       o.log(`    warm-up ${v.label}: ${o.describe(values)}`);
     }
   }
@@ -82,7 +86,7 @@ export async function interleaved<V extends VariantBase>(o: RoundsOptions<V>): P
     for (let k = 0; k < n; k++) {
       const i = (k + round) % n;
       const v = o.variants[i] as V;
-      const m = await measured(o.components, () => o.run(v, round));
+      const m = await measured(o.components, () => run(v, round));
       (out[i] as VariantSamples).samples.push({ round, values: m.result, cpu: m.cpu, wallSeconds: m.wallSeconds });
       o.log(`    round ${round + 1}/${o.workload.rounds} ${v.label}: ${o.describe(m.result)}`);
     }

@@ -92,12 +92,20 @@ export async function storeConcurrently(items: readonly StoreItem[], association
   const t1 = performance.now();
   try {
     await Promise.all(open.map(async (a, i) => {
-      for (let k = 0; k < perAssociation; k++) {
-        const item = items[(i * perAssociation + k) % items.length] as StoreItem;
-        latenciesMs.push(await storeOne(a, item, k + 1));
-        bytes += item.dataset.length;
+      let step = 'C-STORE 1';
+      try {
+        for (let k = 0; k < perAssociation; k++) {
+          step = `C-STORE ${k + 1} of ${perAssociation}`;
+          const item = items[(i * perAssociation + k) % items.length] as StoreItem;
+          latenciesMs.push(await storeOne(a, item, k + 1));
+          bytes += item.dataset.length;
+        }
+        step = 'A-RELEASE';
+        // As long as a C-STORE may take: under load Orthanc can be slow to answer the release too.
+        await a.release(120_000);
+      } catch (err) {
+        throw new Error(`association ${i + 1} of ${associations}, ${step}: ${(err as Error).message}`, { cause: err });
       }
-      await a.release();
     }));
   } finally {
     for (const a of open) a.destroy();

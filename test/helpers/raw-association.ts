@@ -132,9 +132,10 @@ export class RawAssociation {
   }
 
   /** A-RELEASE-RQ, then waits for A-RELEASE-RP. */
-  async release(): Promise<void> {
+  /** A-RELEASE-RQ, then waits up to `timeoutMs` for the A-RELEASE-RP. */
+  async release(timeoutMs?: number): Promise<void> {
     this.socket.write(buildRelease(PduType.ReleaseRq));
-    const p = await this.next();
+    const p = await this.next(timeoutMs).catch((err: unknown) => { throw new Error(`A-RELEASE-RP: ${(err as Error).message}`, { cause: err }); });
     if (p.type !== PduType.ReleaseRp) throw new Error(`expected A-RELEASE-RP, got PDU type ${p.type}`);
     this.socket.end();
   }
