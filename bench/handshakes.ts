@@ -6,7 +6,8 @@
 // certificate), A-ASSOCIATE, C-ECHO, A-RELEASE, close. The SCP behind both proxies is dcmtk's storescp. Variants,
 // interleaved per round: the gateway and stunnel each with the RSA 2048 server certificate (the client offers only
 // RSA signature algorithms), with the ECDSA P-256 one (the client's defaults), and with the ECDSA one and session
-// resumption (the client presents the ticket of its previous association, as browsers and TLS libraries do).
+// resumption (the client presents the ticket of its previous association, as browsers and TLS libraries do; `-resumed`
+// offers the newest ticket again when a resumed association brought none, `-single-use` offers each ticket once).
 // The gateway serves both certificates from one process (tls.ecdsa's default pair beside tls.cert); stunnel gets
 // one service per certificate. Besides associations/s (the client runs in this process, so its own RSA
 // CertificateVerify and the proxy's work add up), the proxy's CPU time per association (/proc) is reported: that
@@ -43,7 +44,13 @@ const SCP_AE = 'BENCHSCP';
 /** Signature algorithms of a client that verifies RSA only: the server must present its RSA certificate. */
 const RSA_ONLY = 'RSA-PSS+SHA256:RSA-PSS+SHA384:RSA+SHA256:RSA+SHA384';
 
-interface Variant { readonly id: string; readonly port: number; readonly sigalgs?: string; readonly resume: boolean; /** The proxy process whose CPU time is counted. */ readonly pid: number }
+/**
+ * How the client resumes: not at all; `reuse`, node's client: the newest ticket it was given, offered again when a
+ * resumed connection brings none; `single-use`: each ticket offered once (OpenSSL's client, as wrk, and browsers
+ * treat TLS 1.3 tickets so), so a resumed connection that brings no new ticket is followed by a full handshake.
+ */
+type Resume = false | 'reuse' | 'single-use';
+interface Variant { readonly id: string; readonly port: number; readonly sigalgs?: string; readonly resume: Resume; /** The proxy process whose CPU time is counted. */ readonly pid: number }
 interface Pki { readonly ca: string; readonly cert: string; readonly key: string }
 
 /** Reads PDUs off a socket: resolves the next whole PDU's type. */
@@ -107,9 +114,9 @@ async function runVariant(v: Variant, pki: Pki): Promise<{ perSecond: number; re
   const cpu0 = cpuSeconds(v.pid);
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
-    const r = await associate(v, pki, v.resume ? session : undefined);
+    const r = await associate(v, pki, v.resume === false ? undefined : session);
     if (r.reused) resumed++;
-    if (r.session !== undefined) session = r.session;
+    if (v.resume === 'single-use' || r.session !== undefined) session = r.session;
   }
   const seconds = (performance.now() - t0) / 1000;
   return { perSecond: count / seconds, resumed, cpuMs: ((cpuSeconds(v.pid) - cpu0) * 1000) / count };
@@ -158,10 +165,12 @@ async function main(): Promise<void> {
     const all: Variant[] = [
       { id: 'gateway-rsa', port: gw.dicomPort, sigalgs: RSA_ONLY, resume: false, pid: gw.pid },
       { id: 'gateway-ecdsa', port: gw.dicomPort, resume: false, pid: gw.pid },
-      { id: 'gateway-ecdsa-resumed', port: gw.dicomPort, resume: true, pid: gw.pid },
+      { id: 'gateway-ecdsa-resumed', port: gw.dicomPort, resume: 'reuse', pid: gw.pid },
+      { id: 'gateway-ecdsa-single-use', port: gw.dicomPort, resume: 'single-use', pid: gw.pid },
       { id: 'stunnel-rsa', port: stRsa, sigalgs: RSA_ONLY, resume: false, pid: st.pid },
       { id: 'stunnel-ecdsa', port: stEc, resume: false, pid: st.pid },
-      { id: 'stunnel-ecdsa-resumed', port: stEc, resume: true, pid: st.pid },
+      { id: 'stunnel-ecdsa-resumed', port: stEc, resume: 'reuse', pid: st.pid },
+      { id: 'stunnel-ecdsa-single-use', port: stEc, resume: 'single-use', pid: st.pid },
     ];
     const only = values.only?.split(',');
     const variants = only === undefined ? all : all.filter((v) => only.includes(v.id));
