@@ -168,7 +168,8 @@ export function startNginxViewer(dir: string, id: BenchIdentities, workers: stri
     `    listen 127.0.0.1:${o.listen} ssl http2;`,
     `    root ${www};`,
     '    location = /viewer/app-config.js { try_files /app-config.js =404; }',
-    '    location /viewer/ { add_header Cache-Control "private, no-cache"; try_files $uri /viewer/index.html; }',
+    // The build's gzip copies (scripts/fetch-viewer.sh) to browsers that accept gzip, as the gateway sends them.
+    '    location /viewer/ { gzip_static on; add_header Cache-Control "private, no-cache"; try_files $uri /viewer/index.html; }',
     `    location ${PREFIX}/ {`,
     '      proxy_pass http://pacs;',
     '      proxy_http_version 1.1;',

@@ -1,6 +1,10 @@
 // /viewer/ behind the session: redirects to /login and back (never off-site), the generated
-// app-config.js, only the build's own files, and the config switches (off, missing build).
+// app-config.js, only the build's own files (gzip copies to browsers that accept them), and the config
+// switches (off, missing build).
 
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { viewerBuild } from '../helpers/viewer.js';
@@ -88,8 +92,28 @@ t.test('viewer behind the session', async (t) => {
     t.equal(js.status, 200);
     t.match(js.headers['content-type'], /javascript/);
     t.ok(js.body.length > 1_000_000, 'the bundle itself');
+    t.equal(js.headers['content-encoding'], undefined, 'without Accept-Encoding: the file as it is');
 
-    for (const path of ['/viewer/.pgw-viewer.json', '/viewer/nothing.js', '/viewer/../gateway.yaml', '/viewer/%2e%2e/gateway.yaml', '/viewer/assets/%2e%2e/%2e%2e/gateway.yaml']) {
+    // A browser that accepts gzip gets the prepared gzip copy: the same bytes once unzipped, a fraction on the wire.
+    const zipped = await gw.request('GET', `/viewer/${bundle}`, { headers: { ...cookie, 'accept-encoding': 'gzip, deflate, br' } });
+    t.equal(zipped.status, 200);
+    t.equal(zipped.headers['content-encoding'], 'gzip');
+    t.match(zipped.headers['vary'], /accept-encoding/i);
+    t.match(zipped.headers['content-type'], /javascript/);
+    t.equal(zipped.headers['cache-control'], 'private, no-cache', 'the same headers as the plain file');
+    t.ok(zipped.body.length < js.body.length / 2, `compressed: ${zipped.body.length} of ${js.body.length} bytes`);
+    t.ok(gunzipSync(zipped.body).equals(js.body), 'unzipped, the file itself');
+    const wasm = readdirSync(root).find((f) => f.endsWith('.wasm'));
+    t.ok(wasm, 'the build has WebAssembly');
+    const w = await gw.request('GET', `/viewer/${wasm ?? ''}`, { headers: { ...cookie, 'accept-encoding': 'gzip' } });
+    t.equal(w.headers['content-encoding'], 'gzip', 'WebAssembly too');
+    t.match(w.headers['content-type'], /application\/wasm/, 'still typed as WebAssembly (streaming compilation needs it)');
+    t.ok(gunzipSync(w.body).equals(readFileSync(join(root, wasm ?? ''))), 'the .wasm file once unzipped');
+    // Without a session the gzip copy is as closed as the file.
+    const anon = await gw.request('GET', `/viewer/${bundle}`, { headers: { 'accept-encoding': 'gzip' } });
+    t.equal(anon.status, 302, 'no session: to /login, compressed or not');
+
+    for (const path of [`/viewer/${bundle ?? ''}.gz`, '/viewer/.pgw-viewer.json', '/viewer/nothing.js', '/viewer/../gateway.yaml', '/viewer/%2e%2e/gateway.yaml', '/viewer/assets/%2e%2e/%2e%2e/gateway.yaml']) {
       const r = await gw.request('GET', path, { headers: cookie });
       t.not(r.status, 200, `${path}: not served`);
       t.notMatch(r.text, 'listen:', `${path}: no config file`);

@@ -14,9 +14,12 @@ export interface ViewerBundle {
 
 export type ViewerBundleResult = { readonly ok: true; readonly bundle: ViewerBundle } | { readonly ok: false; readonly problem: string };
 
-/** Files the gateway never serves from a build: its own app-config.js is generated, dot files are ours. */
+/**
+ * Files the gateway never serves from a build by their own name: its own app-config.js is generated, dot files
+ * are ours, and a `.gz` is the gzip copy of the file beside it (scripts/fetch-viewer.sh), sent in its place.
+ */
 function served(rel: string): boolean {
-  return rel !== 'app-config.js' && !rel.split('/').some((s) => s.startsWith('.'));
+  return rel !== 'app-config.js' && !rel.endsWith('.gz') && !rel.split('/').some((s) => s.startsWith('.'));
 }
 
 function walk(root: string, dir: string, out: Set<string>): void {

@@ -62,7 +62,9 @@ export async function viewerRoutes(app: FastifyInstance, deps: ViewerRouteDeps):
   const bundle = loaded.ok ? loaded.bundle : undefined;
   const csp = bundle === undefined ? undefined : contentSecurityPolicy(bundle);
   const appConfig = viewerAppConfig({ basename: VIEWER_PREFIX, dicomweb: '/dicom-web', wadoUri: '/wado' });
-  if (bundle !== undefined) await app.register(fastifyStatic, { root: bundle.root, serve: false, cacheControl: false, dotfiles: 'deny' });
+  // preCompressed: a file's gzip copy (name.gz, made by scripts/fetch-viewer.sh) goes to a browser that accepts gzip,
+  // with Content-Encoding and Vary: Accept-Encoding; a file without one is sent as it is.
+  if (bundle !== undefined) await app.register(fastifyStatic, { root: bundle.root, serve: false, cacheControl: false, dotfiles: 'deny', preCompressed: true });
 
   app.get(VIEWER_PREFIX, async (_req, reply) => reply.redirect(`${VIEWER_PREFIX}/`, 301));
   app.get<{ Params: { '*': string } }>(`${VIEWER_PREFIX}/*`, async (req, reply) => {
