@@ -80,6 +80,7 @@ t.test('viewer behind the session', async (t) => {
 
     const config = await gw.request('GET', '/viewer/app-config.js', { headers: cookie });
     t.equal(config.status, 200);
+    t.equal(config.headers['cache-control'], 'private, no-cache');
     t.match(config.headers['content-type'], /javascript/);
     t.match(config.text, '"qidoRoot": "/dicom-web"');
     t.match(config.text, '"wadoRoot": "/dicom-web"');
@@ -93,6 +94,10 @@ t.test('viewer behind the session', async (t) => {
     t.match(js.headers['content-type'], /javascript/);
     t.ok(js.body.length > 1_000_000, 'the bundle itself');
     t.equal(js.headers['content-encoding'], undefined, 'without Accept-Encoding: the file as it is');
+    // Its name carries its content hash: kept by the browser (no request, no session check on the next open);
+    // index.html, which names it, and app-config.js are revalidated every time (above, below).
+    t.equal(js.headers['cache-control'], 'private, max-age=31536000, immutable', 'a content-hashed file is immutable');
+    t.equal((await gw.request('GET', '/viewer/app.bundle.css', { headers: cookie })).headers['cache-control'], 'private, no-cache', 'a file without a hash in its name is revalidated');
 
     // A browser that accepts gzip gets the prepared gzip copy: the same bytes once unzipped, a fraction on the wire.
     const zipped = await gw.request('GET', `/viewer/${bundle}`, { headers: { ...cookie, 'accept-encoding': 'gzip, deflate, br' } });
@@ -100,7 +105,7 @@ t.test('viewer behind the session', async (t) => {
     t.equal(zipped.headers['content-encoding'], 'gzip');
     t.match(zipped.headers['vary'], /accept-encoding/i);
     t.match(zipped.headers['content-type'], /javascript/);
-    t.equal(zipped.headers['cache-control'], 'private, no-cache', 'the same headers as the plain file');
+    t.equal(zipped.headers['cache-control'], js.headers['cache-control'], 'the same headers as the plain file');
     t.ok(zipped.body.length < js.body.length / 2, `compressed: ${zipped.body.length} of ${js.body.length} bytes`);
     t.ok(gunzipSync(zipped.body).equals(js.body), 'unzipped, the file itself');
     const wasm = readdirSync(root).find((f) => f.endsWith('.wasm'));

@@ -36,9 +36,17 @@ function contentSecurityPolicy(bundle: ViewerBundle): string {
   ].join('; ');
 }
 
-function headers(reply: FastifyReply, csp: string | undefined): FastifyReply {
-  // Revalidated on every use, so a signed-out browser gets the redirect rather than a cached copy.
-  reply.header('cache-control', 'private, no-cache').header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer');
+/**
+ * A file whose name carries its content hash (webpack's `1180.bundle.762993518ea30ae3.js`, `0ddf166f7a343eda.wasm`):
+ * another content gets another name, so the browser may keep it for good. Only OHIF's code, never patient data.
+ */
+const CONTENT_HASHED = /(?:^|\/|\.)[0-9a-f]{16}\.(?:js|wasm|woff2?|css)$/;
+
+function headers(reply: FastifyReply, csp: string | undefined, rel?: string): FastifyReply {
+  // Revalidated on every use, so a signed-out browser gets the redirect rather than a cached copy; the
+  // content-hashed files are kept (index.html, which names them, is still revalidated with the session).
+  const cache = rel !== undefined && CONTENT_HASHED.test(rel) ? 'private, max-age=31536000, immutable' : 'private, no-cache';
+  reply.header('cache-control', cache).header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer');
   if (csp !== undefined) reply.header('content-security-policy', csp);
   return reply;
 }
@@ -78,7 +86,7 @@ export async function viewerRoutes(app: FastifyInstance, deps: ViewerRouteDeps):
     }
     const rel = req.params['*'];
     if (rel === 'app-config.js') return headers(reply, csp).type('text/javascript; charset=utf-8').send(appConfig);
-    if (bundle.files.has(rel)) return headers(reply, csp).sendFile(rel);
+    if (bundle.files.has(rel)) return headers(reply, csp, rel).sendFile(rel);
     if (looksLikeFile(rel)) return headers(reply, undefined).code(404).type('text/plain; charset=utf-8').send('Not found\n');
     // Any other path is one of the viewer's own routes (study list, /viewer/viewer?…): its page.
     return headers(reply, csp).sendFile('index.html');
