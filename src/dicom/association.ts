@@ -11,9 +11,10 @@ import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
 import type { Clock } from '../util/clock.js';
 import { buildAbort } from './abort.js';
 import { admit, callingAeAllowed, type Admission, type AdmissionContext, type AdmittedVia } from './admission.js';
+import { clientAction, unexpectedPdu, upstreamAction } from './association-transitions.js';
 import { auditAssociation, auditCommand, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
-import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
+import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, type AbortReasonValue, type PduTypeValue } from './constants.js';
 import { decideCommand } from './command-guard.js';
 import type { AssociationLimits } from './limits.js';
 import { PduError } from './pdu-error.js';
@@ -181,25 +182,31 @@ export class Association {
 
   #onClientPdu(type: PduTypeValue, raw: Buffer): void {
     const s = this.#state;
-    if (type === PduType.Abort) {
-      this.#log.info({ state: s }, 'client sent A-ABORT');
-      if (this.#upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
-      this.#audit({ decision: 'deny', reason: 'client-aborted' });
-      this.#destroy();
-      return;
+    switch (clientAction(s, type)) {
+      case 'admit': return this.#startAdmission(raw);
+      case 'client-aborted': return this.#clientAborted(s, raw);
+      case 'request-release': return this.#forwardRelease(s, type, raw, 'releasing');
+      case 'answer-release': return this.#forwardRelease(s, type, raw, s);
     }
-    if (s === 'awaiting-rq' && type === PduType.AssociateRq) {
-      this.#state = 'admitting';
-      this.#admit(raw).catch((err: unknown) => this.#internalError(err));
-      return;
-    }
-    const forwardable = type === PduType.ReleaseRq || type === PduType.ReleaseRp;
-    if (s === 'established' && forwardable && this.#upstream !== undefined && this.#pipe?.filter.idle === true) {
-      if (type === PduType.ReleaseRq) this.#state = 'releasing';
-      writeAll(this.#upstream, [...this.#pipe.drainToUpstream(), raw]);
-      return;
-    }
-    throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the client in state ${s}`, AbortReason.UnexpectedPdu);
+  }
+
+  #clientAborted(s: AssociationState, raw: Buffer): void {
+    this.#log.info({ state: s }, 'client sent A-ABORT');
+    if (this.#upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
+    this.#audit({ decision: 'deny', reason: 'client-aborted' });
+    this.#destroy();
+  }
+
+  #startAdmission(raw: Buffer): void {
+    this.#state = 'admitting';
+    this.#admit(raw).catch((err: unknown) => this.#internalError(err));
+  }
+
+  /** A release PDU goes to the PACS only between commands (no command or data set half relayed). */
+  #forwardRelease(s: AssociationState, type: PduTypeValue, raw: Buffer, next: AssociationState): void {
+    if (this.#upstream === undefined || this.#pipe?.filter.idle !== true) throw unexpectedPdu('client', s, type);
+    this.#state = next;
+    writeAll(this.#upstream, [...this.#pipe.drainToUpstream(), raw]);
   }
 
   async #admit(raw: Buffer): Promise<void> {
@@ -274,30 +281,32 @@ export class Association {
   }
 
   #onUpstreamPdu(type: PduTypeValue, raw: Buffer): void {
-    const s = this.#state;
-    if (s === 'awaiting-ac' && type === PduType.AssociateAc) return this.#accepted(raw);
-    if (s === 'awaiting-ac' && type === PduType.AssociateRj) {
-      const rj = parseAssociateRj(raw);
-      this.#log.info({ rejection: rj }, 'PACS rejected the association');
-      this.#audit({ decision: 'deny', reason: 'upstream-rejected', principal: this.#principal, rejection: rj });
-      writeAll(this.#client, [raw]);
-      return this.#close();
-    }
-    if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, `upstream-sent-${PDU_NAMES[type] ?? 'unknown'}`);
-    if (type === PduType.Abort) {
-      this.#log.warn('PACS aborted the association');
-      writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
-      return this.#close();
-    }
-    if (type === PduType.ReleaseRp || type === PduType.ReleaseRq) {
-      writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
-      if (type === PduType.ReleaseRp && s === 'releasing') {
+    switch (upstreamAction(this.#state, type)) {
+      case 'accepted': return this.#accepted(raw);
+      case 'upstream-rejected': return this.#upstreamRejected(raw);
+      case 'upstream-out-of-turn': return this.#reject(Refusal.temporaryCongestion, `upstream-sent-${PDU_NAMES[type] ?? 'unknown'}`);
+      case 'relay-abort':
+        this.#log.warn('PACS aborted the association');
+        this.#relayToClient(raw);
+        return this.#close();
+      case 'relay-release': return this.#relayToClient(raw);
+      case 'released':
+        this.#relayToClient(raw);
         this.#log.info('association released');
-        this.#close();
-      }
-      return;
+        return this.#close();
     }
-    throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the PACS in state ${s}`, AbortReason.UnexpectedPdu);
+  }
+
+  #relayToClient(raw: Buffer): void {
+    writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
+  }
+
+  #upstreamRejected(raw: Buffer): void {
+    const rj = parseAssociateRj(raw);
+    this.#log.info({ rejection: rj }, 'PACS rejected the association');
+    this.#audit({ decision: 'deny', reason: 'upstream-rejected', principal: this.#principal, rejection: rj });
+    writeAll(this.#client, [raw]);
+    this.#close();
   }
 
   #accepted(raw: Buffer): void {
