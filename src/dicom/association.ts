@@ -3,55 +3,32 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Audit } from '../audit/audit.js';
 import type { Logger } from '../audit/logger.js';
-import type { GatewayConfig } from '../config/types.js';
 import type { Principal } from '../identity/principal.js';
-import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
-import type { Clock } from '../util/clock.js';
-import { buildAbort } from './abort.js';
-import { admit, callingAeAllowed, type Admission, type AdmissionContext, type AdmittedVia } from './admission.js';
-import { clientAction, unexpectedPdu, upstreamAction } from './association-transitions.js';
-import { auditAssociation, auditCommand, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
-import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
-import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, type AbortReasonValue, type PduTypeValue } from './constants.js';
-import { decideCommand } from './command-guard.js';
-import type { AssociationLimits } from './limits.js';
-import { PduError } from './pdu-error.js';
-import { acceptForClient, capPdu, requestForPacs } from './negotiation.js';
-import { sideHandler, type AssociationState } from './pdu-expectations.js';
-import { PduReader } from './pdu-reader.js';
-import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './reject.js';
-import { GuardedPipe } from './guarded-pipe.js';
-import { RequestFilter } from './request-filter.js';
-import { ResponseRelay } from './response-relay.js';
-import { resultReporter } from './result-report.js';
-import { endSoon, writable, writeAll } from './socket-io.js';
 import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
 import { NO_PEER_CERTIFICATE, snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
 import { tlsError } from '../tls/profile.js';
-import type { ResumedCertificateCheck } from '../tls/resumed-peer-check.js';
+import { buildAbort } from './abort.js';
+import { admit, type AdmittedVia } from './admission.js';
+import { auditAssociation, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
+import type { AssociationDeps } from './association-deps.js';
+import { guardedPipe } from './association-pipe.js';
+import { Revalidator } from './association-revalidation.js';
+import { clientAction, unexpectedPdu, upstreamAction } from './association-transitions.js';
+import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
+import { AbortReason, PDU_NAMES, type AbortReasonValue, type PduTypeValue } from './constants.js';
+import type { GuardedPipe } from './guarded-pipe.js';
+import { LimitSlots } from './limit-slots.js';
+import { acceptForClient, requestForPacs } from './negotiation.js';
+import { PduError } from './pdu-error.js';
+import { sideHandler, type AssociationState } from './pdu-expectations.js';
+import { PduReader } from './pdu-reader.js';
+import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './reject.js';
+import { endSoon, writable, writeAll } from './socket-io.js';
 import { Timers } from './timers.js';
 
-export interface AssociationDeps {
-  readonly config: GatewayConfig;
-  readonly logger: Logger;
-  readonly audit: Audit;
-  readonly identity: IdentityResolver;
-  readonly limits: AssociationLimits;
-  /** How often an admitted principal is re-checked with identity.stillValid, and the lifetime checked. */
-  readonly revalidateMs: number;
-  /** The gateway's clock (injected in tests): dicom.maxAssociationHours is measured with it. */
-  readonly clock: Clock;
-  /**
-   * A cleartext port (listen.dicomLegacy): the client socket is plain TCP, `admission` decides
-   * instead of certificates and User Identity, and the audit events say `channel: cleartext`.
-   */
-  readonly cleartext?: { readonly admission: (rq: AssociateRq, context: AdmissionContext) => Admission };
-  /** Checks a resumed session's client certificate against the TLS material in force (resumed-peer-check.ts). */
-  readonly recheckPeer?: ResumedCertificateCheck;
-}
+export type { AssociationDeps } from './association-deps.js';
 
 /** The per-connection state machine of the DIMSE guard (PS3.8 §9.2 state table, acceptor side, as a relay). */
 export class Association {
@@ -69,12 +46,9 @@ export class Association {
   #rq: AssociateRq | undefined;
   #principal: Principal | undefined;
   #via: AdmittedVia | undefined;
-  #principalValid = true;
-  #rechecking = false;
-  /** When the association was established (deps.clock), for dicom.maxAssociationHours. */
-  #establishedAt = 0;
-  #counted = false;
-  #principalCounted: string | undefined;
+  /** Re-checks the lifetime and the principal once established. */
+  #revalidator: Revalidator | undefined;
+  readonly #slots: LimitSlots;
   #clientClosed = false;
   #upstreamClosed = false;
   #audited = false;
@@ -88,6 +62,7 @@ export class Association {
   constructor(client: TLSSocket | Socket, deps: AssociationDeps) {
     this.#d = deps;
     this.#client = client;
+    this.#slots = new LimitSlots(deps.limits);
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
     this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket, deps.recheckPeer) : NO_PEER_CERTIFICATE;
     this.#facts = {
@@ -220,8 +195,7 @@ export class Association {
     this.#rq = rq;
     this.#facts.callingAe = rq.callingAe;
     this.#facts.calledAe = rq.calledAe;
-    if (!this.#d.limits.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
-    this.#counted = true;
+    if (!this.#slots.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
     const context = { associationId: this.id, roles: this.#d.config.roles };
     const legacy = this.#d.cleartext;
     const a = legacy === undefined ? await admit(rq, this.#peer, this.#facts.source, this.#d.identity, context) : legacy.admission(rq, context);
@@ -230,8 +204,7 @@ export class Association {
       if (a.alert !== undefined) this.#d.audit.alert(a.alert, { source: this.#facts.source, associationId: this.id, certFingerprint: this.#facts.certFingerprint, detail: a.detail });
       return this.#reject(a.rejection, a.reason, a.detail, undefined, { named: a.named, userIdentityType: a.userIdentityType, refusal: a.refusal });
     }
-    if (!this.#d.limits.tryPrincipal(a.principal.id)) return this.#reject(Refusal.localLimitExceeded, 'principal-association-limit', undefined, a.principal);
-    this.#principalCounted = a.principal.id;
+    if (!this.#slots.tryPrincipal(a.principal.id)) return this.#reject(Refusal.localLimitExceeded, 'principal-association-limit', undefined, a.principal);
     this.#principal = a.principal;
     this.#via = a.via;
     this.#log.info({ principal: a.principal.id, via: a.via, callingAe: rq.callingAe }, 'association admitted by gateway; opening upstream');
@@ -317,20 +290,11 @@ export class Association {
     // PS3.7 D.3.3.7: answer only when asked, and only for the identity that admitted the caller.
     const viaIdentity = this.#via === 'user-identity';
     const { bytes, contexts } = acceptForClient(parseAssociateAc(raw), rq, dicom.maxPduBytes, viaIdentity && identity?.positiveResponseRequested === true);
-    const filter = new RequestFilter({
-      maxCommandBytes: dicom.maxCommandBytes, contexts,
-      clientMaxFragment: capPdu(rq.maxPduLength, dicom.maxPduBytes) - PDV_HEADER_BYTES,
-      decide: (cmd, abstractSyntax) => {
-        // Roles are read per command: a reloaded role table applies to open associations too.
-        const d = decideCommand(cmd, { roles: this.#d.config.roles, principal, principalValid: this.#principalValid, abstractSyntax });
-        if (d.kind !== 'pass' || d.reason === 'cancel') auditCommand(this.#d.audit, this.#facts, principal, cmd, d);
-        else this.#log.debug({ command: d.name }, 'response from client passed');
-        return d;
-      },
-    });
-    this.#pipe = new GuardedPipe(this.#client, this.#upstream as Socket, filter, new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536), resultReporter(this.#d.audit, this.#facts, principal)));
+    const context = { deps: this.#d, facts: this.#facts, log: this.#log, principal };
+    this.#pipe = guardedPipe(this.#client, this.#upstream as Socket, rq, contexts, { ...context, principalValid: () => this.#revalidator?.principalValid !== false });
     this.#state = 'established';
-    this.#establishedAt = this.#d.clock();
+    const revalidator = new Revalidator({ ...context, establishedAt: this.#d.clock(), isClosed: () => this.#state === 'closed', abort: () => this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified) });
+    this.#revalidator = revalidator;
     writeAll(this.#client, [bytes]);
     this.#log.info({ principal: principal.id, contexts: contexts.size }, 'association established');
     this.#audit({ decision: 'allow', reason: 'accepted', principal, ...(identity === undefined || !viaIdentity ? {} : { userIdentityType: identity.type }) });
@@ -338,7 +302,7 @@ export class Association {
       this.#log.info({ idleSeconds: dicom.idleSeconds }, 'association idle; aborting');
       this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
     });
-    this.#timers.every(this.#d.revalidateMs, () => void this.#revalidate().catch((err: unknown) => this.#internalError(err)));
+    this.#timers.every(this.#d.revalidateMs, () => void revalidator.run().catch((err: unknown) => this.#internalError(err)));
     // The parsed request (every proposed presentation context) is not needed once accepted.
     this.#rq = undefined;
   }
@@ -354,39 +318,6 @@ export class Association {
   }
 
   // ---- both sides --------------------------------------------------------------------------
-
-  /** The periodic re-check: the absolute lifetime, then the credential (user, session, DIMSE token, device). */
-  async #revalidate(): Promise<void> {
-    const p = this.#principal;
-    if (p === undefined || this.#state === 'closed' || !this.#principalValid || this.#rechecking) return;
-    const maxHours = this.#d.config.dicom.maxAssociationHours;
-    if (this.#d.clock() - this.#establishedAt >= maxHours * 3_600_000) {
-      this.#log.info({ principal: p.id, maxAssociationHours: maxHours }, 'association reached its maximum lifetime; aborting');
-      auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'association-lifetime-exceeded', principal: p, phase: 'lifetime', detail: `open for ${maxHours} h (dicom.maxAssociationHours)` });
-      return this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
-    }
-    let check: Revalidation | undefined;
-    this.#rechecking = true;
-    try {
-      check = await this.#d.identity.stillValid(p);
-    } catch (err) {
-      // Fail closed: a principal that cannot be re-checked (state store down) keeps no access.
-      this.#log.warn({ err: { message: (err as Error).message } }, 'could not re-check the principal; aborting the association');
-    } finally {
-      this.#rechecking = false;
-    }
-    if ((this.#state as AssociationState) === 'closed') return;
-    // The calling AE title, against the titles the principal and its role are bound to now (as admission
-    // checked them; the legacy port's admission binds titles per device only, legacy-admission.ts).
-    const roles = this.#d.cleartext === undefined ? this.#d.config.roles : {};
-    if (check?.valid === true && !callingAeAllowed(this.#facts.callingAe ?? '', check.aeTitles, p.role, roles)) check = { valid: false, reason: 'calling-ae-not-allowed' };
-    if (check?.valid === true) return;
-    const reason = check?.reason ?? 'unverifiable';
-    this.#principalValid = false;
-    this.#log.warn({ principal: p.id, reason }, 'principal no longer valid; aborting association');
-    auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'principal-no-longer-valid', principal: p, phase: 'revalidation', detail: reason });
-    this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
-  }
 
   #violation(err: unknown, side: 'client' | 'upstream'): void {
     const reason: AbortReasonValue = err instanceof PduError ? err.abortReason : AbortReason.NotSpecified;
@@ -446,14 +377,7 @@ export class Association {
   /** Releases timers and limit slots; resolves `closed` once both sockets have closed. */
   #finish(): void {
     this.#timers.clear();
-    if (this.#counted) {
-      this.#counted = false;
-      this.#d.limits.close();
-    }
-    if (this.#principalCounted !== undefined) {
-      this.#d.limits.releasePrincipal(this.#principalCounted);
-      this.#principalCounted = undefined;
-    }
+    this.#slots.release();
     if (this.#clientClosed && (this.#upstream === undefined || this.#upstreamClosed)) this.#resolveClosed();
   }
 }
