@@ -13,6 +13,7 @@ import { buildAbort } from './abort.js';
 import { admit, type AdmittedVia } from './admission.js';
 import { auditAssociation, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
 import type { AssociationDeps } from './association-deps.js';
+import { AssociationLegs } from './association-legs.js';
 import { guardedPipe } from './association-pipe.js';
 import { Revalidator } from './association-revalidation.js';
 import { clientAction, unexpectedPdu, upstreamAction } from './association-transitions.js';
@@ -22,10 +23,10 @@ import type { GuardedPipe } from './guarded-pipe.js';
 import { LimitSlots } from './limit-slots.js';
 import { acceptForClient, requestForPacs } from './negotiation.js';
 import { PduError } from './pdu-error.js';
-import { sideHandler, type AssociationState } from './pdu-expectations.js';
+import { sideHandler, type AssociationState, type Side } from './pdu-expectations.js';
 import { PduReader } from './pdu-reader.js';
 import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './reject.js';
-import { endSoon, writable, writeAll } from './socket-io.js';
+import { writable, writeAll } from './socket-io.js';
 import { Timers } from './timers.js';
 
 export type { AssociationDeps } from './association-deps.js';
@@ -35,13 +36,12 @@ export class Association {
   readonly id = randomBytes(6).toString('hex');
   readonly closed: Promise<void>;
   readonly #d: AssociationDeps;
-  readonly #client: Socket;
   readonly #log: Logger;
   readonly #facts: ConnectionFacts;
   /** Who the client is, as its handshake established it: never re-read from the socket. */
   readonly #peer: PeerIdentity;
   #state: AssociationState = 'awaiting-rq';
-  #upstream: Socket | undefined;
+  readonly #legs: AssociationLegs;
   #upstreamReader: PduReader | undefined;
   #rq: AssociateRq | undefined;
   #principal: Principal | undefined;
@@ -49,21 +49,21 @@ export class Association {
   /** Re-checks the lifetime and the principal once established. */
   #revalidator: Revalidator | undefined;
   readonly #slots: LimitSlots;
-  #clientClosed = false;
-  #upstreamClosed = false;
   #audited = false;
   #pipe: GuardedPipe | undefined;
   readonly #clientReader: PduReader;
   readonly #timers = new Timers((err) => this.#internalError(err));
   #lastActivity = Date.now();
-  #resolveClosed!: () => void;
 
   /** `client` is a TLSSocket, or a plain socket when deps.cleartext is set. */
   constructor(client: TLSSocket | Socket, deps: AssociationDeps) {
     this.#d = deps;
-    this.#client = client;
     this.#slots = new LimitSlots(deps.limits);
-    this.closed = new Promise((r) => { this.#resolveClosed = r; });
+    this.#legs = new AssociationLegs(client, () => {
+      this.#timers.clear();
+      this.#slots.release();
+    });
+    this.closed = this.#legs.closed;
     this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket, deps.recheckPeer) : NO_PEER_CERTIFICATE;
     this.#facts = {
       associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
@@ -136,20 +136,21 @@ export class Association {
   /** The client's bytes: `chunk`'s first `length` bytes (see readChunks); like #safely, without a closure per chunk. */
   readonly #onClientChunk = (chunk: Buffer, length: number): void => {
     try {
-      this.#onClientData(chunk, length);
+      this.#onData('client', this.#clientReader, chunk, length);
     } catch (err) {
       this.#internalError(err);
     }
   };
 
-  #onClientData(chunk: Buffer, length: number): void {
+  /** Bytes from one side: whole PDUs go to the transitions, P-DATA to the pipe, which then flushes. */
+  #onData(side: Side, reader: PduReader | undefined, chunk: Buffer, length: number): void {
     if (this.#state === 'closed') return;
     this.#lastActivity = Date.now();
     try {
-      this.#clientReader.push(chunk, length);
+      reader?.push(chunk, length);
     } catch (err) {
-      this.#pipe?.dropUncopied();
-      this.#violation(err, 'client');
+      if (side === 'client') this.#pipe?.dropUncopied();
+      this.#violation(err, side);
       return;
     }
     this.#pipe?.flush();
@@ -167,7 +168,7 @@ export class Association {
 
   #clientAborted(s: AssociationState, raw: Buffer): void {
     this.#log.info({ state: s }, 'client sent A-ABORT');
-    if (this.#upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
+    if (this.#legs.upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#legs.upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
     this.#audit({ decision: 'deny', reason: 'client-aborted' });
     this.#destroy();
   }
@@ -179,9 +180,9 @@ export class Association {
 
   /** A release PDU goes to the PACS only between commands (no command or data set half relayed). */
   #forwardRelease(s: AssociationState, type: PduTypeValue, raw: Buffer, next: AssociationState): void {
-    if (this.#upstream === undefined || this.#pipe?.filter.idle !== true) throw unexpectedPdu('client', s, type);
+    if (this.#legs.upstream === undefined || this.#pipe?.filter.idle !== true) throw unexpectedPdu('client', s, type);
     this.#state = next;
-    writeAll(this.#upstream, [...this.#pipe.drainToUpstream(), raw]);
+    writeAll(this.#legs.upstream, [...this.#pipe.drainToUpstream(), raw]);
   }
 
   async #admit(raw: Buffer): Promise<void> {
@@ -215,7 +216,7 @@ export class Association {
     this.#log.info({ reason, detail, rejection: rj }, 'A-ASSOCIATE-RJ');
     this.#audit({ decision: 'deny', reason, principal, rejection: rj, ...(detail === undefined ? {} : { detail }), ...claimed });
     if (this.#state === 'closed') return;
-    writeAll(this.#client, [buildAssociateRj(rj)]);
+    writeAll(this.#legs.client, [buildAssociateRj(rj)]);
     this.#close();
   }
 
@@ -224,7 +225,7 @@ export class Association {
   #openUpstream(rq: AssociateRq): void {
     const { config } = this.#d;
     const up = connect({ host: config.upstream.dicom.host, port: config.upstream.dicom.port, noDelay: true });
-    this.#upstream = up;
+    this.#legs.upstream = up;
     this.#state = 'awaiting-ac';
     up.setNoDelay(true);
     this.#upstreamReader = new PduReader(
@@ -233,24 +234,12 @@ export class Association {
     );
     const toPacs = requestForPacs(rq, config.upstream.dicom.aeTitle, config.dicom.maxPduBytes);
     up.once('connect', () => this.#safely(() => writeAll(up, [toPacs])));
-    up.on('data', (chunk: Buffer) => this.#safely(() => this.#onUpstreamData(chunk)));
+    up.on('data', (chunk: Buffer) => this.#safely(() => this.#onData('upstream', this.#upstreamReader, chunk, chunk.length)));
     up.on('error', (err) => this.#log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'upstream socket error'));
     up.on('close', () => this.#safely(() => this.#onUpstreamClose()));
     this.#timers.after(config.upstream.timeoutMs, () => {
       if (this.#state === 'awaiting-ac') this.#reject(Refusal.temporaryCongestion, 'upstream-timeout');
     });
-  }
-
-  #onUpstreamData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
-    try {
-      this.#upstreamReader?.push(chunk);
-    } catch (err) {
-      this.#violation(err, 'upstream');
-      return;
-    }
-    this.#pipe?.flush();
   }
 
   #onUpstreamPdu(type: PduTypeValue, raw: Buffer): void {
@@ -271,14 +260,14 @@ export class Association {
   }
 
   #relayToClient(raw: Buffer): void {
-    writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
+    writeAll(this.#legs.client, [...(this.#pipe?.drainToClient() ?? []), raw]);
   }
 
   #upstreamRejected(raw: Buffer): void {
     const rj = parseAssociateRj(raw);
     this.#log.info({ rejection: rj }, 'PACS rejected the association');
     this.#audit({ decision: 'deny', reason: 'upstream-rejected', principal: this.#principal, rejection: rj });
-    writeAll(this.#client, [raw]);
+    writeAll(this.#legs.client, [raw]);
     this.#close();
   }
 
@@ -291,11 +280,11 @@ export class Association {
     const viaIdentity = this.#via === 'user-identity';
     const { bytes, contexts } = acceptForClient(parseAssociateAc(raw), rq, dicom.maxPduBytes, viaIdentity && identity?.positiveResponseRequested === true);
     const context = { deps: this.#d, facts: this.#facts, log: this.#log, principal };
-    this.#pipe = guardedPipe(this.#client, this.#upstream as Socket, rq, contexts, { ...context, principalValid: () => this.#revalidator?.principalValid !== false });
+    this.#pipe = guardedPipe(this.#legs.client, this.#legs.upstream as Socket, rq, contexts, { ...context, principalValid: () => this.#revalidator?.principalValid !== false });
     this.#state = 'established';
     const revalidator = new Revalidator({ ...context, establishedAt: this.#d.clock(), isClosed: () => this.#state === 'closed', abort: () => this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified) });
     this.#revalidator = revalidator;
-    writeAll(this.#client, [bytes]);
+    writeAll(this.#legs.client, [bytes]);
     this.#log.info({ principal: principal.id, contexts: contexts.size }, 'association established');
     this.#audit({ decision: 'allow', reason: 'accepted', principal, ...(identity === undefined || !viaIdentity ? {} : { userIdentityType: identity.type }) });
     this.#timers.idle(dicom.idleSeconds * 1000, () => this.#lastActivity, () => {
@@ -308,18 +297,18 @@ export class Association {
   }
 
   #onUpstreamClose(): void {
-    this.#upstreamClosed = true;
+    this.#legs.upstreamClosed();
     const s = this.#state;
-    if (s === 'closed') return this.#finish();
+    if (s === 'closed') return this.#legs.finish();
     if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, 'upstream-unreachable');
     this.#log.warn({ state: s }, 'PACS connection closed mid-association; aborting client');
-    if (writable(this.#client)) writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), buildAbort(AbortReason.NotSpecified)]);
+    if (writable(this.#legs.client)) writeAll(this.#legs.client, [...(this.#pipe?.drainToClient() ?? []), buildAbort(AbortReason.NotSpecified)]);
     this.#close();
   }
 
   // ---- both sides --------------------------------------------------------------------------
 
-  #violation(err: unknown, side: 'client' | 'upstream'): void {
+  #violation(err: unknown, side: Side): void {
     const reason: AbortReasonValue = err instanceof PduError ? err.abortReason : AbortReason.NotSpecified;
     const message = err instanceof Error ? err.message : String(err);
     if (!(err instanceof PduError)) this.#log.error({ err }, 'internal error in the DIMSE relay');
@@ -337,18 +326,18 @@ export class Association {
 
   #abortBoth(clientReason: AbortReasonValue, upstreamReason: AbortReasonValue): void {
     if (this.#state === 'closed') return;
-    if (writable(this.#client)) writeAll(this.#client, [buildAbort(clientReason)]);
-    const up = this.#upstream;
+    if (writable(this.#legs.client)) writeAll(this.#legs.client, [buildAbort(clientReason)]);
+    const up = this.#legs.upstream;
     const upAssociated = this.#state === 'established' || this.#state === 'releasing';
     if (up !== undefined && upAssociated && writable(up)) writeAll(up, [buildAbort(upstreamReason)]);
     this.#close();
   }
 
   #onClientClose(): void {
-    this.#clientClosed = true;
-    if (this.#state === 'closed') return this.#finish();
+    this.#legs.clientClosed();
+    if (this.#state === 'closed') return this.#legs.finish();
     if (this.#rq !== undefined) this.#audit({ decision: 'deny', reason: 'client-closed', principal: this.#principal });
-    const up = this.#upstream;
+    const up = this.#legs.upstream;
     if (up !== undefined && (this.#state === 'established' || this.#state === 'releasing') && writable(up)) {
       this.#log.info('client closed the connection; closing the PACS side');
       writeAll(up, [buildAbort(AbortReason.NotSpecified)]);
@@ -360,24 +349,14 @@ export class Association {
   #close(): void {
     if (this.#state !== 'closed') {
       this.#state = 'closed';
-      const grace = this.#d.config.dicom.artimSeconds * 1000;
-      endSoon(this.#client, grace);
-      if (this.#upstream !== undefined) endSoon(this.#upstream, grace);
+      this.#legs.end(this.#d.config.dicom.artimSeconds * 1000);
     }
-    this.#finish();
+    this.#legs.finish();
   }
 
   #destroy(): void {
     this.#state = 'closed';
-    this.#client.destroy();
-    this.#upstream?.destroy();
-    this.#finish();
-  }
-
-  /** Releases timers and limit slots; resolves `closed` once both sockets have closed. */
-  #finish(): void {
-    this.#timers.clear();
-    this.#slots.release();
-    if (this.#clientClosed && (this.#upstream === undefined || this.#upstreamClosed)) this.#resolveClosed();
+    this.#legs.destroy();
+    this.#legs.finish();
   }
 }
