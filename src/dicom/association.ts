@@ -3,91 +3,67 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Audit } from '../audit/audit.js';
 import type { Logger } from '../audit/logger.js';
-import type { GatewayConfig } from '../config/types.js';
 import type { Principal } from '../identity/principal.js';
-import type { IdentityResolver, Revalidation } from '../identity/resolver.js';
-import type { Clock } from '../util/clock.js';
-import { buildAbort } from './abort.js';
-import { admit, callingAeAllowed, type Admission, type AdmissionContext, type AdmittedVia } from './admission.js';
-import { auditAssociation, auditCommand, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
-import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
-import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from './constants.js';
-import { decideCommand } from './command-guard.js';
-import type { AssociationLimits } from './limits.js';
-import { PduError } from './pdu-error.js';
-import { acceptForClient, capPdu, requestForPacs } from './negotiation.js';
-import { sideHandler, type AssociationState } from './pdu-expectations.js';
-import { PduReader } from './pdu-reader.js';
-import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './reject.js';
-import { GuardedPipe } from './guarded-pipe.js';
-import { RequestFilter } from './request-filter.js';
-import { ResponseRelay } from './response-relay.js';
-import { resultReporter } from './result-report.js';
-import { endSoon, writable, writeAll } from './socket-io.js';
 import { canonicalAddress } from '../util/address-key.js';
 import { readChunks } from '../util/socket-read.js';
 import { NO_PEER_CERTIFICATE, snapshotPeer, type PeerIdentity } from '../tls/peer-identity.js';
 import { tlsError } from '../tls/profile.js';
-import type { ResumedCertificateCheck } from '../tls/resumed-peer-check.js';
+import { buildAbort } from './abort.js';
+import { admit, type AdmittedVia } from './admission.js';
+import { auditAssociation, type ClaimedIdentity, type ConnectionFacts } from './association-audit.js';
+import type { AssociationDeps } from './association-deps.js';
+import { AssociationLegs } from './association-legs.js';
+import { guardedPipe } from './association-pipe.js';
+import { Revalidator } from './association-revalidation.js';
+import { clientAction, unexpectedPdu, upstreamAction } from './association-transitions.js';
+import { parseAssociateAc, parseAssociateRq, type AssociateRq } from './associate-parse.js';
+import { AbortReason, PDU_NAMES, type AbortReasonValue, type PduTypeValue } from './constants.js';
+import type { GuardedPipe } from './guarded-pipe.js';
+import { LimitSlots } from './limit-slots.js';
+import { acceptForClient, requestForPacs } from './negotiation.js';
+import { PduError } from './pdu-error.js';
+import { sideHandler, type AssociationState, type Side } from './pdu-expectations.js';
+import { PduReader } from './pdu-reader.js';
+import { buildAssociateRj, parseAssociateRj, Refusal, type Rejection } from './reject.js';
+import { writable, writeAll } from './socket-io.js';
 import { Timers } from './timers.js';
 
-export interface AssociationDeps {
-  readonly config: GatewayConfig;
-  readonly logger: Logger;
-  readonly audit: Audit;
-  readonly identity: IdentityResolver;
-  readonly limits: AssociationLimits;
-  /** How often an admitted principal is re-checked with identity.stillValid, and the lifetime checked. */
-  readonly revalidateMs: number;
-  /** The gateway's clock (injected in tests): dicom.maxAssociationHours is measured with it. */
-  readonly clock: Clock;
-  /**
-   * A cleartext port (listen.dicomLegacy): the client socket is plain TCP, `admission` decides
-   * instead of certificates and User Identity, and the audit events say `channel: cleartext`.
-   */
-  readonly cleartext?: { readonly admission: (rq: AssociateRq, context: AdmissionContext) => Admission };
-  /** Checks a resumed session's client certificate against the TLS material in force (resumed-peer-check.ts). */
-  readonly recheckPeer?: ResumedCertificateCheck;
-}
+export type { AssociationDeps } from './association-deps.js';
 
 /** The per-connection state machine of the DIMSE guard (PS3.8 §9.2 state table, acceptor side, as a relay). */
 export class Association {
   readonly id = randomBytes(6).toString('hex');
   readonly closed: Promise<void>;
   readonly #d: AssociationDeps;
-  readonly #client: Socket;
   readonly #log: Logger;
   readonly #facts: ConnectionFacts;
   /** Who the client is, as its handshake established it: never re-read from the socket. */
   readonly #peer: PeerIdentity;
   #state: AssociationState = 'awaiting-rq';
-  #upstream: Socket | undefined;
+  readonly #legs: AssociationLegs;
   #upstreamReader: PduReader | undefined;
   #rq: AssociateRq | undefined;
   #principal: Principal | undefined;
   #via: AdmittedVia | undefined;
-  #principalValid = true;
-  #rechecking = false;
-  /** When the association was established (deps.clock), for dicom.maxAssociationHours. */
-  #establishedAt = 0;
-  #counted = false;
-  #principalCounted: string | undefined;
-  #clientClosed = false;
-  #upstreamClosed = false;
+  /** Re-checks the lifetime and the principal once established. */
+  #revalidator: Revalidator | undefined;
+  readonly #slots: LimitSlots;
   #audited = false;
   #pipe: GuardedPipe | undefined;
   readonly #clientReader: PduReader;
   readonly #timers = new Timers((err) => this.#internalError(err));
   #lastActivity = Date.now();
-  #resolveClosed!: () => void;
 
   /** `client` is a TLSSocket, or a plain socket when deps.cleartext is set. */
   constructor(client: TLSSocket | Socket, deps: AssociationDeps) {
     this.#d = deps;
-    this.#client = client;
-    this.closed = new Promise((r) => { this.#resolveClosed = r; });
+    this.#slots = new LimitSlots(deps.limits);
+    this.#legs = new AssociationLegs(client, () => {
+      this.#timers.clear();
+      this.#slots.release();
+    });
+    this.closed = this.#legs.closed;
     this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket, deps.recheckPeer) : NO_PEER_CERTIFICATE;
     this.#facts = {
       associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
@@ -160,20 +136,21 @@ export class Association {
   /** The client's bytes: `chunk`'s first `length` bytes (see readChunks); like #safely, without a closure per chunk. */
   readonly #onClientChunk = (chunk: Buffer, length: number): void => {
     try {
-      this.#onClientData(chunk, length);
+      this.#onData('client', this.#clientReader, chunk, length);
     } catch (err) {
       this.#internalError(err);
     }
   };
 
-  #onClientData(chunk: Buffer, length: number): void {
+  /** Bytes from one side: whole PDUs go to the transitions, P-DATA to the pipe, which then flushes. */
+  #onData(side: Side, reader: PduReader | undefined, chunk: Buffer, length: number): void {
     if (this.#state === 'closed') return;
     this.#lastActivity = Date.now();
     try {
-      this.#clientReader.push(chunk, length);
+      reader?.push(chunk, length);
     } catch (err) {
-      this.#pipe?.dropUncopied();
-      this.#violation(err, 'client');
+      if (side === 'client') this.#pipe?.dropUncopied();
+      this.#violation(err, side);
       return;
     }
     this.#pipe?.flush();
@@ -181,25 +158,31 @@ export class Association {
 
   #onClientPdu(type: PduTypeValue, raw: Buffer): void {
     const s = this.#state;
-    if (type === PduType.Abort) {
-      this.#log.info({ state: s }, 'client sent A-ABORT');
-      if (this.#upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
-      this.#audit({ decision: 'deny', reason: 'client-aborted' });
-      this.#destroy();
-      return;
+    switch (clientAction(s, type)) {
+      case 'admit': return this.#startAdmission(raw);
+      case 'client-aborted': return this.#clientAborted(s, raw);
+      case 'request-release': return this.#forwardRelease(s, type, raw, 'releasing');
+      case 'answer-release': return this.#forwardRelease(s, type, raw, s);
     }
-    if (s === 'awaiting-rq' && type === PduType.AssociateRq) {
-      this.#state = 'admitting';
-      this.#admit(raw).catch((err: unknown) => this.#internalError(err));
-      return;
-    }
-    const forwardable = type === PduType.ReleaseRq || type === PduType.ReleaseRp;
-    if (s === 'established' && forwardable && this.#upstream !== undefined && this.#pipe?.filter.idle === true) {
-      if (type === PduType.ReleaseRq) this.#state = 'releasing';
-      writeAll(this.#upstream, [...this.#pipe.drainToUpstream(), raw]);
-      return;
-    }
-    throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the client in state ${s}`, AbortReason.UnexpectedPdu);
+  }
+
+  #clientAborted(s: AssociationState, raw: Buffer): void {
+    this.#log.info({ state: s }, 'client sent A-ABORT');
+    if (this.#legs.upstream !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#legs.upstream, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
+    this.#audit({ decision: 'deny', reason: 'client-aborted' });
+    this.#destroy();
+  }
+
+  #startAdmission(raw: Buffer): void {
+    this.#state = 'admitting';
+    this.#admit(raw).catch((err: unknown) => this.#internalError(err));
+  }
+
+  /** A release PDU goes to the PACS only between commands (no command or data set half relayed). */
+  #forwardRelease(s: AssociationState, type: PduTypeValue, raw: Buffer, next: AssociationState): void {
+    if (this.#legs.upstream === undefined || this.#pipe?.filter.idle !== true) throw unexpectedPdu('client', s, type);
+    this.#state = next;
+    writeAll(this.#legs.upstream, [...this.#pipe.drainToUpstream(), raw]);
   }
 
   async #admit(raw: Buffer): Promise<void> {
@@ -213,8 +196,7 @@ export class Association {
     this.#rq = rq;
     this.#facts.callingAe = rq.callingAe;
     this.#facts.calledAe = rq.calledAe;
-    if (!this.#d.limits.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
-    this.#counted = true;
+    if (!this.#slots.tryOpen()) return this.#reject(Refusal.localLimitExceeded, 'association-limit');
     const context = { associationId: this.id, roles: this.#d.config.roles };
     const legacy = this.#d.cleartext;
     const a = legacy === undefined ? await admit(rq, this.#peer, this.#facts.source, this.#d.identity, context) : legacy.admission(rq, context);
@@ -223,8 +205,7 @@ export class Association {
       if (a.alert !== undefined) this.#d.audit.alert(a.alert, { source: this.#facts.source, associationId: this.id, certFingerprint: this.#facts.certFingerprint, detail: a.detail });
       return this.#reject(a.rejection, a.reason, a.detail, undefined, { named: a.named, userIdentityType: a.userIdentityType, refusal: a.refusal });
     }
-    if (!this.#d.limits.tryPrincipal(a.principal.id)) return this.#reject(Refusal.localLimitExceeded, 'principal-association-limit', undefined, a.principal);
-    this.#principalCounted = a.principal.id;
+    if (!this.#slots.tryPrincipal(a.principal.id)) return this.#reject(Refusal.localLimitExceeded, 'principal-association-limit', undefined, a.principal);
     this.#principal = a.principal;
     this.#via = a.via;
     this.#log.info({ principal: a.principal.id, via: a.via, callingAe: rq.callingAe }, 'association admitted by gateway; opening upstream');
@@ -235,7 +216,7 @@ export class Association {
     this.#log.info({ reason, detail, rejection: rj }, 'A-ASSOCIATE-RJ');
     this.#audit({ decision: 'deny', reason, principal, rejection: rj, ...(detail === undefined ? {} : { detail }), ...claimed });
     if (this.#state === 'closed') return;
-    writeAll(this.#client, [buildAssociateRj(rj)]);
+    writeAll(this.#legs.client, [buildAssociateRj(rj)]);
     this.#close();
   }
 
@@ -244,7 +225,7 @@ export class Association {
   #openUpstream(rq: AssociateRq): void {
     const { config } = this.#d;
     const up = connect({ host: config.upstream.dicom.host, port: config.upstream.dicom.port, noDelay: true });
-    this.#upstream = up;
+    this.#legs.upstream = up;
     this.#state = 'awaiting-ac';
     up.setNoDelay(true);
     this.#upstreamReader = new PduReader(
@@ -253,7 +234,7 @@ export class Association {
     );
     const toPacs = requestForPacs(rq, config.upstream.dicom.aeTitle, config.dicom.maxPduBytes);
     up.once('connect', () => this.#safely(() => writeAll(up, [toPacs])));
-    up.on('data', (chunk: Buffer) => this.#safely(() => this.#onUpstreamData(chunk)));
+    up.on('data', (chunk: Buffer) => this.#safely(() => this.#onData('upstream', this.#upstreamReader, chunk, chunk.length)));
     up.on('error', (err) => this.#log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'upstream socket error'));
     up.on('close', () => this.#safely(() => this.#onUpstreamClose()));
     this.#timers.after(config.upstream.timeoutMs, () => {
@@ -261,43 +242,33 @@ export class Association {
     });
   }
 
-  #onUpstreamData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
-    try {
-      this.#upstreamReader?.push(chunk);
-    } catch (err) {
-      this.#violation(err, 'upstream');
-      return;
+  #onUpstreamPdu(type: PduTypeValue, raw: Buffer): void {
+    switch (upstreamAction(this.#state, type)) {
+      case 'accepted': return this.#accepted(raw);
+      case 'upstream-rejected': return this.#upstreamRejected(raw);
+      case 'upstream-out-of-turn': return this.#reject(Refusal.temporaryCongestion, `upstream-sent-${PDU_NAMES[type] ?? 'unknown'}`);
+      case 'relay-abort':
+        this.#log.warn('PACS aborted the association');
+        this.#relayToClient(raw);
+        return this.#close();
+      case 'relay-release': return this.#relayToClient(raw);
+      case 'released':
+        this.#relayToClient(raw);
+        this.#log.info('association released');
+        return this.#close();
     }
-    this.#pipe?.flush();
   }
 
-  #onUpstreamPdu(type: PduTypeValue, raw: Buffer): void {
-    const s = this.#state;
-    if (s === 'awaiting-ac' && type === PduType.AssociateAc) return this.#accepted(raw);
-    if (s === 'awaiting-ac' && type === PduType.AssociateRj) {
-      const rj = parseAssociateRj(raw);
-      this.#log.info({ rejection: rj }, 'PACS rejected the association');
-      this.#audit({ decision: 'deny', reason: 'upstream-rejected', principal: this.#principal, rejection: rj });
-      writeAll(this.#client, [raw]);
-      return this.#close();
-    }
-    if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, `upstream-sent-${PDU_NAMES[type] ?? 'unknown'}`);
-    if (type === PduType.Abort) {
-      this.#log.warn('PACS aborted the association');
-      writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
-      return this.#close();
-    }
-    if (type === PduType.ReleaseRp || type === PduType.ReleaseRq) {
-      writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), raw]);
-      if (type === PduType.ReleaseRp && s === 'releasing') {
-        this.#log.info('association released');
-        this.#close();
-      }
-      return;
-    }
-    throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the PACS in state ${s}`, AbortReason.UnexpectedPdu);
+  #relayToClient(raw: Buffer): void {
+    writeAll(this.#legs.client, [...(this.#pipe?.drainToClient() ?? []), raw]);
+  }
+
+  #upstreamRejected(raw: Buffer): void {
+    const rj = parseAssociateRj(raw);
+    this.#log.info({ rejection: rj }, 'PACS rejected the association');
+    this.#audit({ decision: 'deny', reason: 'upstream-rejected', principal: this.#principal, rejection: rj });
+    writeAll(this.#legs.client, [raw]);
+    this.#close();
   }
 
   #accepted(raw: Buffer): void {
@@ -308,78 +279,36 @@ export class Association {
     // PS3.7 D.3.3.7: answer only when asked, and only for the identity that admitted the caller.
     const viaIdentity = this.#via === 'user-identity';
     const { bytes, contexts } = acceptForClient(parseAssociateAc(raw), rq, dicom.maxPduBytes, viaIdentity && identity?.positiveResponseRequested === true);
-    const filter = new RequestFilter({
-      maxCommandBytes: dicom.maxCommandBytes, contexts,
-      clientMaxFragment: capPdu(rq.maxPduLength, dicom.maxPduBytes) - PDV_HEADER_BYTES,
-      decide: (cmd, abstractSyntax) => {
-        // Roles are read per command: a reloaded role table applies to open associations too.
-        const d = decideCommand(cmd, { roles: this.#d.config.roles, principal, principalValid: this.#principalValid, abstractSyntax });
-        if (d.kind !== 'pass' || d.reason === 'cancel') auditCommand(this.#d.audit, this.#facts, principal, cmd, d);
-        else this.#log.debug({ command: d.name }, 'response from client passed');
-        return d;
-      },
-    });
-    this.#pipe = new GuardedPipe(this.#client, this.#upstream as Socket, filter, new ResponseRelay(Math.max(dicom.maxCommandBytes, 65536), resultReporter(this.#d.audit, this.#facts, principal)));
+    const context = { deps: this.#d, facts: this.#facts, log: this.#log, principal };
+    this.#pipe = guardedPipe(this.#legs.client, this.#legs.upstream as Socket, rq, contexts, { ...context, principalValid: () => this.#revalidator?.principalValid !== false });
     this.#state = 'established';
-    this.#establishedAt = this.#d.clock();
-    writeAll(this.#client, [bytes]);
+    const revalidator = new Revalidator({ ...context, establishedAt: this.#d.clock(), isClosed: () => this.#state === 'closed', abort: () => this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified) });
+    this.#revalidator = revalidator;
+    writeAll(this.#legs.client, [bytes]);
     this.#log.info({ principal: principal.id, contexts: contexts.size }, 'association established');
     this.#audit({ decision: 'allow', reason: 'accepted', principal, ...(identity === undefined || !viaIdentity ? {} : { userIdentityType: identity.type }) });
     this.#timers.idle(dicom.idleSeconds * 1000, () => this.#lastActivity, () => {
       this.#log.info({ idleSeconds: dicom.idleSeconds }, 'association idle; aborting');
       this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
     });
-    this.#timers.every(this.#d.revalidateMs, () => void this.#revalidate().catch((err: unknown) => this.#internalError(err)));
+    this.#timers.every(this.#d.revalidateMs, () => void revalidator.run().catch((err: unknown) => this.#internalError(err)));
     // The parsed request (every proposed presentation context) is not needed once accepted.
     this.#rq = undefined;
   }
 
   #onUpstreamClose(): void {
-    this.#upstreamClosed = true;
+    this.#legs.upstreamClosed();
     const s = this.#state;
-    if (s === 'closed') return this.#finish();
+    if (s === 'closed') return this.#legs.finish();
     if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, 'upstream-unreachable');
     this.#log.warn({ state: s }, 'PACS connection closed mid-association; aborting client');
-    if (writable(this.#client)) writeAll(this.#client, [...(this.#pipe?.drainToClient() ?? []), buildAbort(AbortReason.NotSpecified)]);
+    if (writable(this.#legs.client)) writeAll(this.#legs.client, [...(this.#pipe?.drainToClient() ?? []), buildAbort(AbortReason.NotSpecified)]);
     this.#close();
   }
 
   // ---- both sides --------------------------------------------------------------------------
 
-  /** The periodic re-check: the absolute lifetime, then the credential (user, session, DIMSE token, device). */
-  async #revalidate(): Promise<void> {
-    const p = this.#principal;
-    if (p === undefined || this.#state === 'closed' || !this.#principalValid || this.#rechecking) return;
-    const maxHours = this.#d.config.dicom.maxAssociationHours;
-    if (this.#d.clock() - this.#establishedAt >= maxHours * 3_600_000) {
-      this.#log.info({ principal: p.id, maxAssociationHours: maxHours }, 'association reached its maximum lifetime; aborting');
-      auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'association-lifetime-exceeded', principal: p, phase: 'lifetime', detail: `open for ${maxHours} h (dicom.maxAssociationHours)` });
-      return this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
-    }
-    let check: Revalidation | undefined;
-    this.#rechecking = true;
-    try {
-      check = await this.#d.identity.stillValid(p);
-    } catch (err) {
-      // Fail closed: a principal that cannot be re-checked (state store down) keeps no access.
-      this.#log.warn({ err: { message: (err as Error).message } }, 'could not re-check the principal; aborting the association');
-    } finally {
-      this.#rechecking = false;
-    }
-    if ((this.#state as AssociationState) === 'closed') return;
-    // The calling AE title, against the titles the principal and its role are bound to now (as admission
-    // checked them; the legacy port's admission binds titles per device only, legacy-admission.ts).
-    const roles = this.#d.cleartext === undefined ? this.#d.config.roles : {};
-    if (check?.valid === true && !callingAeAllowed(this.#facts.callingAe ?? '', check.aeTitles, p.role, roles)) check = { valid: false, reason: 'calling-ae-not-allowed' };
-    if (check?.valid === true) return;
-    const reason = check?.reason ?? 'unverifiable';
-    this.#principalValid = false;
-    this.#log.warn({ principal: p.id, reason }, 'principal no longer valid; aborting association');
-    auditAssociation(this.#d.audit, this.#facts, { decision: 'deny', reason: 'principal-no-longer-valid', principal: p, phase: 'revalidation', detail: reason });
-    this.#abortBoth(AbortReason.NotSpecified, AbortReason.NotSpecified);
-  }
-
-  #violation(err: unknown, side: 'client' | 'upstream'): void {
+  #violation(err: unknown, side: Side): void {
     const reason: AbortReasonValue = err instanceof PduError ? err.abortReason : AbortReason.NotSpecified;
     const message = err instanceof Error ? err.message : String(err);
     if (!(err instanceof PduError)) this.#log.error({ err }, 'internal error in the DIMSE relay');
@@ -397,18 +326,18 @@ export class Association {
 
   #abortBoth(clientReason: AbortReasonValue, upstreamReason: AbortReasonValue): void {
     if (this.#state === 'closed') return;
-    if (writable(this.#client)) writeAll(this.#client, [buildAbort(clientReason)]);
-    const up = this.#upstream;
+    if (writable(this.#legs.client)) writeAll(this.#legs.client, [buildAbort(clientReason)]);
+    const up = this.#legs.upstream;
     const upAssociated = this.#state === 'established' || this.#state === 'releasing';
     if (up !== undefined && upAssociated && writable(up)) writeAll(up, [buildAbort(upstreamReason)]);
     this.#close();
   }
 
   #onClientClose(): void {
-    this.#clientClosed = true;
-    if (this.#state === 'closed') return this.#finish();
+    this.#legs.clientClosed();
+    if (this.#state === 'closed') return this.#legs.finish();
     if (this.#rq !== undefined) this.#audit({ decision: 'deny', reason: 'client-closed', principal: this.#principal });
-    const up = this.#upstream;
+    const up = this.#legs.upstream;
     if (up !== undefined && (this.#state === 'established' || this.#state === 'releasing') && writable(up)) {
       this.#log.info('client closed the connection; closing the PACS side');
       writeAll(up, [buildAbort(AbortReason.NotSpecified)]);
@@ -420,31 +349,14 @@ export class Association {
   #close(): void {
     if (this.#state !== 'closed') {
       this.#state = 'closed';
-      const grace = this.#d.config.dicom.artimSeconds * 1000;
-      endSoon(this.#client, grace);
-      if (this.#upstream !== undefined) endSoon(this.#upstream, grace);
+      this.#legs.end(this.#d.config.dicom.artimSeconds * 1000);
     }
-    this.#finish();
+    this.#legs.finish();
   }
 
   #destroy(): void {
     this.#state = 'closed';
-    this.#client.destroy();
-    this.#upstream?.destroy();
-    this.#finish();
-  }
-
-  /** Releases timers and limit slots; resolves `closed` once both sockets have closed. */
-  #finish(): void {
-    this.#timers.clear();
-    if (this.#counted) {
-      this.#counted = false;
-      this.#d.limits.close();
-    }
-    if (this.#principalCounted !== undefined) {
-      this.#d.limits.releasePrincipal(this.#principalCounted);
-      this.#principalCounted = undefined;
-    }
-    if (this.#clientClosed && (this.#upstream === undefined || this.#upstreamClosed)) this.#resolveClosed();
+    this.#legs.destroy();
+    this.#legs.finish();
   }
 }

@@ -84,8 +84,8 @@ function split(input: Buffer): Buffer[] {
 
 export const associationTarget: FuzzTarget = {
   name: 'association',
-  about: 'src/dicom/association.ts + pdu-expectations.ts over a loopback socket pair: whole PDU sequences from a client; no byte reaches the sentinel PACS before admission, only the gateway-built RQ (no credentials, PACS AE) comes first, answers are AC/RJ/A-ABORT, never an internal error',
-  files: ['src/dicom/association', 'src/dicom/pdu-expectations', 'src/dicom/admission', 'src/dicom/request-filter', 'src/dicom/response-relay', 'src/dicom/guarded-pipe', 'src/dicom/command-guard', 'src/dicom/negotiation', 'src/dicom/pdu-reader'],
+  about: 'src/dicom/association.ts + association-transitions.ts + pdu-expectations.ts over a loopback socket pair: whole PDU sequences from a client; no byte reaches the sentinel PACS before admission, only the gateway-built RQ (no credentials, PACS AE) comes first, answers are AC/RJ/A-ABORT, never an internal error',
+  files: ['src/dicom/association', 'src/dicom/association-transitions', 'src/dicom/association-pipe', 'src/dicom/association-legs', 'src/dicom/pdu-expectations', 'src/dicom/admission', 'src/dicom/request-filter', 'src/dicom/response-relay', 'src/dicom/guarded-pipe', 'src/dicom/command-guard', 'src/dicom/negotiation', 'src/dicom/pdu-reader'],
   maxLength: 4096,
   dictionary: [...DICOM_DICTIONARY, abortPdu(), buildRelease(PduType.ReleaseRq), buildRelease(PduType.ReleaseRp)],
   seeds: () => [clientStream(true), clientStream(false), echoRq(true), Buffer.concat([echoRq(true), abortPdu()])],
