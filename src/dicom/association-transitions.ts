@@ -12,7 +12,7 @@ export type ClientAction =
   | 'client-aborted'
   /** A-RELEASE-RQ between commands: relayed, the association is releasing. */
   | 'request-release'
-  /** A-RELEASE-RP (to a release the PACS asked for) between commands: relayed. */
+  /** A-RELEASE-RP (to a release the PACS asked for, or in a release collision) between commands: relayed. */
   | 'answer-release';
 
 /** What a PDU from the PACS leads to. */
@@ -35,8 +35,8 @@ type Table<A> = Readonly<Record<AssociationState, Row<A>>>;
 
 /**
  * Client PDUs (P-DATA-TF goes to the request filter, never here). Whatever is not listed is an
- * unexpected PDU (A-ABORT reason 2). Not listed although pdu-expectations.ts lets it through:
- * A-RELEASE-RP while releasing (a release collision, PS3.8 §9.2.6), which ends in an A-ABORT.
+ * unexpected PDU (A-ABORT reason 2). An A-RELEASE-RP while releasing is a release collision
+ * (PS3.8 §9.2.6: the PACS asked too, and the client answers it before the PACS answers the client).
  * 'closed' is not checked by the reader: it holds what is left of a chunk after the end.
  */
 export const CLIENT_TRANSITIONS: Table<ClientAction> = Object.freeze({
@@ -44,7 +44,7 @@ export const CLIENT_TRANSITIONS: Table<ClientAction> = Object.freeze({
   admitting: { [PduType.Abort]: 'client-aborted' },
   'awaiting-ac': { [PduType.Abort]: 'client-aborted' },
   established: { [PduType.ReleaseRq]: 'request-release', [PduType.ReleaseRp]: 'answer-release', [PduType.Abort]: 'client-aborted' },
-  releasing: { [PduType.Abort]: 'client-aborted' },
+  releasing: { [PduType.ReleaseRp]: 'answer-release', [PduType.Abort]: 'client-aborted' },
   closed: { [PduType.Abort]: 'client-aborted' },
 });
 

@@ -94,6 +94,36 @@ t.test('a device certificate is admitted: called AE rewritten, user identity str
   t.same([...all.subarray(answer.length)], [...buildRelease(PduType.ReleaseRp)], 'A-RELEASE-RP relayed, then closed');
 });
 
+t.test('a release collision (both sides ask at once, PS3.8 §9.2.6) ends in a clean release, not an abort', async (t) => {
+  // The PACS answers the relayed A-RELEASE-RQ with one of its own, then, once it has the client's
+  // A-RELEASE-RP, with its A-RELEASE-RP (the acceptor's side of the collision: Sta10 → Sta12 → Sta13).
+  const toPacs: number[] = [];
+  const h = await harness(t, {
+    upstream: {
+      mode: 'accept',
+      onData: (s, chunk) => {
+        for (let at = 0; at + 6 <= chunk.length; at += 6 + chunk.readUInt32BE(at + 2)) {
+          const type = chunk[at] as number;
+          toPacs.push(type);
+          if (type === PduType.ReleaseRq) s.write(buildRelease(PduType.ReleaseRq));
+          if (type === PduType.ReleaseRp) s.end(buildRelease(PduType.ReleaseRp));
+        }
+      },
+    },
+  });
+  const { c, answer } = await associate(h, rq(), h.pki.device);
+  t.equal(answer[0], PduType.AssociateAc);
+  c.send(buildRelease(PduType.ReleaseRq));
+  const collided = await c.waitFor(answer.length + 10);
+  t.same([...collided.subarray(answer.length)], [...buildRelease(PduType.ReleaseRq)], "the PACS's own A-RELEASE-RQ reaches the client");
+  c.send(buildRelease(PduType.ReleaseRp)); // the requestor's answer in a collision (Sta9 → Sta11)
+  const all = await c.ended;
+  t.same([...all.subarray(answer.length + 10)], [...buildRelease(PduType.ReleaseRp)], "then the PACS's A-RELEASE-RP, and the connection closes");
+  t.same(toPacs, [PduType.ReleaseRq, PduType.ReleaseRp], 'the PACS got the client\'s A-RELEASE-RQ and A-RELEASE-RP');
+  t.same(h.alerts('dicom.protocol-violation'), [], 'no protocol violation');
+  t.notOk(h.audit('dicom.association').some((e) => e.reason === 'protocol-violation'), 'nothing audited as a violation');
+});
+
 t.test('user identity type 2 with a positive response requested gets a 0x59 sub-item', async (t) => {
   const h = await harness(t);
   const { c, answer } = await associate(h, rq({ userIdentity: pw('alice', true) }));
