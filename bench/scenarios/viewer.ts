@@ -51,6 +51,7 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string, s
       const all = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
       const dw = all.filter((e) => new URL(e.name).pathname.startsWith('/dicom-web/'));
       const path = (e: PerformanceResourceTiming): string => new URL(e.name).pathname;
+      const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? Number.NaN; };
       return {
         toFirst: dw.filter((e) => e.startTime < first).length,
         total: dw.length,
@@ -61,6 +62,9 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string, s
         // The app's own start: when its first DICOMweb request left (everything before is the page, its files and OHIF starting).
         firstDicomwebMs: Math.min(...dw.map((e) => e.startTime)),
         appFiles: all.filter((e) => !new URL(e.name).pathname.startsWith('/dicom-web/') && e.startTime < first).length,
+        // Per app file, request sent to its last byte (median), and to its first byte (median): the server's share.
+        appFileMs: median(all.filter((e) => !new URL(e.name).pathname.startsWith('/dicom-web/') && e.startTime < first).map((e) => e.responseEnd - e.requestStart)),
+        appFileFirstByteMs: median(all.filter((e) => !new URL(e.name).pathname.startsWith('/dicom-web/') && e.startTime < first).map((e) => e.responseStart - e.requestStart)),
         bytes: all.reduce((s, e) => s + e.encodedBodySize, 0),
       };
     }, firstImageMs);
@@ -82,7 +86,7 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string, s
     const want = v.http1 ? 'http/1.1' : 'h2';
     if (series.protocol !== want) throw new Error(`${v.id}: the frames came over ${series.protocol}, not ${want}`);
     return {
-      firstImageMs, firstDicomwebMs: t.firstDicomwebMs, appFiles: t.appFiles, requestsToFirstImage: t.toFirst, requests: t.total, qido: t.qido, metadata: t.metadata, frames: t.frames, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6,
+      firstImageMs, firstDicomwebMs: t.firstDicomwebMs, appFiles: t.appFiles, appFileMs: t.appFileMs, appFileFirstByteMs: t.appFileFirstByteMs, requestsToFirstImage: t.toFirst, requests: t.total, qido: t.qido, metadata: t.metadata, frames: t.frames, loadedMs: t.loadedMs, megabytes: t.bytes / 1e6,
       seriesMs: series.ms, seriesInstances: series.count,
     };
   } finally {
@@ -113,7 +117,7 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
       variants, workload: ctx.options.workload, log: ctx.log,
       components: { ...env.components, 'nginx-viewer': () => nginx.pids() },
       run: (v) => openStudy(v.http1 ? browserHttp1 : browser, v, studyUid, seriesUid),
-      describe: (m) => `first DICOMweb request at ${(m['firstDicomwebMs'] ?? 0).toFixed(0)} ms, first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms; series of ${m['seriesInstances']} frames in ${(m['seriesMs'] ?? 0).toFixed(0)} ms`,
+      describe: (m) => `app files ${(m['appFileFirstByteMs'] ?? 0).toFixed(1)} ms to first byte, ${(m['appFileMs'] ?? 0).toFixed(1)} ms to last (medians); first DICOMweb request at ${(m['firstDicomwebMs'] ?? 0).toFixed(0)} ms, first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms; series of ${m['seriesInstances']} frames in ${(m['seriesMs'] ?? 0).toFixed(0)} ms`,
     });
     return {
       id: 'viewer', title: 'Viewer study open (OHIF in chromium), Orthanc',
@@ -122,6 +126,8 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
         { key: 'firstImageMs', label: 'first image ms', higherIsBetter: false, digits: 0 },
         { key: 'firstDicomwebMs', label: 'first DICOMweb request ms (OHIF loaded and started)', higherIsBetter: false, digits: 0 },
         { key: 'appFiles', label: 'app files before the first image', higherIsBetter: false, digits: 0 },
+        { key: 'appFileMs', label: 'app file ms (median, request to last byte)', higherIsBetter: false, digits: 1 },
+        { key: 'appFileFirstByteMs', label: 'app file first byte ms (median)', higherIsBetter: false, digits: 1 },
         { key: 'requestsToFirstImage', label: 'DICOMweb requests to first image', higherIsBetter: false, digits: 0 },
         { key: 'requests', label: 'DICOMweb requests in all', higherIsBetter: false, digits: 0 },
         { key: 'qido', label: 'of which QIDO-RS', higherIsBetter: false, digits: 0 },

@@ -114,6 +114,28 @@ t.test('viewer behind the session', async (t) => {
     t.equal(w.headers['content-encoding'], 'gzip', 'WebAssembly too');
     t.match(w.headers['content-type'], /application\/wasm/, 'still typed as WebAssembly (streaming compilation needs it)');
     t.ok(gunzipSync(w.body).equals(readFileSync(join(root, wasm ?? ''))), 'the .wasm file once unzipped');
+    // Revalidation (files without a hash in their name, every open): 304 without a body for the browser's
+    // current copy, per representation (the gzip copy has a validator of its own).
+    const css = await gw.request('GET', '/viewer/app.bundle.css', { headers: { ...cookie, 'accept-encoding': 'gzip' } });
+    t.equal(css.status, 200);
+    t.equal(css.headers['content-encoding'], 'gzip');
+    t.match(css.headers['content-type'], /text\/css/);
+    const etag = String(css.headers['etag']);
+    t.match(etag, /^"[A-Za-z0-9_-]{22}"$/, 'a strong validator');
+    const again = await gw.request('GET', '/viewer/app.bundle.css', { headers: { ...cookie, 'accept-encoding': 'gzip', 'if-none-match': etag } });
+    t.equal(again.status, 304, 'the browser\'s copy is current: 304');
+    t.equal(again.body.length, 0, 'no body');
+    const plainCss = await gw.request('GET', '/viewer/app.bundle.css', { headers: { ...cookie, 'if-none-match': etag } });
+    t.equal(plainCss.status, 200, 'the gzip copy\'s validator does not match the plain file');
+    t.not(plainCss.headers['etag'], etag);
+    t.equal(gunzipSync(css.body).toString('utf8'), plainCss.text, 'the two representations hold the same file');
+    const stale = await gw.request('GET', '/viewer/app.bundle.css', { headers: { 'if-none-match': etag } });
+    t.equal(stale.status, 302, 'no session: to /login even with a current validator');
+    // A file of a type the memory cache does not keep (a source map) is still served, streamed from disk.
+    const map = 'ort/ort.min.js.map';
+    const m = await gw.request('GET', `/viewer/${map}`, { headers: cookie });
+    t.equal(m.status, 200);
+    t.ok(m.body.equals(readFileSync(join(root, map))), 'the map file as it is');
     // Without a session the gzip copy is as closed as the file.
     const anon = await gw.request('GET', `/viewer/${bundle}`, { headers: { 'accept-encoding': 'gzip' } });
     t.equal(anon.status, 302, 'no session: to /login, compressed or not');

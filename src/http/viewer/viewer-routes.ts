@@ -7,6 +7,7 @@ import { authenticate, authInputOf, type HttpAuthDeps } from '../authenticate.js
 import { localNext } from '../local-next.js';
 import { viewerAppConfig } from './app-config.js';
 import { loadViewerBundle, type ViewerBundle } from './viewer-bundle.js';
+import { ViewerCache } from './viewer-cache.js';
 
 export const VIEWER_PREFIX = '/viewer';
 
@@ -56,6 +57,35 @@ function looksLikeFile(rel: string): boolean {
   return /\.[A-Za-z0-9]+$/.test(rel.slice(rel.lastIndexOf('/') + 1));
 }
 
+/** Whether Accept-Encoding takes gzip (by name or `*`, with a q above 0). */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  const text = Array.isArray(header) ? header.join(',') : header ?? '';
+  return text.split(',').some((part) => {
+    const [name, ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    if (name !== 'gzip' && name !== '*') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+/** If-None-Match names this validator (or `*`): the browser's copy is current. */
+function notModified(header: string | string[] | undefined, etag: string): boolean {
+  const text = Array.isArray(header) ? header.join(',') : header;
+  if (text === undefined) return false;
+  return text.split(',').some((t) => { const v = t.trim().replace(/^W\//, ''); return v === etag || v === '*'; });
+}
+
+/** One of the build's files, from memory when the cache keeps it (else streamed by @fastify/static). */
+async function sendBuildFile(req: FastifyRequest, reply: FastifyReply, cache: ViewerCache, rel: string, csp: string | undefined): Promise<FastifyReply> {
+  const f = await cache.get(rel, acceptsGzip(req.headers['accept-encoding']));
+  if (f === undefined) return headers(reply, csp, rel).sendFile(rel);
+  // The headers @fastify/static sends with preCompressed (Vary even for the plain file: the choice depended on it).
+  headers(reply, csp, rel).header('content-type', f.type).header('etag', f.etag).header('last-modified', f.lastModified).header('vary', 'accept-encoding');
+  if (f.encoding !== undefined) reply.header('content-encoding', f.encoding);
+  if (notModified(req.headers['if-none-match'], f.etag)) return reply.code(304).send();
+  return reply.send(f.body);
+}
+
 async function hasSession(req: FastifyRequest, deps: HttpAuthDeps): Promise<boolean> {
   try {
     return (await authenticate(authInputOf(req), deps)).session !== undefined;
@@ -73,6 +103,7 @@ export async function viewerRoutes(app: FastifyInstance, deps: ViewerRouteDeps):
   // preCompressed: a file's gzip copy (name.gz, made by scripts/fetch-viewer.sh) goes to a browser that accepts gzip,
   // with Content-Encoding and Vary: Accept-Encoding; a file without one is sent as it is.
   if (bundle !== undefined) await app.register(fastifyStatic, { root: bundle.root, serve: false, cacheControl: false, dotfiles: 'deny', preCompressed: true });
+  const cache = bundle === undefined ? undefined : new ViewerCache(bundle.root);
 
   app.get(VIEWER_PREFIX, async (_req, reply) => reply.redirect(`${VIEWER_PREFIX}/`, 301));
   app.get<{ Params: { '*': string } }>(`${VIEWER_PREFIX}/*`, async (req, reply) => {
@@ -86,9 +117,9 @@ export async function viewerRoutes(app: FastifyInstance, deps: ViewerRouteDeps):
     }
     const rel = req.params['*'];
     if (rel === 'app-config.js') return headers(reply, csp).type('text/javascript; charset=utf-8').send(appConfig);
-    if (bundle.files.has(rel)) return headers(reply, csp, rel).sendFile(rel);
+    if (bundle.files.has(rel)) return sendBuildFile(req, reply, cache as ViewerCache, rel, csp);
     if (looksLikeFile(rel)) return headers(reply, undefined).code(404).type('text/plain; charset=utf-8').send('Not found\n');
     // Any other path is one of the viewer's own routes (study list, /viewer/viewer?…): its page.
-    return headers(reply, csp).sendFile('index.html');
+    return sendBuildFile(req, reply, cache as ViewerCache, 'index.html', csp);
   });
 }
