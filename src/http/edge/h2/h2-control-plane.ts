@@ -3,7 +3,7 @@
 // the answer relayed back on the stream. The control plane sees the client's address and TLS identity
 // as it does for HTTP/1.1 clients.
 
-import { request, type IncomingMessage } from 'node:http';
+import { request, type Agent, type IncomingMessage } from 'node:http';
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -15,8 +15,11 @@ import type { H2Request } from './h2-request-head.js';
 /** Response fields HTTP/2 forbids (RFC 9113 §8.2.2): node's HTTP/1.1 server writes some of them. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
-/** `bodyIdleMs`: a request body silent this long resets the stream (as a stalled body closes an HTTP/1.1 connection). */
-export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, client: ClientFacts, controlPlane: (server: Duplex) => void, logger: Logger, bodyIdleMs: number): void {
+/**
+ * `bodyIdleMs`: a request body silent this long resets the stream (as a stalled body closes an HTTP/1.1 connection).
+ * `agent`: the session's keep-alive connections for this client (control-plane-agents.ts); without one, a new connection.
+ */
+export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, client: ClientFacts, controlPlane: (server: Duplex) => void, logger: Logger, bodyIdleMs: number, agent?: Agent): void {
   const { head } = req;
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of head.headers) {
@@ -30,11 +33,13 @@ export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, cli
   else if (req.hasBody) headers['transfer-encoding'] = 'chunked';
   const up = request({
     method: head.method, path: head.target, headers, setHost: false,
-    createConnection: () => {
-      const pair = internalConnection(client);
-      controlPlane(pair.server);
-      return pair.edge as never;
-    },
+    ...(agent !== undefined ? { agent } : {
+      createConnection: () => {
+        const pair = internalConnection(client);
+        controlPlane(pair.server);
+        return pair.edge as never;
+      },
+    }),
   });
   let received = 0;
   let refused = false;

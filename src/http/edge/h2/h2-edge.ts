@@ -19,6 +19,7 @@ import { mountOf } from '../../dicomweb-guard.js';
 import { GatewayError } from '../../../errors.js';
 import { respondError } from './h2-answer.js';
 import { serveControlPlane } from './h2-control-plane.js';
+import { ControlPlaneAgents } from './control-plane-agents.js';
 import { serveDicomweb } from './h2-dicomweb.js';
 import { h2RequestHead } from './h2-request-head.js';
 import { PacsSlots } from './pacs-slots.js';
@@ -51,6 +52,8 @@ interface SessionFacts {
   /** DICOMweb requests whose guard or exchange is still running. */
   working: number;
   readonly slots: PacsSlots;
+  /** Keep-alive in-process connections to the control plane. */
+  readonly agents: ControlPlaneAgents;
   closing: boolean;
 }
 
@@ -86,7 +89,7 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     session.on('goaway', (code: number) => {
       if (code !== constants.NGHTTP2_NO_ERROR) ctx.logger.info({ source: facts.peerAddress, code }, 'HTTP/2 client sent GOAWAY with an error');
     });
-    session.once('close', () => sessions.delete(session));
+    session.once('close', () => { sessions.delete(session); facts.agents.destroy(); });
     // An idle session (no frames either way) is closed after the keep-alive time.
     session.setTimeout(ctx.keepAliveMs, () => { goaway(session, facts, constants.NGHTTP2_NO_ERROR, undefined); });
   });
@@ -141,7 +144,8 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     }
     const mounted = mountOf(ctx.mounts, parsed.head.target);
     if (mounted === undefined) {
-      serveControlPlane(stream, parsed, { remoteAddress: address, remotePort: facts.remotePort, peerIdentity: facts.peer }, ctx.controlPlane, ctx.logger, ctx.keepAliveMs);
+      const client = { remoteAddress: address, remotePort: facts.remotePort, peerIdentity: facts.peer };
+      serveControlPlane(stream, parsed, client, ctx.controlPlane, ctx.logger, ctx.keepAliveMs, facts.agents.for(client));
       return;
     }
     const session = stream.session;
@@ -169,7 +173,7 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
       socket.setNoDelay(true);
       incoming = {
         peer: snapshotPeer(socket, ctx.recheckPeer), peerAddress: canonicalAddress(socket.remoteAddress ?? ''), remotePort: socket.remotePort,
-        answered: 0, abandoned: 0, working: 0, closing: false, slots: new PacsSlots(limits.pacsPerConnection),
+        answered: 0, abandoned: 0, working: 0, closing: false, slots: new PacsSlots(limits.pacsPerConnection), agents: new ControlPlaneAgents(ctx.controlPlane),
       };
       server.emit('connection', socket);
       incoming = undefined;
