@@ -24,6 +24,13 @@ export class ControlPlaneAgents {
     this.#controlPlane = controlPlane;
   }
 
+  /** A new in-process connection to the control plane for `client`: its edge end. */
+  static connect(client: ClientFacts, controlPlane: (server: Duplex) => void): Duplex {
+    const pair = internalConnection(client);
+    controlPlane(pair.server);
+    return pair.edge;
+  }
+
   /** The agent for `client`'s requests, or undefined (too many addresses on this session: no pooling). */
   for(client: ClientFacts): Agent | undefined {
     const key = client.remoteAddress ?? '';
@@ -32,11 +39,7 @@ export class ControlPlaneAgents {
       if (this.#agents.size >= MAX_ADDRESSES) return undefined;
       agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS });
       const controlPlane = this.#controlPlane;
-      agent.createConnection = () => {
-        const pair = internalConnection(client);
-        controlPlane(pair.server);
-        return pair.edge as never;
-      };
+      agent.createConnection = () => ControlPlaneAgents.connect(client, controlPlane) as never;
       this.#agents.set(key, agent);
     }
     return agent;

@@ -8,7 +8,8 @@ import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayError } from '../../../errors.js';
-import { internalConnection, type ClientFacts } from '../internal-socket.js';
+import type { ClientFacts } from '../internal-socket.js';
+import { ControlPlaneAgents } from './control-plane-agents.js';
 import { respondError } from './h2-answer.js';
 import type { H2Request } from './h2-request-head.js';
 
@@ -33,13 +34,7 @@ export function serveControlPlane(stream: ServerHttp2Stream, req: H2Request, cli
   else if (req.hasBody) headers['transfer-encoding'] = 'chunked';
   const up = request({
     method: head.method, path: head.target, headers, setHost: false,
-    ...(agent !== undefined ? { agent } : {
-      createConnection: () => {
-        const pair = internalConnection(client);
-        controlPlane(pair.server);
-        return pair.edge as never;
-      },
-    }),
+    ...(agent !== undefined ? { agent } : { createConnection: () => ControlPlaneAgents.connect(client, controlPlane) as never }),
   });
   let received = 0;
   let refused = false;
