@@ -83,8 +83,12 @@ t.test('the HTTPS edge on the wire', async (t) => {
     if (marker.status !== 200) throw new Error(`marker request failed: ${marker.status}`);
     const after = await orthanc.httpRequests();
     const tail = after.slice(before.length);
-    if (tail.at(-1) !== `GET /dicom-web/studies/${a.studyUid}/series/${a.seriesUid}/metadata`) throw new Error(`marker not last: ${JSON.stringify(tail)}`);
-    return tail.slice(0, -1);
+    // Every complete request before the marker is listed before it. A request the gateway cut off
+    // mid-body (its PACS connection closed) is listed when Orthanc notices the close, which can be
+    // after the marker under load: it is kept, wherever it stands.
+    const at = tail.lastIndexOf(`GET /dicom-web/studies/${a.studyUid}/series/${a.seriesUid}/metadata`);
+    if (at < 0) throw new Error(`marker not seen: ${JSON.stringify(tail)}`);
+    return [...tail.slice(0, at), ...tail.slice(at + 1)];
   };
 
   await t.test('keep-alive: control plane and DICOMweb requests on one connection', async (t) => {
