@@ -26,6 +26,7 @@ import { dicomwebMounts } from './dicomweb-guard.js';
 import { createEdgeServer, type EdgeServer } from './edge/edge-server.js';
 import { healthRoutes, type ReadinessCheck } from './health-routes.js';
 import { replyError } from './reply-error.js';
+import { ViewerAnswers } from './viewer/viewer-answers.js';
 import { viewerRoutes } from './viewer/viewer-routes.js';
 import { configPath } from '../config/load.js';
 
@@ -119,7 +120,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     });
   });
   await app.register(async (scope) => healthRoutes(scope, deps.readiness));
-  if (config.viewer.enabled) await app.register(async (scope) => viewerRoutes(scope, { ...authDeps, root: configPath(config, config.viewer.path), logger: deps.logger }));
+  const viewerAnswers = config.viewer.enabled ? new ViewerAnswers() : undefined;
+  if (config.viewer.enabled) await app.register(async (scope) => viewerRoutes(scope, { ...authDeps, root: configPath(config, config.viewer.path), logger: deps.logger, answers: viewerAnswers }));
   await app.ready();
   const edge = createEdgeServer({
     tls: {
@@ -133,6 +135,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<HttpServer>
     guard: { ...authDeps, audit: deps.audit, roles: deps.roles },
     trustProxy: config.http.trustProxy,
     controlPlane: (socket) => { app.server.emit('connection', socket); },
+    ...(viewerAnswers === undefined ? {} : { viewer: { answers: viewerAnswers, auth: authDeps } }),
     logger: deps.logger.child({ channel: 'http' }),
     upstreamTimeoutMs: config.upstream.timeoutMs,
     keepAliveMs: KEEP_ALIVE_MS,

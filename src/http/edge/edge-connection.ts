@@ -22,6 +22,8 @@ import { readChunks } from '../../util/socket-read.js';
 import { snapshotPeer, type PeerIdentity } from '../../tls/peer-identity.js';
 import type { ResumedCertificateCheck } from '../../tls/resumed-peer-check.js';
 import { tlsError } from '../../tls/profile.js';
+import type { HttpAuthDeps } from '../authenticate.js';
+import type { ViewerAnswers } from '../viewer/viewer-answers.js';
 
 export interface EdgeContext {
   readonly mounts: readonly Mount[];
@@ -35,6 +37,8 @@ export interface EdgeContext {
   readonly keepAliveMs: number;
   /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts). */
   readonly recheckPeer?: ResumedCertificateCheck | undefined;
+  /** The viewer's file answers the HTTP/2 edge may send itself, after the same session check (h2/h2-viewer.ts). */
+  readonly viewer?: { readonly answers: ViewerAnswers; readonly auth: HttpAuthDeps } | undefined;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');

@@ -13,7 +13,7 @@ import { capConnections, type ConnectionCaps } from '../../util/connection-caps.
 import { tlsFailureReason } from '../../audit/outcome.js';
 import type { ResumedCertificateCheck } from '../../tls/resumed-peer-check.js';
 import type { GuardDeps, Mount } from '../dicomweb-guard.js';
-import { EdgeConnection } from './edge-connection.js';
+import { EdgeConnection, type EdgeContext } from './edge-connection.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { createH2Edge } from './h2/h2-edge.js';
 
@@ -34,6 +34,8 @@ export interface EdgeOptions {
   readonly http2?: boolean;
   /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts). */
   readonly recheckPeer?: ResumedCertificateCheck;
+  /** The viewer's file answers the HTTP/2 edge may send itself (edge-connection.ts EdgeContext). */
+  readonly viewer?: EdgeContext['viewer'];
 }
 
 export interface EdgeServer {
@@ -63,7 +65,7 @@ export function createEdgeServer(o: EdgeOptions): EdgeServer {
   }
   const ctx = {
     mounts: o.mounts, pools, guard: o.guard, trustProxy: o.trustProxy, controlPlane: o.controlPlane,
-    logger: o.logger, keepAliveMs: o.keepAliveMs, recheckPeer: o.recheckPeer,
+    logger: o.logger, keepAliveMs: o.keepAliveMs, recheckPeer: o.recheckPeer, viewer: o.viewer,
   };
   const open = new Set<EdgeConnection>();
   const audit = o.guard.audit;

@@ -3,11 +3,12 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { authenticate, authInputOf, type HttpAuthDeps } from '../authenticate.js';
+import { authenticate, authInputOf, type AuthInput, type HttpAuthDeps } from '../authenticate.js';
 import { localNext } from '../local-next.js';
 import { viewerAppConfig } from './app-config.js';
 import { loadViewerBundle, type ViewerBundle } from './viewer-bundle.js';
-import { ViewerCache } from './viewer-cache.js';
+import type { ViewerAnswers } from './viewer-answers.js';
+import { ViewerCache, type CachedFile } from './viewer-cache.js';
 
 export const VIEWER_PREFIX = '/viewer';
 
@@ -15,6 +16,8 @@ export interface ViewerRouteDeps extends HttpAuthDeps {
   /** Absolute directory of the build (viewer.path resolved). */
   readonly root: string;
   readonly logger: Logger;
+  /** Where the file answers sent from memory are kept for the HTTP/2 edge (viewer-answers.ts). */
+  readonly answers?: ViewerAnswers | undefined;
 }
 
 /**
@@ -69,26 +72,32 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
 }
 
 /** If-None-Match names this validator (or `*`): the browser's copy is current. */
-function notModified(header: string | string[] | undefined, etag: string): boolean {
+export function notModified(header: string | string[] | undefined, etag: string): boolean {
   const text = Array.isArray(header) ? header.join(',') : header;
   if (text === undefined) return false;
   return text.split(',').some((t) => { const v = t.trim().replace(/^W\//, ''); return v === etag || v === '*'; });
 }
 
+/** Answers being sent from memory, for the onSend hook that records them (viewer-answers.ts). */
+const fromMemory = new WeakMap<FastifyRequest, { readonly rel: string; readonly gzip: boolean; readonly file: CachedFile }>();
+
 /** One of the build's files, from memory when the cache keeps it (else streamed by @fastify/static). */
 async function sendBuildFile(req: FastifyRequest, reply: FastifyReply, cache: ViewerCache, rel: string, csp: string | undefined): Promise<FastifyReply> {
-  const f = await cache.get(rel, acceptsGzip(req.headers['accept-encoding']));
+  const gzip = acceptsGzip(req.headers['accept-encoding']);
+  const f = await cache.get(rel, gzip);
   if (f === undefined) return headers(reply, csp, rel).sendFile(rel);
   // The headers @fastify/static sends with preCompressed (Vary even for the plain file: the choice depended on it).
   headers(reply, csp, rel).header('content-type', f.type).header('etag', f.etag).header('last-modified', f.lastModified).header('vary', 'accept-encoding');
   if (f.encoding !== undefined) reply.header('content-encoding', f.encoding);
   if (notModified(req.headers['if-none-match'], f.etag)) return reply.code(304).send();
+  fromMemory.set(req, { rel, gzip, file: f });
   return reply.send(f.body);
 }
 
-async function hasSession(req: FastifyRequest, deps: HttpAuthDeps): Promise<boolean> {
+/** Whether a request may have the viewer's files: it carries a valid session (a certificate alone is not enough). Also the HTTP/2 edge's check. */
+export async function viewerSession(input: AuthInput, deps: HttpAuthDeps): Promise<boolean> {
   try {
-    return (await authenticate(authInputOf(req), deps)).session !== undefined;
+    return (await authenticate(input, deps)).session !== undefined;
   } catch {
     return false;
   }
@@ -104,10 +113,19 @@ export async function viewerRoutes(app: FastifyInstance, deps: ViewerRouteDeps):
   // with Content-Encoding and Vary: Accept-Encoding; a file without one is sent as it is.
   if (bundle !== undefined) await app.register(fastifyStatic, { root: bundle.root, serve: false, cacheControl: false, dotfiles: 'deny', preCompressed: true });
   const cache = bundle === undefined ? undefined : new ViewerCache(bundle.root);
+  const answers = deps.answers;
+  // Once every other hook has set its headers (this scope's onSend runs after the root's): the answer as it leaves.
+  if (answers !== undefined) {
+    app.addHook('onSend', async (req, reply, payload) => {
+      const m = fromMemory.get(req);
+      if (m !== undefined && reply.statusCode === 200 && payload === m.file.body) answers.record(m.rel, m.gzip, reply.getHeaders(), m.file.body, m.file.etag);
+      return payload;
+    });
+  }
 
   app.get(VIEWER_PREFIX, async (_req, reply) => reply.redirect(`${VIEWER_PREFIX}/`, 301));
   app.get<{ Params: { '*': string } }>(`${VIEWER_PREFIX}/*`, async (req, reply) => {
-    if (!(await hasSession(req, deps))) {
+    if (!(await viewerSession(authInputOf(req), deps))) {
       const back = localNext(req.url);
       return headers(reply, undefined).redirect(`/login${back === '/' ? '' : `?next=${encodeURIComponent(back)}`}`, 302);
     }

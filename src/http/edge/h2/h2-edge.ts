@@ -21,6 +21,7 @@ import { respondError } from './h2-answer.js';
 import { serveControlPlane } from './h2-control-plane.js';
 import { ControlPlaneAgents } from './control-plane-agents.js';
 import { serveDicomweb } from './h2-dicomweb.js';
+import { sendViewerAnswer, viewerRequest } from './h2-viewer.js';
 import { h2RequestHead } from './h2-request-head.js';
 import { PacsSlots } from './pacs-slots.js';
 
@@ -145,27 +146,48 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
     const mounted = mountOf(ctx.mounts, parsed.head.target);
     if (mounted === undefined) {
       const client = { remoteAddress: address, remotePort: facts.remotePort, peerIdentity: facts.peer };
-      serveControlPlane(stream, parsed, client, ctx.controlPlane, ctx.logger, ctx.keepAliveMs, facts.agents.for(client));
+      const toControlPlane = (): void => { serveControlPlane(stream, parsed, client, ctx.controlPlane, ctx.logger, ctx.keepAliveMs, facts.agents.for(client)); };
+      const viewer = ctx.viewer;
+      const file = viewer === undefined ? undefined : viewerRequest(parsed, viewer, { address, peer: facts.peer });
+      if (viewer === undefined || file === undefined) { toControlPlane(); return; }
+      const finished = startWork(stream, facts);
+      if (finished === undefined) return;
+      sendViewerAnswer(stream, file, viewer, ctx.logger)
+        .then((sent) => { if (!sent && !stream.destroyed && !stream.closed) toControlPlane(); })
+        .catch((err: unknown) => {
+          ctx.logger.error({ err: { message: (err as Error).message } }, 'viewer file request failed');
+          respondError(stream, new GatewayError('ERR_BAD_REQUEST', 'internal error'), { status: 500 });
+        })
+        .finally(finished);
       return;
     }
-    const session = stream.session;
-    // Guard checks and exchanges still running count, whether or not their stream is still open.
-    if (facts.working >= 2 * limits.maxConcurrentStreams) {
-      if (session !== undefined) goaway(session, facts, constants.NGHTTP2_ENHANCE_YOUR_CALM, 'too much HTTP/2 work in progress on one connection: GOAWAY');
-      return;
-    }
-    facts.working++;
-    // Done when both the guard's work has returned and the stream is closed: a stream reset while
-    // its guard check still runs keeps counting until the check returns.
-    let pending = 2;
-    const finished = (): void => { if (--pending === 0) facts.working--; };
-    stream.once('close', finished);
+    const finished = startWork(stream, facts);
+    if (finished === undefined) return;
     serveDicomweb(stream, parsed, mounted, { address, peer: facts.peer, slots: facts.slots }, { pools: ctx.pools, guard: ctx.guard, logger: ctx.logger, bodyIdleMs: ctx.keepAliveMs })
       .catch((err: unknown) => {
         ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
         respondError(stream, new GatewayError('ERR_BAD_REQUEST', 'internal error'), { status: 500 });
       })
       .finally(finished);
+  }
+
+  /**
+   * Counts a request whose checks run in the edge (the guard, a viewer file's session check) as work in
+   * progress until both its work has returned (call the function returned) and its stream is closed: a
+   * stream reset while its check still runs keeps counting until the check returns. Undefined: too much
+   * work on this connection already (GOAWAY sent).
+   */
+  function startWork(stream: ServerHttp2Stream, facts: SessionFacts): (() => void) | undefined {
+    const session = stream.session;
+    if (facts.working >= 2 * limits.maxConcurrentStreams) {
+      if (session !== undefined) goaway(session, facts, constants.NGHTTP2_ENHANCE_YOUR_CALM, 'too much HTTP/2 work in progress on one connection: GOAWAY');
+      return undefined;
+    }
+    facts.working++;
+    let pending = 2;
+    const finished = (): void => { if (--pending === 0) facts.working--; };
+    stream.once('close', finished);
+    return finished;
   }
 
   return {
