@@ -3,6 +3,7 @@
 //
 //   npx tsc -p bench/tsconfig.json && node dist-bench/bench/edge-cpu.js [--base DIR] [--rounds 3] [--seconds 5]
 //   (PGW_EDGE_CPU_PROFILE=DIR writes each gateway's --cpu-prof there; bench/profile-summary.js reads it)
+//   --base DIR --base-like on: the other build with the `on` config (an A/B of one change); without --base-like, the config before issue 14.
 //   --close: a new TLS connection per request (wrk with Connection: close): the figure is then CPU per connection.
 //   Each round prints the user and system parts of the figure.
 //
@@ -29,7 +30,7 @@ import { startStaticUpstream } from './lib/nginx.js';
 import { runWrk, wrkScript } from './lib/wrk.js';
 import { createCa, issueCertificate } from '../src/tls/issue.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' }, wado: { type: 'string' }, close: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, base: { type: 'string' }, rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '16' }, wado: { type: 'string' }, close: { type: 'boolean', default: false }, 'base-like': { type: 'string' } } });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
@@ -77,7 +78,6 @@ async function main(): Promise<void> {
   const listen = (metrics: boolean): Record<string, unknown> => ({ https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 }, ...(metrics ? { metrics: { host: '127.0.0.1', port: 0 } } : { metrics: { host: '127.0.0.1', port: 0, enabled: false } }) });
   const rulesOff = Object.fromEntries(['query-sweep', 'bulk-retrieve', 'off-hours', 'new-source', 'refusal-burst', 'password-spray', 'association-flood'].map((r) => [r, { enabled: false }]));
   const variants: Variant[] = [
-    ...(values.base === undefined ? [] : [{ name: 'base', build: values.base, config: { ...common, listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 } } } }]),
     { name: 'off', build: here, config: { ...common, listen: listen(false), alerts: { rules: rulesOff } } },
     { name: 'on', build: here, config: { ...common, listen: listen(true) } },
     { name: 'metrics-only', build: here, config: { ...common, listen: listen(true), alerts: { rules: rulesOff } } },
@@ -87,6 +87,10 @@ async function main(): Promise<void> {
     { name: 'no-sweep', build: here, config: { ...common, listen: listen(true), alerts: { rules: { 'query-sweep': { enabled: false } } } } },
     { name: 'atna', build: here, config: { ...common, listen: listen(true), audit: { syslog: [{ host: '127.0.0.1', port: sinkPort, servername: 'localhost', ca: join(dir, 'syslog-ca.pem'), cert: join(dir, 'syslog-client.pem'), key: join(dir, 'syslog-client.key') }] } } },
   ];
+  // --base-like NAME: the base build with variant NAME's config (two builds of the same features, A/B); else the config before issue 14.
+  const like = values['base-like'] === undefined ? undefined : variants.find((v) => v.name === values['base-like']);
+  if (values['base-like'] !== undefined && like === undefined) throw new Error(`--base-like ${values['base-like']}: no such variant`);
+  if (values.base !== undefined) variants.unshift({ name: 'base', build: values.base, config: like?.config ?? { ...common, listen: { https: { host: '127.0.0.1', port: 0 }, dicom: { host: '127.0.0.1', port: 0 } } } });
   const only = values.only?.split(',');
   if (only !== undefined) variants.splice(0, variants.length, ...variants.filter((v) => only.includes(v.name)));
   const script = wrkScript(dir);

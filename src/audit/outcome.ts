@@ -62,12 +62,12 @@ export interface HttpOutcome extends OutcomeParty {
   readonly seconds: number | undefined;
   /** The response went to the client in full. */
   readonly complete: boolean;
-  /** QIDO-RS: result objects counted in the response. */
-  readonly results?: number;
+  /** QIDO-RS: result objects counted in the response (undefined: not counted). */
+  readonly results?: number | undefined;
   /** QIDO-RS: PatientID values of the results, distinct, at most MAX_OUTCOME_PATIENTS. */
-  readonly patientIds?: readonly string[];
+  readonly patientIds?: readonly string[] | undefined;
   /** QIDO-RS: results without a Patient ID. */
-  readonly unidentified?: number;
+  readonly unidentified?: number | undefined;
 }
 
 /** A TLS handshake on one of the listeners, completed or failed. */
