@@ -39,7 +39,7 @@ type Table<A> = Readonly<Record<AssociationState, Row<A>>>;
  * Client PDUs (P-DATA-TF goes to the request filter, never here). Whatever is not listed is an
  * unexpected PDU (A-ABORT reason 2). An A-RELEASE-RP while releasing is a release collision
  * (PS3.8 §9.2.6: the PACS asked too, and the client answers it before the PACS answers the client).
- * Once 'closed', nothing is dispatched at all: the readers are halted (see Association#close), so
+ * Once 'closed', nothing is dispatched at all: the readers are halted (Association#ended), so
  * that row is empty, as the reader's is.
  */
 export const CLIENT_TRANSITIONS: Table<ClientAction> = Object.freeze({
