@@ -12,7 +12,9 @@ export type ClientAction =
   | 'client-aborted'
   /** A-RELEASE-RQ between commands: relayed, the association is releasing. */
   | 'request-release'
-  /** A-RELEASE-RP (to a release the PACS asked for, or in a release collision) between commands: relayed. */
+  /** A-RELEASE-RP to a release the PACS asked for, between commands: relayed, and the association is over. */
+  | 'release-answered'
+  /** A-RELEASE-RP in a release collision, between commands: relayed; the PACS's A-RELEASE-RP ends the association. */
   | 'answer-release';
 
 /** What a PDU from the PACS leads to. */
@@ -37,15 +39,16 @@ type Table<A> = Readonly<Record<AssociationState, Row<A>>>;
  * Client PDUs (P-DATA-TF goes to the request filter, never here). Whatever is not listed is an
  * unexpected PDU (A-ABORT reason 2). An A-RELEASE-RP while releasing is a release collision
  * (PS3.8 §9.2.6: the PACS asked too, and the client answers it before the PACS answers the client).
- * 'closed' is not checked by the reader: it holds what is left of a chunk after the end.
+ * Once 'closed', nothing is dispatched at all: the readers are halted (Association#ended), so
+ * that row is empty, as the reader's is.
  */
 export const CLIENT_TRANSITIONS: Table<ClientAction> = Object.freeze({
   'awaiting-rq': { [PduType.AssociateRq]: 'admit', [PduType.Abort]: 'client-aborted' },
   admitting: { [PduType.Abort]: 'client-aborted' },
   'awaiting-ac': { [PduType.Abort]: 'client-aborted' },
-  established: { [PduType.ReleaseRq]: 'request-release', [PduType.ReleaseRp]: 'answer-release', [PduType.Abort]: 'client-aborted' },
+  established: { [PduType.ReleaseRq]: 'request-release', [PduType.ReleaseRp]: 'release-answered', [PduType.Abort]: 'client-aborted' },
   releasing: { [PduType.ReleaseRp]: 'answer-release', [PduType.Abort]: 'client-aborted' },
-  closed: { [PduType.Abort]: 'client-aborted' },
+  closed: {},
 });
 
 /** PACS PDUs, likewise (there is no upstream connection before 'awaiting-ac'). */
@@ -55,7 +58,7 @@ export const UPSTREAM_TRANSITIONS: Table<UpstreamAction> = Object.freeze({
   'awaiting-ac': { [PduType.AssociateAc]: 'accepted', [PduType.AssociateRj]: 'upstream-rejected', [PduType.Abort]: 'upstream-out-of-turn' },
   established: { [PduType.ReleaseRq]: 'relay-release', [PduType.ReleaseRp]: 'relay-release', [PduType.Abort]: 'relay-abort' },
   releasing: { [PduType.ReleaseRq]: 'relay-release', [PduType.ReleaseRp]: 'released', [PduType.Abort]: 'relay-abort' },
-  closed: { [PduType.ReleaseRq]: 'relay-release', [PduType.ReleaseRp]: 'relay-release', [PduType.Abort]: 'relay-abort' },
+  closed: {},
 });
 
 /** The unexpected-PDU protocol violation (PS3.8 Table 9-26 reason 2) for a PDU out of place. */

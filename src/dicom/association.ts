@@ -64,6 +64,7 @@ export class Association {
       this.#slots.release();
     });
     this.closed = this.#legs.closed;
+    this.closed.then(() => this.#logDiscarded(), () => undefined);
     this.#peer = deps.cleartext === undefined ? snapshotPeer(client as TLSSocket, deps.recheckPeer) : NO_PEER_CERTIFICATE;
     this.#facts = {
       associationId: this.id, source: canonicalAddress(client.remoteAddress ?? 'unknown'),
@@ -142,10 +143,12 @@ export class Association {
     }
   };
 
-  /** Bytes from one side: whole PDUs go to the transitions, P-DATA to the pipe, which then flushes. */
+  /**
+   * Bytes from one side: whole PDUs go to the transitions, P-DATA to the pipe, which then flushes.
+   * Once closed, the readers are halted (#close): the rest of the chunk and any later one are only counted.
+   */
   #onData(side: Side, reader: PduReader | undefined, chunk: Buffer, length: number): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
+    if (this.#state !== 'closed') this.#lastActivity = Date.now();
     try {
       reader?.push(chunk, length);
     } catch (err) {
@@ -153,7 +156,7 @@ export class Association {
       this.#violation(err, side);
       return;
     }
-    this.#pipe?.flush();
+    if (this.#state !== 'closed') this.#pipe?.flush();
   }
 
   #onClientPdu(type: PduTypeValue, raw: Buffer): void {
@@ -163,6 +166,10 @@ export class Association {
       case 'client-aborted': return this.#clientAborted(s, raw);
       case 'request-release': return this.#forwardRelease(s, type, raw, 'releasing');
       case 'answer-release': return this.#forwardRelease(s, type, raw, s);
+      case 'release-answered':
+        this.#forwardRelease(s, type, raw, s);
+        this.#log.info('association released');
+        return this.#close();
     }
   }
 
@@ -348,15 +355,32 @@ export class Association {
   /** Graceful end of both legs (pending writes are flushed), forced after a grace period. */
   #close(): void {
     if (this.#state !== 'closed') {
-      this.#state = 'closed';
+      this.#ended();
       this.#legs.end(this.#d.config.dicom.artimSeconds * 1000);
     }
     this.#legs.finish();
   }
 
   #destroy(): void {
-    this.#state = 'closed';
+    this.#ended();
     this.#legs.destroy();
     this.#legs.finish();
+  }
+
+  /**
+   * The association is over: nothing more is read from either side, not even the rest of the
+   * chunk being read (a client's A-ABORT + A-ASSOCIATE-RQ, a PACS's A-RELEASE-RP + P-DATA).
+   */
+  #ended(): void {
+    this.#state = 'closed';
+    this.#clientReader.halt();
+    this.#upstreamReader?.halt();
+  }
+
+  /** Once both sockets have closed: what arrived after the end, dropped unread (not a violation). */
+  #logDiscarded(): void {
+    const fromClient = this.#clientReader.discarded;
+    const fromPacs = this.#upstreamReader?.discarded ?? 0;
+    if (fromClient + fromPacs > 0) this.#log.debug({ fromClient, fromPacs }, 'bytes received after the association ended were discarded');
   }
 }

@@ -86,6 +86,9 @@ export class PduReader {
   #rawAt = 0;
   /** Whether handlers get P-DATA-TF and PDV headers as buffers (see PduReaderOptions). */
   readonly #headerViews: boolean;
+  /** Set by halt(): nothing more is read or reported. */
+  #halted = false;
+  #discarded = 0;
 
   constructor(handler: PduHandler, limits: PduReaderLimits, options: PduReaderOptions = {}) {
     this.#handler = handler;
@@ -97,19 +100,36 @@ export class PduReader {
   get atPduBoundary(): boolean { return this.#state === 'pdu-header' && this.#hdrFill === 0; }
   /** Total bytes pushed so far. */
   get bytesIn(): number { return this.#bytesIn; }
+  /** Bytes pushed after halt() (the rest of the chunk being read, and every later chunk), never read. */
+  get discarded(): number { return this.#discarded; }
+
+  /**
+   * Stops reading for good: once the handler that is running returns, no further PDU or P-DATA
+   * event is reported, and whatever is pushed is only counted (see `discarded`). For a handler
+   * that ends the stream (the association is over) while the rest of a chunk is still unread.
+   */
+  halt(): void { this.#halted = true; }
 
   /**
    * Consumes one chunk (its first `length` bytes). Throws PduError on a protocol violation; the
    * reader then refuses further input.
    */
   push(chunk: Buffer, length = chunk.length): void {
-    if (this.#state === 'failed') throw new PduError('PDU stream already failed', AbortReason.NotSpecified);
     const end = Math.min(length, chunk.length);
+    if (this.#halted) {
+      this.#discarded += end;
+      return;
+    }
+    if (this.#state === 'failed') throw new PduError('PDU stream already failed', AbortReason.NotSpecified);
     this.#bytesIn += end;
     this.#end = end;
     try {
       let off = 0;
-      while (off < end) off = this.#step(chunk, off);
+      while (off < end && !this.#halted) off = this.#step(chunk, off);
+      if (this.#halted) {
+        this.#discarded += end - off;
+        return;
+      }
       // A PDV or PDU that ends exactly at a chunk end is closed here (zero-length tails included).
       this.#settle();
     } catch (err) {
@@ -180,6 +200,7 @@ export class PduReader {
     const name = PDU_NAMES[type] ?? 'PDU';
     this.#type = type;
     this.#handler.onPduHeader?.(type, length);
+    if (this.#halted) return next;
     switch (type) {
       case PduType.AssociateRq:
       case PduType.AssociateAc:
@@ -263,7 +284,7 @@ export class PduReader {
       this.#pduRemaining -= n;
       this.#handler.onFragment(chunk.subarray(off, off + n));
     }
-    if (this.#fragmentRemaining === 0) this.#endPdv();
+    if (this.#fragmentRemaining === 0 && !this.#halted) this.#endPdv();
     return off + n;
   }
 
@@ -271,6 +292,7 @@ export class PduReader {
     const pdv = this.#pdv as PdvHeader;
     this.#pdv = undefined;
     this.#handler.onPdvEnd(pdv);
+    if (this.#halted) return;
     if (this.#pduRemaining === 0) {
       this.#state = 'pdu-header';
       this.#handler.onPDataEnd();

@@ -153,3 +153,38 @@ t.test('counts bytes and reports PDU boundaries', async (t) => {
   t.ok(r.atPduBoundary);
   t.equal(r.bytesIn, 10);
 });
+
+t.test('halt() from a handler: nothing more of the chunk is reported, later chunks are only counted', async (t) => {
+  const events: Event[] = [];
+  const tail = Buffer.concat([buildAssociateRq({ calledAe: 'PACS', callingAe: 'MOD', presentationContexts: [] }), buildPData(1, true, Buffer.alloc(8))]);
+  const r: PduReader = new PduReader({
+    onPdu: (type) => { events.push(['pdu', type]); if (type === PduType.Abort) r.halt(); },
+    onPDataStart: () => events.push(['pdata']),
+    onPdv: () => events.push(['pdv']),
+    onFragment: () => events.push(['fragment']),
+    onPdvEnd: () => events.push(['pdv-end']),
+    onPDataEnd: () => events.push(['pdata-end']),
+  }, limits);
+  r.push(Buffer.concat([buildRelease(PduType.ReleaseRq), buildAbort(AbortReason.NotSpecified), tail]));
+  t.same(events, [['pdu', PduType.ReleaseRq], ['pdu', PduType.Abort]], 'the PDUs up to the halt, none after');
+  t.equal(r.discarded, tail.length, 'the rest of the chunk is counted');
+  r.push(Buffer.from([0xff, 0, 0xff, 0xff, 0xff, 0xff]));
+  t.equal(r.discarded, tail.length + 6, 'a later chunk is counted, not read: even garbage throws nothing');
+  t.same(events.length, 2);
+});
+
+t.test('halt() during a P-DATA-TF: no further P-DATA event', async (t) => {
+  const events: string[] = [];
+  const r: PduReader = new PduReader({
+    onPdu: () => events.push('pdu'),
+    onPDataStart: () => events.push('pdata'),
+    onPdv: () => events.push('pdv'),
+    onFragment: () => { events.push('fragment'); r.halt(); },
+    onPdvEnd: () => events.push('pdv-end'),
+    onPDataEnd: () => events.push('pdata-end'),
+  }, limits);
+  const bytes = Buffer.concat([buildPData(1, false, Buffer.alloc(8), 4), buildRelease(PduType.ReleaseRq)]);
+  r.push(bytes);
+  t.same(events, ['pdata', 'pdv', 'fragment'], 'stopped inside the first PDV');
+  t.equal(r.discarded, bytes.length - 6 - 6 - 4, 'everything after the first fragment is counted');
+});
