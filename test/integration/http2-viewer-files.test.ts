@@ -10,6 +10,7 @@ import t from 'tap';
 import { MAX_FILE_BYTES } from '../../src/http/viewer/viewer-cache.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { h2Session, type H2Answer } from '../helpers/h2.js';
+import { Raw } from '../helpers/raw-http.js';
 import { viewerBuild } from '../helpers/viewer.js';
 
 const COOKIE = '__Host-pacs-session';
@@ -129,6 +130,48 @@ t.test('viewer files over HTTP/2 from the edge', async (t) => {
     t.equal((await h2.request('GET', file, { headers: session })).status, 200, 'the other session still has it');
     gw.clock.advance(31 * 60_000);
     t.equal((await h2.request('GET', file, { headers: session })).status, 302, 'after the idle timeout: to /login');
+  });
+
+  t.test('over HTTP/1.1 too: the same answer, the same check, pipelined requests in order', async (t) => {
+    const fresh = await gw.login(nina);
+    gw.clock.advance(30_000);
+    const cookie = `${COOKIE}=${fresh}`;
+    const chunk = `/viewer/${small}`;
+    const total = (): number => gw.logs.filter((l) => l.msg === 'viewer file answered by the edge').length;
+    // Recorded by now (the HTTP/2 requests above): HTTP/1.1 is answered by the edge at once.
+    const before = total();
+    const viaH1 = await gw.request('GET', chunk, { headers: { cookie, 'accept-encoding': 'gzip' } });
+    t.equal(viaH1.status, 200);
+    t.equal(total(), before + 1, 'answered by the edge');
+    const viaH2 = await h2.request('GET', chunk, { headers: { cookie, 'accept-encoding': 'gzip' } });
+    t.ok(viaH1.body.equals(viaH2.body), 'the same bytes as over HTTP/2');
+    for (const name of ['content-type', 'content-encoding', 'content-length', 'etag', 'last-modified', 'vary', 'cache-control', 'content-security-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'referrer-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy']) {
+      t.equal(viaH1.headers[name], viaH2.headers[name] as string | undefined, `${name} as over HTTP/2`);
+    }
+    const afterH2 = total();
+    const none = await gw.request('GET', chunk, { headers: { 'accept-encoding': 'gzip' } });
+    t.equal(none.status, 302, 'without a session: to /login');
+    t.equal(total(), afterH2, 'not the edge\'s');
+
+    // Raw bytes: three requests in one write (GET, HEAD, a conditional GET), answered in order on one connection.
+    const raw = await Raw.open(gw.httpsPort);
+    t.teardown(() => raw.destroy());
+    const req = (method: string, extra = ''): string => `${method} ${chunk} HTTP/1.1\r\nhost: localhost\r\ncookie: ${cookie}\r\naccept-encoding: gzip\r\n${extra}\r\n`;
+    await raw.write(req('GET') + req('HEAD') + req('GET', `if-none-match: ${String(viaH1.headers.etag)}\r\n`));
+    const r1 = await raw.response();
+    const r2 = await raw.response({ headOnly: true });
+    const r3 = await raw.response({ headOnly: true });
+    t.same([r1.status, r2.status, r3.status], [200, 200, 304]);
+    t.ok(r1.body.equals(viaH1.body), 'the file');
+    t.equal(r2.get('content-length'), String(viaH1.body.length), 'HEAD: the length, no body');
+    t.equal(r3.get('etag'), viaH1.headers.etag);
+    t.equal(total(), afterH2 + 3, 'all three by the edge');
+    // Connection: close is honoured.
+    await raw.write(req('GET', 'connection: close\r\n'));
+    const last = await raw.response();
+    t.equal(last.status, 200);
+    t.equal(last.get('connection'), 'close');
+    await raw.untilClosed();
   });
 
   t.test('paths the router reads its own way go to the control plane', async (t) => {

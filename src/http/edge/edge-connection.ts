@@ -22,8 +22,7 @@ import { readChunks } from '../../util/socket-read.js';
 import { snapshotPeer, type PeerIdentity } from '../../tls/peer-identity.js';
 import type { ResumedCertificateCheck } from '../../tls/resumed-peer-check.js';
 import { tlsError } from '../../tls/profile.js';
-import type { HttpAuthDeps } from '../authenticate.js';
-import type { ViewerAnswers } from '../viewer/viewer-answers.js';
+import { h1ViewerHead, viewerFileAnswer, viewerRequest, type ViewerFiles, type ViewerRequest } from './viewer-files.js';
 
 export interface EdgeContext {
   readonly mounts: readonly Mount[];
@@ -38,7 +37,7 @@ export interface EdgeContext {
   /** Re-checks the client certificate of a resumed TLS session (resumed-peer-check.ts). */
   readonly recheckPeer?: ResumedCertificateCheck | undefined;
   /** The viewer's file answers the HTTP/2 edge may send itself, after the same session check (h2/h2-viewer.ts). */
-  readonly viewer?: { readonly answers: ViewerAnswers; readonly auth: HttpAuthDeps } | undefined;
+  readonly viewer?: ViewerFiles | undefined;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -186,8 +185,12 @@ export class EdgeConnection {
     const raw = buf.subarray(0, end + 4);
     this.#buf = buf.subarray(end + 4);
     const mounted = mountOf(this.#ctx.mounts, head.target);
-    if (mounted === undefined) this.#toControlPlane(head, raw, false);
-    else {
+    if (mounted === undefined) {
+      const viewer = this.#ctx.viewer;
+      const file = viewer === undefined || head.version !== '1.1' ? undefined : viewerRequest(head, head.body.kind !== 'none', viewer, { address: this.#client, peer: this.#peer });
+      if (viewer === undefined || file === undefined) this.#toControlPlane(head, raw, false);
+      else void this.#viewerFile(head, raw, file, viewer);
+    } else {
       this.#toPacs(head, mounted).catch((err: unknown) => {
         this.#ctx.logger.error({ err: { message: (err as Error).message } }, 'DICOMweb request failed');
         this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true, undefined, head.method === 'HEAD');
@@ -241,6 +244,31 @@ export class EdgeConnection {
       failed: (err) => { this.#upstreamFailed(head, err, false); },
       ended: (o) => { this.#ended(o, head, true); },
     });
+  }
+
+  /** A viewer file the edge answers itself after the session check (viewer-files.ts); else the control plane's. */
+  async #viewerFile(head: RequestHead, raw: Buffer, file: ViewerRequest, viewer: ViewerFiles): Promise<void> {
+    let a;
+    try {
+      a = await viewerFileAnswer(file, viewer, this.#ctx.logger);
+    } catch (err) {
+      this.#ctx.logger.error({ err: { message: (err as Error).message } }, 'viewer file request failed');
+      this.#refuse(new GatewayError('ERR_BAD_REQUEST', 'internal error'), 500, true, undefined, head.method === 'HEAD');
+      return;
+    }
+    if (this.#closed) return;
+    if (a === undefined) { this.#toControlPlane(head, raw, false); return; }
+    const close = !head.keepAlive;
+    const s = this.#socket;
+    s.cork();
+    let flowing = s.write(h1ViewerHead(a, close));
+    // The cached body itself (no copy): the socket keeps a reference until it is written.
+    if (a.body !== undefined) flowing = s.write(a.body);
+    s.uncork();
+    if (close) this.#close();
+    // The next request once this answer has left (a client that reads nothing holds no more than one file).
+    else if (flowing) this.#ready();
+    else s.once('drain', () => { if (!this.#closed) this.#ready(); });
   }
 
   #toControlPlane(head: RequestHead, raw: Buffer, retry: boolean): void {

@@ -21,7 +21,8 @@ import { respondError } from './h2-answer.js';
 import { serveControlPlane } from './h2-control-plane.js';
 import { ControlPlaneAgents } from './control-plane-agents.js';
 import { serveDicomweb } from './h2-dicomweb.js';
-import { sendViewerAnswer, viewerRequest } from './h2-viewer.js';
+import { respondViewerFile } from './h2-viewer.js';
+import { viewerFileAnswer, viewerRequest } from '../viewer-files.js';
 import { h2RequestHead } from './h2-request-head.js';
 import { PacsSlots } from './pacs-slots.js';
 
@@ -148,12 +149,16 @@ export function createH2Edge(ctx: H2EdgeContext, limits: H2Limits = DEFAULT_H2_L
       const client = { remoteAddress: address, remotePort: facts.remotePort, peerIdentity: facts.peer };
       const toControlPlane = (): void => { serveControlPlane(stream, parsed, client, ctx.controlPlane, ctx.logger, ctx.keepAliveMs, facts.agents.for(client)); };
       const viewer = ctx.viewer;
-      const file = viewer === undefined ? undefined : viewerRequest(parsed, viewer, { address, peer: facts.peer });
+      const file = viewer === undefined ? undefined : viewerRequest(parsed.head, parsed.hasBody, viewer, { address, peer: facts.peer });
       if (viewer === undefined || file === undefined) { toControlPlane(); return; }
       const finished = startWork(stream, facts);
       if (finished === undefined) return;
-      sendViewerAnswer(stream, file, viewer, ctx.logger)
-        .then((sent) => { if (!sent && !stream.destroyed && !stream.closed) toControlPlane(); })
+      viewerFileAnswer(file, viewer, ctx.logger)
+        .then((a) => {
+          if (stream.destroyed || stream.closed) return;
+          if (a === undefined) toControlPlane();
+          else respondViewerFile(stream, a);
+        })
         .catch((err: unknown) => {
           ctx.logger.error({ err: { message: (err as Error).message } }, 'viewer file request failed');
           respondError(stream, new GatewayError('ERR_BAD_REQUEST', 'internal error'), { status: 500 });
