@@ -192,7 +192,7 @@ async function certsChange(sub: string, name: string | undefined, values: CertsV
         ...(r.backups.length > 0 ? ['Every certificate the old CA issued no longer works: issue new ones.'] : []),
         ...(values.dns === undefined && values.ip === undefined ? ['Next: pacs-gateway certs issue-server --dns <gateway host name> --ip <gateway address> [--key-type both]'] : []),
       ].join('\n'));
-      const caSerial: CertSerial = { serial: new X509Certificate(r.ca.certPem).serialNumber, name: 'CA' };
+      const caSerial: CertSerial = { serial: new X509Certificate(r.ca.certPem).serialNumber.toLowerCase(), name: 'CA' };
       const audited = { event: 'cert.issued', decision: 'allow', reason: 'ca-created', replaced: r.backups.length > 0, command: 'certs init' } as const;
       if (values.dns === undefined && values.ip === undefined) {
         cliAudit({ ...audited, serials: [caSerial] });
