@@ -7,6 +7,7 @@
 //   C-GET / C-MOVE / C-STORE final response, WADO-RS / WADO-URI / STOW-RS answered → DICOM Instances Transferred
 //   WADO-RS metadata, DICOMweb DELETE → DICOM Instances Accessed
 //   any alert → Security Alert; gateway start / stop → Application Activity
+//   admin CLI commands that change users or certificates → Security Alert (src/atna/admin-messages.ts, sent by the CLI)
 
 import type { AlertName, AuditEvent } from '../audit/audit.js';
 import type { DimseOutcome, HttpOutcome } from '../audit/outcome.js';
