@@ -161,8 +161,9 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
     return await certsChange(sub, name, values, config, out, err);
   } catch (e) {
     const event = Object.hasOwn(CHANGE_EVENT, sub) ? CHANGE_EVENT[sub] : undefined;
-    if (event !== undefined && !cliAuditRecorded()) {
-      cliAudit({ event, decision: 'deny', reason: refusalReason(e), ...(name === undefined ? {} : { device: name }), command: `certs ${sub}` });
+    const reason = refusalReason(e);
+    if (event !== undefined && reason !== undefined && !cliAuditRecorded()) {
+      cliAudit({ event, decision: 'deny', reason, ...(name === undefined ? {} : { device: name }), command: `certs ${sub}` });
     }
     throw e;
   }

@@ -246,8 +246,9 @@ const CHANGE_EVENT: Readonly<Record<string, 'auth.enrol' | 'auth.account' | 'aut
 function auditRefusal(sub: string, invite: boolean, username: string | undefined, e: unknown): void {
   const reinvite = sub === 'reset-totp' && invite;
   const event = reinvite ? 'auth.enrol' : Object.hasOwn(CHANGE_EVENT, sub) ? CHANGE_EVENT[sub] : undefined;
-  if (event === undefined || cliAuditRecorded()) return;
-  cliAudit({ event, decision: 'deny', reason: refusalReason(e), ...(username === undefined ? {} : { principal: username }), command: reinvite ? 'users reset-totp --invite' : `users ${sub}` });
+  const reason = refusalReason(e);
+  if (event === undefined || reason === undefined || cliAuditRecorded()) return;
+  cliAudit({ event, decision: 'deny', reason, ...(username === undefined ? {} : { principal: username }), command: reinvite ? 'users reset-totp --invite' : `users ${sub}` });
 }
 
 /** What each command would make that only a password sign-in uses. */

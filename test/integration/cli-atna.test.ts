@@ -4,12 +4,14 @@
 // changed, the outcome; never a password, TOTP secret, invite token, private key or PKCS#12 password.
 // A receiver that is down, or that accepts TCP and never answers, gets a warning, not a hang; the change stands.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
+import { startRedis } from '../helpers/redis.js';
 import { startSyslogReceiver, type SyslogReceiver } from '../helpers/rsyslog.js';
 import { freePort } from '../helpers/ports.js';
 import { run, waitFor, type RunResult } from '../helpers/tools.js';
@@ -131,7 +133,9 @@ t.test('each changing command sends one Security Alert to rsyslog, with its JSON
   await go(['users', 'revoke-invite', 'bob']);
   const reinvite = JSON.parse((await go(['users', 'reset-totp', 'alice', '--invite', '--json'])).stdout) as { inviteUrl: string };
   secrets.push(new URL(reinvite.inviteUrl).pathname.replace('/enrol/', ''));
-  await go(['users', 'end-sessions', 'alice'], undefined, 2); // needs state.store: redis: refused, audited
+  const usage = await cli(dir, ['users', 'end-sessions', 'alice']); // needs state.store: redis
+  t.equal(usage.code, 2, 'a usage error');
+  t.same(auditLines(usage), [], 'attempted nothing: no audit line, no message');
   t.ok(secrets.every((s) => s.length >= 8), 'the secrets to look for');
 
   await waitFor(() => receiver.messages().length >= sent.length, 20_000);
@@ -167,7 +171,6 @@ t.test('each changing command sends one Security Alert to rsyslog, with its JSON
   checkAlert(t, of('users revoke-invite'), { command: 'users revoke-invite', type: '110137', outcome: '0', objectIds: ['bob'] });
   checkAlert(t, of('users add', '4'), { command: 'users add', type: '110137', outcome: '4', objectIds: ['alice'] });
   t.equal(description(of('users add', '4') as Alert), 'users add: refused: user-exists', 'the refusal and its reason');
-  checkAlert(t, of('users end-sessions', '4'), { command: 'users end-sessions', type: '110137', outcome: '4', objectIds: ['alice'] });
 
   // No secret anywhere: not in the messages, not in the audit lines.
   const everything = [...receiver.messages(), ...sent.flatMap((r) => auditLines(r).map((l) => JSON.stringify(l)))].join('\n');
@@ -184,6 +187,23 @@ t.test('each changing command sends one Security Alert to rsyslog, with its JSON
   });
   const v = await run('xmllint', ['--noout', '--relaxng', SCHEMA, ...files]);
   t.equal(v.code, 0, `valid against the DICOM audit message schema: ${v.stderr.split('\n').filter((l) => !l.endsWith(' validates')).slice(0, 10).join('\n')}`);
+});
+
+t.test('users end-sessions (Redis state store): a Security Alert for the user whose sessions ended', async (t) => {
+  const receiver = await startSyslogReceiver();
+  t.teardown(() => receiver.destroy());
+  const redis = await startRedis();
+  t.teardown(() => redis.destroy());
+  const state = { store: 'redis', keyPrefix: `pgw-cli-atna-${process.pid}:`, redis: redis.options({ commandTimeoutMs: 2000, connectTimeoutMs: 2000 }) };
+  const dir = workspace(`${syslogConfig(receiver)}\nstate: ${JSON.stringify(state)}\nsession: { signingKey: ${randomBytes(32).toString('base64url')} }`);
+  const r = await ok(t, dir, ['users', 'end-sessions', 'erin']);
+  t.match(r.stdout, /erin had no session/);
+  t.match(auditLines(r), [{ event: 'auth.session', decision: 'deny', reason: 'revoked:ended-by-admin', principal: 'erin', sessionEnded: false, command: 'users end-sessions', syslog: [{ delivered: true }] }], 'the JSON line as before, and delivered');
+  await waitFor(() => receiver.messages().length >= 1, 20_000);
+  const alerts = receiver.messages().map(parseSyslog);
+  t.equal(alerts.length, 1);
+  checkAlert(t, alerts[0], { command: 'users end-sessions', type: '110137', outcome: '0', objectIds: ['erin'] });
+  t.equal(description(alerts[0] as Alert), 'users end-sessions: revoked:ended-by-admin', 'done (the sessions are what was denied)');
 });
 
 t.test('receiver down, or silent: the command warns, records it, does not hang; the change stands (exit 0)', async (t) => {
