@@ -236,6 +236,13 @@ t.test('receiver down, or silent: the command warns, records it, does not hang; 
   t.match(mute.stderr, new RegExp(`did not reach the ATNA receiver 127\\.0\\.0\\.1:${port} \\(audit\\.syslog\\): the receiver did not accept the message within 5 s`));
   t.ok(sockets.size > 0, 'the CLI did connect');
   t.match(auditLines(mute), [{ reason: 'user-enabled', syslog: [{ delivered: false }] }]);
+
+  // A destination whose files cannot be read: nothing to send with, the same warning, at once.
+  writeFileSync(join(dir, 'gateway.yaml'), readFileSync(join(dir, 'gateway.yaml'), 'utf8').replace(`ca: ${receiver.client.ca}`, 'ca: missing-ca.pem'));
+  const unreadable = await cli(dir, ['users', 'disable', 'carol']);
+  t.equal(unreadable.code, 0, unreadable.stderr);
+  t.match(unreadable.stderr, /did not reach the ATNA receiver 127\.0\.0\.1:\d+ \(audit\.syslog\): audit\.syslog\.0\.ca: cannot read missing-ca\.pem/);
+  t.match(auditLines(unreadable), [{ reason: 'user-disabled', syslog: [{ delivered: false, reason: /cannot read missing-ca\.pem/ }] }]);
 });
 
 t.test('without audit.syslog: each changing command writes its one JSON audit line, at once', async (t) => {
