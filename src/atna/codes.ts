@@ -25,6 +25,7 @@ export const EventType = Object.freeze({
   SoftwareConfiguration: dcm('110131', 'Software Configuration'),
   UseOfRestrictedFunction: dcm('110132', 'Use of Restricted Function'),
   AuditRecordingStopped: dcm('110133', 'Audit Recording Stopped'),
+  UserSecurityAttributesChanged: dcm('110137', 'User Security Attributes Changed'),
 } as const);
 
 export const Role = Object.freeze({
@@ -40,6 +41,7 @@ export const IdType = Object.freeze({
   StudyInstanceUid: dcm('110180', 'Study Instance UID'),
   SopClassUid: dcm('110181', 'SOP Class UID'),
   NodeId: dcm('110182', 'Node ID'),
+  DeviceName: dcm('113877', 'Device Name'),
 } as const);
 
 /** PS3.15 A.5.1: EventOutcomeIndicator. */

@@ -9,7 +9,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { SinkStats } from '../metrics/metrics.js';
 import { applicationActivity, dimseMessages, httpMessage, refusedQuery, relayExport, securityAlert, userAuthentication, type AuditSource } from './messages.js';
-import { DEFAULT_SYSLOG_QUEUE, SyslogClient } from './syslog-client.js';
+import { DEFAULT_SYSLOG_QUEUE, SyslogClient, type SyslogClientOptions } from './syslog-client.js';
 import { syslogFrame } from './syslog-frame.js';
 
 /** A `sink.dropping` alert at most this often per destination. */
@@ -23,6 +23,26 @@ function readPem(c: GatewayConfig, index: number, field: string, file: string): 
   } catch (err) {
     throw new GatewayError('ERR_CERT_INVALID', `audit.syslog.${index}.${field}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Who the gateway (or its CLI) is in its audit messages: audit.sourceId, the host, the PACS as the other party. */
+export function auditSourceOf(c: GatewayConfig, host: string = hostname()): AuditSource {
+  const web = new URL(c.upstream.dicomweb);
+  return {
+    id: c.audit.sourceId ?? host, enterpriseSiteId: c.audit.enterpriseSiteId, hostname: host, pid: process.pid,
+    pacsAeTitle: c.upstream.dicom.aeTitle, pacsHost: c.upstream.dicom.host, pacsDicomweb: `${web.origin}${web.pathname}`,
+  };
+}
+
+/** The client of destination `audit.syslog[index]`: its files read now (ERR_CERT_INVALID when one cannot be). */
+export function openSyslogDestination(c: GatewayConfig, index: number, o: Pick<SyslogClientOptions, 'logger' | 'onDrop' | 'confirmMs' | 'retryBaseMs'>): SyslogClient {
+  const d = c.audit.syslog[index];
+  if (d === undefined) throw new RangeError(`no audit.syslog.${index}`);
+  return new SyslogClient({
+    host: d.host, port: d.port, queueSize: d.queueSize ?? DEFAULT_SYSLOG_QUEUE,
+    tls: { ca: readPem(c, index, 'ca', d.ca), cert: readPem(c, index, 'cert', d.cert), key: readPem(c, index, 'key', d.key), servername: d.servername ?? d.host },
+    ...o,
+  });
 }
 
 export interface AtnaExporterOptions {
@@ -45,17 +65,12 @@ export class AtnaExporter {
   constructor(o: AtnaExporterOptions) {
     this.#o = o;
     const c = o.config;
-    const web = new URL(c.upstream.dicomweb);
-    this.#source = {
-      id: c.audit.sourceId ?? this.#host, enterpriseSiteId: c.audit.enterpriseSiteId, hostname: this.#host, pid: process.pid,
-      pacsAeTitle: c.upstream.dicom.aeTitle, pacsHost: c.upstream.dicom.host, pacsDicomweb: `${web.origin}${web.pathname}`,
-    };
+    this.#source = auditSourceOf(c, this.#host);
     const log = o.logger.child({ component: 'atna' });
     this.#clients = c.audit.syslog.map((d, index) => {
       let lastAlert = Number.NEGATIVE_INFINITY;
-      const client: SyslogClient = new SyslogClient({
-        host: d.host, port: d.port, queueSize: d.queueSize ?? DEFAULT_SYSLOG_QUEUE, logger: log,
-        tls: { ca: readPem(c, index, 'ca', d.ca), cert: readPem(c, index, 'cert', d.cert), key: readPem(c, index, 'key', d.key), servername: d.servername ?? d.host },
+      const client: SyslogClient = openSyslogDestination(c, index, {
+        logger: log,
         ...(o.confirmMs === undefined ? {} : { confirmMs: o.confirmMs }),
         ...(o.retryBaseMs === undefined ? {} : { retryBaseMs: o.retryBaseMs }),
         onDrop: (_n, why) => {

@@ -7,6 +7,7 @@
 //   C-GET / C-MOVE / C-STORE final response, WADO-RS / WADO-URI / STOW-RS answered → DICOM Instances Transferred
 //   WADO-RS metadata, DICOMweb DELETE → DICOM Instances Accessed
 //   any alert → Security Alert; gateway start / stop → Application Activity
+//   admin CLI commands that change users or certificates → Security Alert (src/atna/admin-messages.ts, sent by the CLI)
 
 import type { AlertName, AuditEvent } from '../audit/audit.js';
 import type { DimseOutcome, HttpOutcome } from '../audit/outcome.js';
@@ -27,7 +28,7 @@ export interface AuditSource {
   readonly pacsDicomweb: string;
 }
 
-interface Participant {
+export interface Participant {
   readonly userId: string;
   readonly alternativeUserId?: string | undefined;
   readonly userName?: string | undefined;
@@ -38,7 +39,7 @@ interface Participant {
   readonly napType?: '1' | '2' | '5' | undefined;
 }
 
-interface ParticipantObject {
+export interface ParticipantObject {
   readonly id: string;
   readonly typeCode: '1' | '2' | '3' | '4';
   readonly role?: string | undefined;
@@ -49,7 +50,7 @@ interface ParticipantObject {
   readonly description?: string | undefined;
 }
 
-interface Message {
+export interface Message {
   readonly eventId: Code;
   readonly action: 'C' | 'R' | 'U' | 'D' | 'E';
   readonly at: number;
@@ -62,9 +63,9 @@ interface Message {
 
 const coded = (name: string, c: Code): string => el(name, { 'csd-code': c.code, codeSystemName: c.system, originalText: c.meaning });
 const b64 = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
-const ipType = (a: string | undefined): '2' | '1' => (a !== undefined && /^[0-9a-f:.]+$/i.test(a) ? '2' : '1');
+export const ipType = (a: string | undefined): '2' | '1' => (a !== undefined && /^[0-9a-f:.]+$/i.test(a) ? '2' : '1');
 
-function render(src: AuditSource, m: Message): string {
+export function render(src: AuditSource, m: Message): string {
   const event = el('EventIdentification', {
     EventActionCode: m.action, EventDateTime: new Date(m.at).toISOString(), EventOutcomeIndicator: m.outcome,
   }, [
@@ -89,7 +90,7 @@ function render(src: AuditSource, m: Message): string {
 }
 
 /** The gateway itself as a participant. */
-function gateway(src: AuditSource, role?: Code): Participant {
+export function gateway(src: AuditSource, role?: Code): Participant {
   return { userId: src.id, alternativeUserId: String(src.pid), userName: 'pacs-gateway', requestor: false, role, nap: src.hostname, napType: ipType(src.hostname) };
 }
 

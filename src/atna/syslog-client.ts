@@ -54,6 +54,9 @@ export class SyslogClient {
     this.#retryMs = o.retryBaseMs ?? 250;
   }
 
+  /** Why the last connection failed or ended, until one succeeds again (for a caller's warning). */
+  get lastError(): string | undefined { return this.#lastError; }
+
   get #pending(): number { return this.#queue.length - this.#head + this.#sent.length; }
 
   /** Queues one frame; drops it (counted) when the queue is full. */

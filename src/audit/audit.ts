@@ -15,6 +15,8 @@ export type AuditEventName =
   | 'auth.enrol' | 'auth.account'
   | 'authz.http' | 'dicom.association' | 'dicom.command'
   | 'config.reload' | 'cert.revoked'
+  /** A certificate made by the CLI (`certs init`, `issue-server`, `issue-client`, `renew`). */
+  | 'cert.issued'
   | 'relay.association' | 'relay.command' | 'relay.transfer';
 
 export interface AuditEvent {

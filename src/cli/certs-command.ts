@@ -13,7 +13,9 @@ import type { RevocationReasonName } from '../tls/crl-build.js';
 import { issueDevice, listDevices, renewDevice, revokeDevice, type IssuedDevice } from '../tls/device-certs.js';
 import { checkBundlePassword, PKCS12_ITERATIONS } from '../tls/pkcs12.js';
 import { tlsFilePaths, type TlsFilePaths } from '../tls/tls-paths.js';
+import { cliAudit, cliAuditConfig, cliAuditRecorded } from './cli-audit.js';
 import { configFromArgs } from './config-arg.js';
+import { refusalReason } from './refusal-reason.js';
 import { readStdinLine } from './prompt.js';
 
 export const CERTS_USAGE = `pacs-gateway certs <command> [options]
@@ -106,7 +108,7 @@ function serverKeyType(paths: TlsFilePaths, value: string | undefined): ServerKe
 }
 
 /** `certs issue-server` (and `certs init --dns/--ip`): RSA, ECDSA or both server certificates from the CA. */
-function issueServer(paths: TlsFilePaths, config: GatewayConfig, values: { days?: string | undefined; dns?: string[] | undefined; ip?: string[] | undefined; 'key-type'?: string | undefined }, json: boolean, out: Out): number {
+function issueServer(paths: TlsFilePaths, config: GatewayConfig, values: { days?: string | undefined; dns?: string[] | undefined; ip?: string[] | undefined; 'key-type'?: string | undefined }, json: boolean, out: Out): CertSerial[] {
   const ca = loadCa(paths);
   const d = days(values.days);
   if (d !== undefined && (d < 1 || d > 825)) throw new GatewayError('ERR_USAGE', '--days for a server certificate: 1 to 825 (default 397, the CA/Browser Forum limit)');
@@ -125,8 +127,16 @@ function issueServer(paths: TlsFilePaths, config: GatewayConfig, values: { days?
     if (s.ecdsa !== undefined && config.tls.ecdsa === undefined) out(`tls.ecdsa is not set, so the gateway serves ${show(paths.ecdsaCert)} because it exists, beside tls.cert`);
     out('A running gateway serves it from the next TLS handshake on (open connections keep theirs).');
   }
-  return 0;
+  return rows.map((r) => ({ serial: r.c.serial, name: `server (${r.type})` }));
 }
+
+/** A certificate in an audit event: its serial and what it is (a device name, "CA", "server (rsa)"). */
+interface CertSerial { readonly serial: string; readonly name: string }
+
+/** The event of each certs command that changes something (list has none). */
+const CHANGE_EVENT: Readonly<Record<string, 'cert.issued' | 'cert.revoked'>> = {
+  init: 'cert.issued', 'issue-server': 'cert.issued', 'issue-client': 'cert.issued', renew: 'cert.issued', revoke: 'cert.revoked',
+};
 
 /** Runs `certs <sub>`; returns the exit code. */
 export async function certsCommand(argv: string[], out: Out, err: Out): Promise<number> {
@@ -146,6 +156,22 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
   }
   if (extra.length > 0) throw new GatewayError('ERR_USAGE', `unexpected arguments: ${extra.join(' ')}`);
   const { config } = configFromArgs(values);
+  cliAuditConfig(config);
+  try {
+    return await certsChange(sub, name, values, config, out, err);
+  } catch (e) {
+    const event = Object.hasOwn(CHANGE_EVENT, sub) ? CHANGE_EVENT[sub] : undefined;
+    const reason = refusalReason(e);
+    if (event !== undefined && reason !== undefined && !cliAuditRecorded()) {
+      cliAudit({ event, decision: 'deny', reason, ...(name === undefined ? {} : { device: name }), command: `certs ${sub}` });
+    }
+    throw e;
+  }
+}
+
+type CertsValues = Parameters<typeof issueServer>[2] & { force?: boolean | undefined; cn?: string | undefined; role?: string | undefined; ae?: string[] | undefined; reason?: string | undefined; json?: boolean | undefined; 'p12-password-stdin'?: boolean | undefined; 'p12-legacy'?: boolean | undefined };
+
+async function certsChange(sub: string, name: string | undefined, values: CertsValues, config: GatewayConfig, out: Out, err: Out): Promise<number> {
   const paths = tlsFilePaths(config);
   const json = values.json === true;
   const needName = (): string => {
@@ -167,17 +193,29 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
         ...(r.backups.length > 0 ? ['Every certificate the old CA issued no longer works: issue new ones.'] : []),
         ...(values.dns === undefined && values.ip === undefined ? ['Next: pacs-gateway certs issue-server --dns <gateway host name> --ip <gateway address> [--key-type both]'] : []),
       ].join('\n'));
-      if (values.dns === undefined && values.ip === undefined) return 0;
+      const caSerial: CertSerial = { serial: new X509Certificate(r.ca.certPem).serialNumber.toLowerCase(), name: 'CA' };
+      const audited = { event: 'cert.issued', decision: 'allow', reason: 'ca-created', replaced: r.backups.length > 0, command: 'certs init' } as const;
+      if (values.dns === undefined && values.ip === undefined) {
+        cliAudit({ ...audited, serials: [caSerial] });
+        return 0;
+      }
       // --days is the CA's here; the server certificate gets its default (397 days).
-      return issueServer(paths, config, { ...values, days: undefined }, false, out);
+      const server = issueServer(paths, config, { ...values, days: undefined }, false, out);
+      cliAudit({ ...audited, serials: [caSerial, ...server] });
+      return 0;
     }
-    case 'issue-server':
-      return issueServer(paths, config, values, json, out);
+    case 'issue-server': {
+      const serials = issueServer(paths, config, values, json, out);
+      cliAudit({ event: 'cert.issued', decision: 'allow', reason: 'server-certificate-issued', serials, dnsNames: values.dns ?? [], ipAddresses: values.ip ?? [], command: 'certs issue-server' });
+      return 0;
+    }
     case 'issue-client': {
       const n = needName();
       if (values.role === undefined) throw new GatewayError('ERR_USAGE', `certs issue-client needs --role (one of: ${Object.keys(config.roles).join(', ')})`);
       const ca = loadCa(paths);
       const issued = issueDevice(paths, ca, registry(), Object.keys(config.roles), { name: n, role: values.role, aeTitles: values.ae ?? [], ...(await bundleOptions(values)) });
+      const d = issued.device;
+      cliAudit({ event: 'cert.issued', decision: 'allow', reason: 'device-certificate-issued', device: n, role: d.role, aeTitles: d.aeTitles, serials: d.serial === undefined ? [] : [{ serial: d.serial, name: n }], notAfter: d.notAfter, command: 'certs issue-client' });
       describeBundle(issued, out, json);
       return 0;
     }
@@ -185,6 +223,11 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
       const n = needName();
       const ca = loadCa(paths);
       const r = renewDevice(paths, ca, registry(), n, await bundleOptions(values));
+      cliAudit({
+        event: 'cert.issued', decision: 'allow', reason: 'device-certificate-renewed', device: n, role: r.device.role,
+        serials: [...(r.device.serial === undefined ? [] : [{ serial: r.device.serial, name: n }]), ...(r.revokedSerial === undefined ? [] : [{ serial: r.revokedSerial, name: `${n} (revoked: superseded)` }])],
+        ...(r.revokedSerial === undefined ? {} : { revokedSerial: r.revokedSerial }), notAfter: r.device.notAfter, command: 'certs renew',
+      });
       describeBundle(r, out, json, { revokedSerial: r.revokedSerial });
       if (!json) out(`The old certificate${r.revokedSerial === undefined ? '' : ` (serial ${r.revokedSerial})`} is revoked and no longer accepted: install the new one on the device now.`);
       return 0;
@@ -195,6 +238,7 @@ export async function certsCommand(argv: string[], out: Out, err: Out): Promise<
       if (values.reason !== undefined && reason === undefined) throw new GatewayError('ERR_USAGE', `--reason: one of ${Object.keys(REASONS).join(', ')}`);
       const ca = loadCa(paths);
       const r = revokeDevice(paths, ca, registry(), n, reason);
+      cliAudit({ event: 'cert.revoked', decision: 'allow', reason: values.reason ?? 'unspecified', device: n, serials: r.serial === undefined ? [] : [{ serial: r.serial, name: n }], newlyRevoked: r.newlyRevoked, command: 'certs revoke' });
       if (json) out(JSON.stringify({ name: n, serial: r.serial, revokedAt: r.device.revokedAt, crl: paths.crl, newlyRevoked: r.newlyRevoked }));
       else {
         out(`Device ${n} disabled in the registry (its open associations end within seconds).`);

@@ -3,6 +3,7 @@
 import { GatewayError } from '../errors.js';
 import { CERTS_USAGE, certsCommand } from './certs-command.js';
 import { checkConfigCommand } from './check-config-command.js';
+import { finishCliAudit } from './cli-audit.js';
 import { runCommand } from './run-command.js';
 import { SCAN_USAGE, scanCommand } from './scan-command.js';
 import { USERS_USAGE, usersCommand } from './users-command.js';
@@ -24,10 +25,20 @@ Without --config: $PACS_GATEWAY_CONFIG, else config/gateway.yaml, else config/ga
 /** Error codes that are the user's mistake on the command line: exit code 2. */
 const USAGE_CODES: ReadonlySet<string> = new Set(['ERR_USAGE', 'ERR_SCAN_TARGET']);
 
-/** Runs the CLI; resolves with the exit code. Errors are printed as one clear message, never a stack. */
+/**
+ * Runs the CLI; resolves with the exit code. Errors are printed as one clear message, never a stack.
+ * The audit events of a command reach its ATNA receivers before it ends (bounded wait, src/cli/cli-audit.ts);
+ * one that could not be delivered is a warning, not an error: the change is made, so the exit code stays the command's.
+ */
 export async function main(argv: string[]): Promise<number> {
-  const out = (s: string): void => { process.stdout.write(`${s}\n`); };
   const err = (s: string): void => { process.stderr.write(`${s}\n`); };
+  const code = await dispatch(argv, err);
+  await finishCliAudit(err);
+  return code;
+}
+
+async function dispatch(argv: string[], err: (s: string) => void): Promise<number> {
+  const out = (s: string): void => { process.stdout.write(`${s}\n`); };
   const [command, ...rest] = argv;
   try {
     switch (command) {

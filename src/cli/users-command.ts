@@ -12,7 +12,8 @@ import { inviteUser, reinviteUser, revokeInvite, type Invitation } from '../iden
 import { generateTotpSecret, totpUri } from '../identity/totp.js';
 import type { UserDirectory } from '../identity/user-directory.js';
 import { AE_TITLE_PATTERN, checkUsername } from '../identity/user-record.js';
-import { cliAudit } from './cli-audit.js';
+import { cliAudit, cliAuditConfig, cliAuditRecorded } from './cli-audit.js';
+import { refusalReason } from './refusal-reason.js';
 import { configFromArgs } from './config-arg.js';
 import { endSessionsNow, endUserSessions } from './end-sessions.js';
 import { promptHidden, readStdinLine } from './prompt.js';
@@ -102,7 +103,8 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
     return sub === undefined && values.help !== true ? 2 : 0;
   }
   const { config } = configFromArgs(values);
-  const dir = await openUserDirectory(config);
+  cliAuditConfig(config);
+  const dir = await openUserDirectory(config).catch((e: unknown) => { auditRefusal(sub, values.invite === true, username, e); throw e; });
   try {
     const json = values.json === true;
     const needName = (): string => {
@@ -116,6 +118,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         refuseWithoutLocal(config, name, 'users add');
         if (values.source !== undefined || config.users.backend === 'ldap') {
           await addDirectoryUser(config, dir, name, values, json, out);
+          cliAudit({ event: 'auth.enrol', decision: 'allow', reason: 'user-added', principal: name, userSource: 'ldap', aeTitles: aeTitlesArg(values.ae) ?? 'any', command: 'users add' });
           return 0;
         }
         const role = values.role;
@@ -131,6 +134,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
           username: name, role, passwordHash: await hashPassword(password), totpSecret, disabled: false, createdAt: now, updatedAt: now,
           ...(aeTitles === undefined ? {} : { aeTitles }),
         });
+        cliAudit({ event: 'auth.enrol', decision: 'allow', reason: 'user-added', principal: name, role, aeTitles: aeTitles ?? 'any', command: 'users add' });
         await enrolment(name, role, totpSecret, json, out);
         return 0;
       }
@@ -153,6 +157,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       case 'revoke-invite': {
         const name = needName();
         const revoked = await revokeInvite(dir, name);
+        cliAudit({ event: 'auth.enrol', decision: 'allow', reason: revoked ? 'invite-revoked' : 'no-open-invite', principal: name, command: 'users revoke-invite' });
         out(revoked ? `the enrolment link of ${name} no longer works` : `${name} has no open enrolment link`);
         return 0;
       }
@@ -167,6 +172,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
       case 'enable': {
         const name = needName();
         await dir.update(name, { disabled: sub === 'disable' });
+        cliAudit({ event: 'auth.account', decision: 'allow', reason: sub === 'disable' ? 'user-disabled' : 'user-enabled', principal: name, command: `users ${sub}` });
         out(sub === 'disable' ? `user ${name} disabled; ${await endUserSessions(config, name, 'user-disabled')}` : `user ${name} enabled`);
         return 0;
       }
@@ -174,7 +180,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const name = needName();
         checkUsername(name);
         const ended = await endSessionsNow(config, name);
-        cliAudit({ event: 'auth.session', decision: 'deny', reason: 'revoked:ended-by-admin', principal: name, sessionEnded: ended, command: 'users end-sessions' });
+        cliAudit({ event: 'auth.session', decision: 'deny', reason: 'revoked:ended-by-admin', principal: name, sessionEnded: ended, command: 'users end-sessions' }, 'done');
         out(ended ? `the sessions of ${name} ended on every replica; their DIMSE tokens stop working and their associations end at the next re-check` : `${name} had no session`);
         return 0;
       }
@@ -191,6 +197,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         }
         const totpSecret = generateTotpSecret();
         const u = await dir.update(name, { totpSecret });
+        cliAudit({ event: 'auth.account', decision: 'allow', reason: 'totp-reset', principal: name, command: 'users reset-totp' });
         const ended = await endUserSessions(config, name, 'totp-reset');
         await enrolment(name, u.role, totpSecret, json, out);
         if (!json) out(`The old code no longer works; ${ended}.`);
@@ -205,6 +212,7 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const password = values['password-stdin'] === true ? await readStdinLine() : await promptTwice();
         checkPasswordStrength(password, name);
         await dir.update(name, { passwordHash: await hashPassword(password) });
+        cliAudit({ event: 'auth.account', decision: 'allow', reason: 'password-changed', principal: name, command: 'users set-password' });
         out(`password of ${name} changed; ${await endUserSessions(config, name, 'password-changed')}`);
         return 0;
       }
@@ -212,15 +220,35 @@ export async function usersCommand(argv: string[], out: Out): Promise<number> {
         const name = needName();
         const aeTitles = aeTitlesArg(values.ae);
         await dir.update(name, { aeTitles });
+        cliAudit({ event: 'auth.account', decision: 'allow', reason: 'ae-titles-changed', principal: name, aeTitles: aeTitles ?? 'any', command: 'users set-ae' });
         out(aeTitles === undefined ? `user ${name} may use any calling AE title` : `user ${name} may use the calling AE titles ${aeTitles.join(', ')}`);
         return 0;
       }
       default:
         throw new GatewayError('ERR_USAGE', `unknown users command "${sub}"\n\n${USERS_USAGE}`);
     }
+  } catch (e) {
+    auditRefusal(sub, values.invite === true, username, e);
+    throw e;
   } finally {
     await dir.close();
   }
+}
+
+/** The event of each command that changes users, invites or sessions (read-only ones have none). */
+const CHANGE_EVENT: Readonly<Record<string, 'auth.enrol' | 'auth.account' | 'auth.session'>> = {
+  add: 'auth.enrol', invite: 'auth.enrol', 'revoke-invite': 'auth.enrol',
+  disable: 'auth.account', enable: 'auth.account', 'reset-totp': 'auth.account', 'set-password': 'auth.account', 'set-ae': 'auth.account',
+  'end-sessions': 'auth.session',
+};
+
+/** A changing command that failed before it recorded its change: a deny event with the reason (the error's code, never its input). */
+function auditRefusal(sub: string, invite: boolean, username: string | undefined, e: unknown): void {
+  const reinvite = sub === 'reset-totp' && invite;
+  const event = reinvite ? 'auth.enrol' : Object.hasOwn(CHANGE_EVENT, sub) ? CHANGE_EVENT[sub] : undefined;
+  const reason = refusalReason(e);
+  if (event === undefined || reason === undefined || cliAuditRecorded()) return;
+  cliAudit({ event, decision: 'deny', reason, ...(username === undefined ? {} : { principal: username }), command: reinvite ? 'users reset-totp --invite' : `users ${sub}` });
 }
 
 /** What each command would make that only a password sign-in uses. */

@@ -77,7 +77,8 @@ t.test('users invite writes an auth.enrol audit line without the token', async (
 
   const refused = await cli(dir, ['invite', 'nora', '--role', 'viewer']);
   t.equal(refused.code, 1, 'an existing user');
-  t.same(auditLines(refused), [], 'no link, no invite-created line');
+  t.match(auditLines(refused), [{ audit: { event: 'auth.enrol', decision: 'deny', reason: 'user-exists', principal: 'nora', source: 'cli', command: 'users invite' } }], 'no link: the refusal with its reason, no invite-created line');
+  t.equal(auditLines(refused).length, 1);
 });
 
 t.test('auth.local: false: no link is made (audited, exit 1)', async (t) => {
