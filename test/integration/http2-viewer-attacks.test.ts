@@ -10,6 +10,7 @@ import t from 'tap';
 import { issueClient, prepareCa } from '../helpers/certs.js';
 import { startGateway, type HttpAnswer, type TestGateway } from '../helpers/gateway.js';
 import { FLAG, FRAME, frame, getHeaders, h2Session, hpack, rawH2, type H2Answer } from '../helpers/h2.js';
+import { SESSION_COOKIE, startOidcEnv } from '../helpers/oidc-env.js';
 import { startRedis } from '../helpers/redis.js';
 import { GATEWAY_BIN } from '../helpers/replica.js';
 import { run } from '../helpers/tools.js';
@@ -212,6 +213,22 @@ t.test('attacks on the HTTP/2 edge\'s viewer files', async (t) => {
     t.equal(edgeTotal(gw), n + 1);
     t.equal(second.headers['set-cookie'], undefined, 'no Set-Cookie replayed');
     t.same(comparable(second), comparable(first));
+
+    // A file first asked with HEAD through the control plane: whatever that records, a later GET from the edge is the whole file.
+    const third = files.filter((f) => /^\d+\.bundle\.[0-9a-f]{16}\.js$/.test(f) && f !== small && f !== other)[0] ?? '';
+    const p3 = `/viewer/${third}`;
+    const head = await h2.request('HEAD', p3, { headers: { cookie } });
+    t.equal(head.status, 200);
+    t.equal(head.body.length, 0);
+    const m = edgeTotal(gw);
+    const get = await h2.request('GET', p3, { headers: { cookie } });
+    const v1 = await gw.request('GET', p3, { headers: { cookie } });
+    t.comment(`after HEAD, the GET was ${edgeTotal(gw) > m ? 'the edge\'s' : 'the control plane\'s'}`);
+    t.equal(get.status, 200);
+    t.ok(get.body.equals(readFileSync(join(root, third))), 'the whole file');
+    t.ok(get.body.equals(v1.body));
+    t.same(comparable(get), comparable(v1), 'the same headers as HTTP/1.1');
+    t.equal(head.headers['content-length'], String(get.body.length), 'HEAD: the GET\'s Content-Length');
   });
 
   t.test('rapid reset of viewer streams (memory store: the session check ends before the RST is read)', async (t) => {
@@ -252,6 +269,29 @@ t.test('rapid reset of viewer streams while the session check waits for Redis: G
   const fresh = await h2Session(gw.httpsPort, gw.caPem);
   t.teardown(() => fresh.close());
   t.equal((await fresh.request('GET', chunk, { headers: { cookie } })).status, 200, 'another connection still gets the file');
+});
+
+t.test('an identity provider\'s user: the edge refuses the file once the IdP ends the session (back-channel logout)', async (t) => {
+  const root = viewerBuild();
+  const o = await startOidcEnv({ config: { viewer: { path: root } } });
+  t.teardown(() => o.stop());
+  const { gw } = o.env;
+  const carol = await o.signIn('u-carol');
+  t.ok(carol.session, 'carol signed in through the IdP');
+  const cookie = `${SESSION_COOKIE}=${carol.session ?? ''}`;
+  const small = readdirSync(root).sort().find((f) => /^\d+\.bundle\.[0-9a-f]{16}\.js$/.test(f)) ?? '';
+  const chunk = `/viewer/${small}`;
+  const h2 = await h2Session(gw.httpsPort, gw.caPem);
+  t.teardown(() => h2.close());
+  t.equal((await h2.request('GET', chunk, { headers: { cookie } })).status, 200, 'recorded');
+  const n = edgeTotal(gw);
+  t.equal((await h2.request('GET', chunk, { headers: { cookie } })).status, 200);
+  t.equal(edgeTotal(gw), n + 1, 'the edge answers carol');
+  await o.idp.endSession();
+  t.match(gw.auditEvents('auth.logout').at(-1), { decision: 'allow', reason: 'backchannel-logout' });
+  const after = await h2.request('GET', chunk, { headers: { cookie } });
+  t.equal(after.status, 302, 'after the back-channel logout: to /login');
+  t.equal(edgeTotal(gw), n + 1, 'not the edge\'s');
 });
 
 /** Batches of 200 HEADERS + RST_STREAM for a recorded file, each followed by a PING, until GOAWAY or close. */
