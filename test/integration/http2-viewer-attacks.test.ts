@@ -186,6 +186,15 @@ t.test('attacks on the HTTP/2 edge\'s viewer files', async (t) => {
       const r = await both('GET', path, { cookie, 'accept-encoding': 'gzip' });
       t.equal(r.edge, false, `${path} again: the control plane's`);
     }
+    // A gzip copy asked by its name: not a file the route serves (404), never recorded.
+    // A file in a subdirectory (kept): recorded, and the edge's answer is the control plane's.
+    for (const [path, byEdge] of [[`${chunk}.gz`, false], ['/viewer/assets/android-chrome-144x144.png', true]] as const) {
+      await h2.request('GET', path, { headers: { cookie, 'accept-encoding': 'gzip' } });
+      const r = await both('GET', path, { cookie, 'accept-encoding': 'gzip' });
+      t.equal(r.v1.status, byEdge ? 200 : 404, `${path}: ${byEdge ? 'a file of the build' : 'not a file the route serves'}`);
+      same(t, r, path);
+      t.equal(r.edge, byEdge, `${path}: ${byEdge ? 'the edge\'s' : 'the control plane\'s'}`);
+    }
     // Methods other than GET/HEAD, and a GET with a body.
     for (const method of ['POST', 'OPTIONS', 'DELETE', 'get']) {
       const n = edgeTotal(gw);
@@ -236,7 +245,7 @@ t.test('attacks on the HTTP/2 edge\'s viewer files', async (t) => {
     // The edge answers each stream before nghttp2 reads its RST_STREAM (microtasks run between frames), so these
     // count as answered, not abandoned: the edge's own bound does not trip; nghttp2's stream-reset rate limit
     // (burst 1000) ends the connection with GOAWAY INTERNAL_ERROR. Either way the connection ends.
-    t.comment(`GOAWAY ${String(r.code)} after ${String(r.streams)} streams, ${String(r.answered)} answered by the edge`);
+    t.comment(`GOAWAY ${String(r.code)} after ${String(r.streams)} streams, ${String(r.answered)} answered by the edge; log lines: ${JSON.stringify([...new Set(gw.logs.map((l) => String(l.msg)).filter((m) => /HTTP\/2|GOAWAY/.test(m)))])}`);
     t.ok(r.code === 0xb || r.code === 0x2, `GOAWAY with an error (${String(r.code)})`);
     t.ok(r.streams < 3000, 'before the attacker ran out of streams to send');
     const fresh = await h2Session(gw.httpsPort, ca);
