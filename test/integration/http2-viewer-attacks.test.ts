@@ -15,7 +15,6 @@ import { startRedis } from '../helpers/redis.js';
 import { GATEWAY_BIN } from '../helpers/replica.js';
 import { run } from '../helpers/tools.js';
 import { viewerBuild } from '../helpers/viewer.js';
-
 import type { Test } from 'tap';
 
 const COOKIE = '__Host-pacs-session';
