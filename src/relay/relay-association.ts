@@ -76,6 +76,7 @@ export class RelayAssociation {
     this.#d = deps;
     this.#pacs = pacs;
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
+    void this.closed.then(() => this.#logDiscarded());
     this.#source = canonicalAddress(pacs.remoteAddress ?? 'unknown');
     this.#log = deps.logger.child({ assoc: this.id, source: this.#source });
     const dicom = deps.config.dicom;
@@ -127,16 +128,16 @@ export class RelayAssociation {
 
   // ---- PACS side ---------------------------------------------------------------------------
 
+  /** Once closed, the readers are halted (#ended): the rest of the chunk and any later one are only counted. */
   #onPacsData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
+    if (this.#state !== 'closed') this.#lastActivity = Date.now();
     try {
       this.#pacsReader.push(chunk);
     } catch (err) {
       this.#pipe?.dropUncopied();
       return this.#violation(err, 'client');
     }
-    this.#pipe?.flush();
+    if (this.#state !== 'closed') this.#pipe?.flush();
   }
 
   #onPacsPdu(type: PduTypeValue, raw: Buffer): void {
@@ -151,6 +152,8 @@ export class RelayAssociation {
     if (s === 'established' && (type === PduType.ReleaseRq || type === PduType.ReleaseRp) && this.#up !== undefined && this.#pipe?.filter.idle === true) {
       if (type === PduType.ReleaseRq) this.#state = 'releasing';
       writeAll(this.#up, [...this.#pipe.drainToUpstream(), raw]);
+      // The PACS's answer to a release the destination asked for: the association is over.
+      if (type === PduType.ReleaseRp) this.#close('released');
       return;
     }
     throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the PACS in state ${s}`, AbortReason.UnexpectedPdu);
@@ -212,14 +215,13 @@ export class RelayAssociation {
   }
 
   #onUpData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
+    if (this.#state !== 'closed') this.#lastActivity = Date.now();
     try {
       this.#upReader?.push(chunk);
     } catch (err) {
       return this.#violation(err, 'upstream');
     }
-    this.#pipe?.flush();
+    if (this.#state !== 'closed') this.#pipe?.flush();
   }
 
   #onUpPdu(type: PduTypeValue, raw: Buffer): void {
@@ -333,7 +335,8 @@ export class RelayAssociation {
 
   #close(ended: string): void {
     if (this.#state !== 'closed') {
-      this.#state = 'closed';
+      this.#ended();
+      this.#log.info({ ended }, 'relay association ended');
       const grace = this.#d.config.dicom.artimSeconds * 1000;
       endSoon(this.#pacs, grace);
       if (this.#up !== undefined) endSoon(this.#up, grace);
@@ -343,11 +346,29 @@ export class RelayAssociation {
   }
 
   #destroy(): void {
-    this.#state = 'closed';
+    this.#ended();
     this.#pacs.destroy();
     this.#up?.destroy();
     this.#transfers?.finish('destroyed');
     this.#finish();
+  }
+
+  /**
+   * The association is over: nothing more is read from either side, not even the rest of the chunk
+   * being read (a PACS's A-ABORT + A-ASSOCIATE-RQ, its A-RELEASE-RP + a C-STORE, a destination's
+   * A-RELEASE-RP + P-DATA).
+   */
+  #ended(): void {
+    this.#state = 'closed';
+    this.#pacsReader.halt();
+    this.#upReader?.halt();
+  }
+
+  /** Once both sockets have closed: what arrived after the end, dropped unread (not a violation). */
+  #logDiscarded(): void {
+    const fromPacs = this.#pacsReader.discarded;
+    const fromDestination = this.#upReader?.discarded ?? 0;
+    if (fromPacs + fromDestination > 0) this.#log.debug({ fromPacs, fromDestination }, 'bytes received after the association ended were discarded');
   }
 
   #finish(): void {
