@@ -66,8 +66,21 @@ export interface RelayRig {
   alerts(name: string): Record<string, any>[];
 }
 
+/** The remote site's files, for a destination of the test's own (`external`). */
+export interface DestinationFiles {
+  readonly siteKey: string;
+  readonly siteCert: string;
+  /** The CA of the relay's client certificate, for the destination to trust. */
+  readonly hospitalCa: string;
+}
+
+export interface RelayRigOptions {
+  /** A real destination instead of the scripted one: started by the test, resolves with its port. */
+  readonly external?: (files: DestinationFiles) => Promise<number>;
+}
+
 /** Starts the destination and the relay for this test; both stop in its teardown. */
-export async function startRelayRig(t: Test): Promise<RelayRig> {
+export async function startRelayRig(t: Test, o: RelayRigOptions = {}): Promise<RelayRig> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-relay-rig-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const siteCa = createCa({ commonName: 'site CA' });
@@ -77,6 +90,10 @@ export async function startRelayRig(t: Test): Promise<RelayRig> {
   writeFileSync(join(dir, 'ca.crt'), siteCa.certPem);
   writeFileSync(join(dir, 'gw.crt'), client.certPem);
   writeFileSync(join(dir, 'gw.key'), client.keyPem);
+  const files: DestinationFiles = { siteKey: join(dir, 'site.key'), siteCert: join(dir, 'site.crt'), hospitalCa: join(dir, 'hospital-ca.crt') };
+  writeFileSync(files.siteKey, site.keyPem, { mode: 0o600 });
+  writeFileSync(files.siteCert, site.certPem);
+  writeFileSync(files.hospitalCa, hospitalCa.certPem);
 
   const lines: Record<string, any>[] = [];
   const rig: RelayRig = {
@@ -95,10 +112,15 @@ export async function startRelayRig(t: Test): Promise<RelayRig> {
       rig.script(s, type, command);
     });
   });
-  dest.listen(0, '127.0.0.1');
-  await once(dest, 'listening');
-  t.teardown(() => dest.close());
-  const destPort = (dest.address() as { port: number }).port;
+  let destPort: number;
+  if (o.external === undefined) {
+    dest.listen(0, '127.0.0.1');
+    await once(dest, 'listening');
+    t.teardown(() => dest.close());
+    destPort = (dest.address() as { port: number }).port;
+  } else {
+    destPort = await o.external(files);
+  }
 
   const logger = createLogger({ level: 'debug', destination: new Writable({ write(c: Buffer, _e, cb) { for (const l of c.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l)); cb(); } }) });
   const config = buildConfig({
