@@ -156,6 +156,11 @@ export class RelayAssociation {
       if (type === PduType.ReleaseRp) this.#close('released');
       return;
     }
+    if (s === 'releasing' && type === PduType.ReleaseRp && this.#up !== undefined) {
+      // A release collision (PS3.8 §9.2.6): the PACS answers the destination's A-RELEASE-RQ; the destination's A-RELEASE-RP ends it.
+      writeAll(this.#up, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
+      return;
+    }
     throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the PACS in state ${s}`, AbortReason.UnexpectedPdu);
   }
 

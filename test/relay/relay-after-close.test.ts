@@ -1,4 +1,4 @@
-// The relay against a scripted TLS destination: once an association has ended, PDUs left in the same chunk (or arriving later) are dropped, never dispatched.
+// The relay against a scripted TLS destination: once an association has ended, PDUs left in the same chunk (or arriving later) are dropped, never dispatched; every release the reader lets through is handled.
 
 import t, { type Test } from 'tap';
 import { buildAbort, buildRelease } from '../../src/dicom/abort.js';
@@ -181,4 +181,22 @@ t.test('attack: A-RELEASE-RQ + C-STORE pipelined → A-ABORT (a P-DATA after A-R
   t.same(rig.received[0]?.map((p) => p.type).slice(0, 3), [PduType.AssociateRq, PduType.ReleaseRq, PduType.Abort], 'the destination got the A-RELEASE-RQ, then an A-ABORT');
   t.equal(rig.alerts('dicom.protocol-violation').length, 1, 'this one is a violation while releasing (before the end): one alert');
   t.match(rig.alerts('dicom.protocol-violation')[0], { side: 'pacs', listener: 'relay', abortReason: AbortReason.UnexpectedPdu });
+});
+
+t.test('release collision (PS3.8 §9.2.6): both ask, the PACS answers the destination first; the destination\'s A-RELEASE-RP ends it, no violation', async (t) => {
+  const rig = await startRelayRig(t);
+  rig.script = (s, type) => {
+    if (type === PduType.AssociateRq) s.write(associateAc());
+    if (type === PduType.ReleaseRq) s.write(buildRelease(PduType.ReleaseRq));
+    if (type === PduType.ReleaseRp) s.write(buildRelease(PduType.ReleaseRp));
+  };
+  const { c, acLength } = await associate(rig);
+  c.send(buildRelease(PduType.ReleaseRq));
+  await c.waitFor(acLength + 10);
+  c.send(buildRelease(PduType.ReleaseRp));
+  const got = await c.ended;
+  t.same([...got.subarray(acLength)], [...buildRelease(PduType.ReleaseRq), ...buildRelease(PduType.ReleaseRp)], "the PACS gets the destination's A-RELEASE-RQ, then its A-RELEASE-RP");
+  t.same(rig.received[0]?.map((p) => p.type), [PduType.AssociateRq, PduType.ReleaseRq, PduType.ReleaseRp], "the destination gets the PACS's A-RELEASE-RQ and A-RELEASE-RP");
+  t.match(ended(rig), [{ ended: 'released' }]);
+  t.same(rig.alerts('dicom.protocol-violation'), [], 'no protocol-violation alert');
 });
