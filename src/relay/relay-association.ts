@@ -45,8 +45,8 @@ export interface RelayAssociationDeps {
  * The relay's per-connection state machine (PS3.8 §9.2, acceptor side towards the PACS, requestor
  * side towards the destination). The PACS is the "client" of the shared PDU expectations and
  * transition tables (pdu-expectations.ts, association-transitions.ts) and the destination their
- * "upstream". Once the association has ended, both readers are halted (#ended). Nothing is sent to the destination before its TLS handshake has
- * verified it, so nothing leaves in cleartext.
+ * "upstream". Once the association has ended, both readers are halted (#ended). Nothing is sent
+ * to the destination before its TLS handshake has verified it, so nothing leaves in cleartext.
  */
 export class RelayAssociation {
   readonly id = randomBytes(6).toString('hex');
