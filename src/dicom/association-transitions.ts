@@ -1,4 +1,4 @@
-// What the DIMSE guard does with each whole PDU, per side and association state (PS3.8 §9.2, as a relay).
+// What the DIMSE guard does with each whole PDU, per side and association state (PS3.8 §9.2, as a relay); the C-MOVE relay too.
 
 import { AbortReason, PDU_NAMES, PduType, type PduTypeValue } from './constants.js';
 import { PduError } from './pdu-error.js';

@@ -8,9 +8,10 @@ import type { Logger } from '../audit/logger.js';
 import type { GatewayConfig } from '../config/types.js';
 import { buildAbort } from '../dicom/abort.js';
 import { parseAssociateAc, parseAssociateRq, type AssociateRq } from '../dicom/associate-parse.js';
+import { clientAction, upstreamAction } from '../dicom/association-transitions.js';
 import type { CommandDecision } from '../dicom/command-guard.js';
 import type { CommandSet } from '../dicom/command-set.js';
-import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, PduType, type AbortReasonValue, type PduTypeValue } from '../dicom/constants.js';
+import { AbortReason, PDU_NAMES, PDV_HEADER_BYTES, type AbortReasonValue, type PduTypeValue } from '../dicom/constants.js';
 import { GuardedPipe } from '../dicom/guarded-pipe.js';
 import { acceptForClient, capPdu, requestForPacs } from '../dicom/negotiation.js';
 import { PduError } from '../dicom/pdu-error.js';
@@ -42,9 +43,10 @@ export interface RelayAssociationDeps {
 
 /**
  * The relay's per-connection state machine (PS3.8 §9.2, acceptor side towards the PACS, requestor
- * side towards the destination). The PACS is the "client" of the shared PDU expectations table and
- * the destination its "upstream". Nothing is sent to the destination before its TLS handshake has
- * verified it, so nothing leaves in cleartext.
+ * side towards the destination). The PACS is the "client" of the shared PDU expectations and
+ * transition tables (pdu-expectations.ts, association-transitions.ts) and the destination their
+ * "upstream". Once the association has ended, both readers are halted (#ended). Nothing is sent
+ * to the destination before its TLS handshake has verified it, so nothing leaves in cleartext.
  */
 export class RelayAssociation {
   readonly id = randomBytes(6).toString('hex');
@@ -76,6 +78,7 @@ export class RelayAssociation {
     this.#d = deps;
     this.#pacs = pacs;
     this.closed = new Promise((r) => { this.#resolveClosed = r; });
+    void this.closed.then(() => this.#logDiscarded());
     this.#source = canonicalAddress(pacs.remoteAddress ?? 'unknown');
     this.#log = deps.logger.child({ assoc: this.id, source: this.#source });
     const dicom = deps.config.dicom;
@@ -127,33 +130,45 @@ export class RelayAssociation {
 
   // ---- PACS side ---------------------------------------------------------------------------
 
+  /** Once closed, the readers are halted (#ended): the rest of the chunk and any later one are only counted. */
   #onPacsData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
+    if (this.#state !== 'closed') this.#lastActivity = Date.now();
     try {
       this.#pacsReader.push(chunk);
     } catch (err) {
       this.#pipe?.dropUncopied();
       return this.#violation(err, 'client');
     }
-    this.#pipe?.flush();
+    if (this.#state !== 'closed') this.#pipe?.flush();
   }
 
+  /** The PACS is the 'client' of the guard's transition table (the same one its reader checks headers against). */
   #onPacsPdu(type: PduTypeValue, raw: Buffer): void {
     const s = this.#state;
-    if (type === PduType.Abort) {
-      this.#log.info({ state: s }, 'PACS sent A-ABORT');
-      if (this.#up !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#up, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
-      this.#auditAssociation('deny', 'pacs-aborted');
-      return this.#close('aborted-by-pacs');
+    switch (clientAction(s, type)) {
+      case 'admit': return this.#open(raw);
+      case 'client-aborted':
+        this.#log.info({ state: s }, 'PACS sent A-ABORT');
+        if (this.#up !== undefined && (s === 'established' || s === 'releasing')) writeAll(this.#up, [...(this.#pipe?.drainToUpstream() ?? []), raw]);
+        this.#auditAssociation('deny', 'pacs-aborted');
+        return this.#close('aborted-by-pacs');
+      case 'request-release': return this.#forwardRelease(s, type, raw, 'releasing');
+      // A release collision (PS3.8 §9.2.6): the PACS answers the destination's A-RELEASE-RQ; the destination's A-RELEASE-RP ends it.
+      case 'answer-release': return this.#forwardRelease(s, type, raw, s);
+      // The PACS's answer to a release the destination asked for: the association is over.
+      case 'release-answered':
+        this.#forwardRelease(s, type, raw, s);
+        return this.#close('released');
     }
-    if (s === 'awaiting-rq' && type === PduType.AssociateRq) return this.#open(raw);
-    if (s === 'established' && (type === PduType.ReleaseRq || type === PduType.ReleaseRp) && this.#up !== undefined && this.#pipe?.filter.idle === true) {
-      if (type === PduType.ReleaseRq) this.#state = 'releasing';
-      writeAll(this.#up, [...this.#pipe.drainToUpstream(), raw]);
-      return;
+  }
+
+  /** A release PDU from the PACS, between commands only, to the destination (after what the pipe holds). */
+  #forwardRelease(s: AssociationState, type: PduTypeValue, raw: Buffer, next: AssociationState): void {
+    if (this.#up === undefined || this.#pipe?.filter.idle !== true) {
+      throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the PACS in state ${s}`, AbortReason.UnexpectedPdu);
     }
-    throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the PACS in state ${s}`, AbortReason.UnexpectedPdu);
+    this.#state = next;
+    writeAll(this.#up, [...this.#pipe.drainToUpstream(), raw]);
   }
 
   #open(raw: Buffer): void {
@@ -212,37 +227,35 @@ export class RelayAssociation {
   }
 
   #onUpData(chunk: Buffer): void {
-    if (this.#state === 'closed') return;
-    this.#lastActivity = Date.now();
+    if (this.#state !== 'closed') this.#lastActivity = Date.now();
     try {
       this.#upReader?.push(chunk);
     } catch (err) {
       return this.#violation(err, 'upstream');
     }
-    this.#pipe?.flush();
+    if (this.#state !== 'closed') this.#pipe?.flush();
   }
 
+  /** The destination is the 'upstream' of the guard's transition table, likewise. */
   #onUpPdu(type: PduTypeValue, raw: Buffer): void {
-    const s = this.#state;
-    if (s === 'awaiting-ac' && type === PduType.AssociateAc) return this.#accepted(raw);
-    if (s === 'awaiting-ac' && type === PduType.AssociateRj) {
-      const rj = parseAssociateRj(raw);
-      this.#auditAssociation('deny', 'destination-rejected', { rejection: { ...rj } });
-      writeAll(this.#pacs, [raw]);
-      return this.#close('rejected');
+    switch (upstreamAction(this.#state, type)) {
+      case 'accepted': return this.#accepted(raw);
+      case 'upstream-rejected': {
+        const rj = parseAssociateRj(raw);
+        this.#auditAssociation('deny', 'destination-rejected', { rejection: { ...rj } });
+        writeAll(this.#pacs, [raw]);
+        return this.#close('rejected');
+      }
+      case 'upstream-out-of-turn': return this.#reject(Refusal.temporaryCongestion, `destination-sent-${PDU_NAMES[type] ?? 'unknown'}`);
+      case 'relay-abort':
+        this.#log.warn('destination aborted the association');
+        writeAll(this.#pacs, [...(this.#pipe?.drainToClient() ?? []), raw]);
+        return this.#close('aborted-by-destination');
+      case 'relay-release': return void writeAll(this.#pacs, [...(this.#pipe?.drainToClient() ?? []), raw]);
+      case 'released':
+        writeAll(this.#pacs, [...(this.#pipe?.drainToClient() ?? []), raw]);
+        return this.#close('released');
     }
-    if (s === 'awaiting-ac') return this.#reject(Refusal.temporaryCongestion, `destination-sent-${PDU_NAMES[type] ?? 'unknown'}`);
-    if (type === PduType.Abort) {
-      this.#log.warn('destination aborted the association');
-      writeAll(this.#pacs, [...(this.#pipe?.drainToClient() ?? []), raw]);
-      return this.#close('aborted-by-destination');
-    }
-    if (type === PduType.ReleaseRp || type === PduType.ReleaseRq) {
-      writeAll(this.#pacs, [...(this.#pipe?.drainToClient() ?? []), raw]);
-      if (type === PduType.ReleaseRp && s === 'releasing') this.#close('released');
-      return;
-    }
-    throw new PduError(`unexpected ${PDU_NAMES[type] ?? 'PDU'} from the destination in state ${s}`, AbortReason.UnexpectedPdu);
   }
 
   #accepted(raw: Buffer): void {
@@ -333,7 +346,8 @@ export class RelayAssociation {
 
   #close(ended: string): void {
     if (this.#state !== 'closed') {
-      this.#state = 'closed';
+      this.#ended();
+      this.#log.info({ ended }, 'relay association ended');
       const grace = this.#d.config.dicom.artimSeconds * 1000;
       endSoon(this.#pacs, grace);
       if (this.#up !== undefined) endSoon(this.#up, grace);
@@ -343,11 +357,29 @@ export class RelayAssociation {
   }
 
   #destroy(): void {
-    this.#state = 'closed';
+    this.#ended();
     this.#pacs.destroy();
     this.#up?.destroy();
     this.#transfers?.finish('destroyed');
     this.#finish();
+  }
+
+  /**
+   * The association is over: nothing more is read from either side, not even the rest of the chunk
+   * being read (a PACS's A-ABORT + A-ASSOCIATE-RQ, its A-RELEASE-RP + a C-STORE, a destination's
+   * A-RELEASE-RP + P-DATA).
+   */
+  #ended(): void {
+    this.#state = 'closed';
+    this.#pacsReader.halt();
+    this.#upReader?.halt();
+  }
+
+  /** Once both sockets have closed: what arrived after the end, dropped unread (not a violation). */
+  #logDiscarded(): void {
+    const fromPacs = this.#pacsReader.discarded;
+    const fromDestination = this.#upReader?.discarded ?? 0;
+    if (fromPacs + fromDestination > 0) this.#log.debug({ fromPacs, fromDestination }, 'bytes received after the association ended were discarded');
   }
 
   #finish(): void {
