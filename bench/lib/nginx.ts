@@ -148,15 +148,22 @@ export function startStaticUpstream(dir: string, port: number, content: StaticCo
  * The viewer's peer: what an admin would otherwise run, nginx serving the same OHIF build under
  * /viewer/ and proxying /dicom-web/ to the PACS, with no authentication at all. TLS as the proxy.
  */
-export function startNginxViewer(dir: string, id: BenchIdentities, workers: string, o: { listen: number; upstream: number; viewerRoot: string; appConfig: string }): Promise<Nginx> {
-  const www = join(dir, 'nginx-viewer-www');
+/**
+ * nginx serving the viewer build and proxying DICOMweb. `headers`: response headers added to every viewer
+ * file (`always`), e.g. the gateway's own security headers for a like-for-like browser; `name` keeps a
+ * second instance's files apart.
+ */
+export function startNginxViewer(dir: string, id: BenchIdentities, workers: string, o: { listen: number; upstream: number; viewerRoot: string; appConfig: string; headers?: Readonly<Record<string, string>>; name?: string }): Promise<Nginx> {
+  const name = o.name ?? 'nginx-viewer';
+  const www = join(dir, `${name}-www`);
   mkdirSync(www, { recursive: true });
   symlinkSync(o.viewerRoot, join(www, 'viewer'));
   writeFileSync(join(www, 'app-config.js'), o.appConfig);
-  const conf = common(dir, 'nginx-viewer', workers);
+  const extra = Object.entries(o.headers ?? {}).map(([k, v]) => ` add_header ${k} "${v.replace(/["\\$]/g, '')}" always;`).join('');
+  const conf = common(dir, name, workers);
   conf.push(
     '  include /etc/nginx/mime.types;',
-    `  access_log ${join(dir, 'nginx-viewer-access.log')};`,
+    `  access_log ${join(dir, `${name}-access.log`)};`,
     `  ssl_certificate ${id.server.cert};`,
     `  ssl_certificate_key ${id.server.key};`,
     '  ssl_protocols TLSv1.2 TLSv1.3;',
@@ -167,9 +174,9 @@ export function startNginxViewer(dir: string, id: BenchIdentities, workers: stri
     // HTTP/2 as the gateway offers it (ALPN h2, http/1.1 fallback); nginx 1.22's spelling (1.25+: `http2 on;`).
     `    listen 127.0.0.1:${o.listen} ssl http2;`,
     `    root ${www};`,
-    '    location = /viewer/app-config.js { try_files /app-config.js =404; }',
+    `    location = /viewer/app-config.js {${extra} try_files /app-config.js =404; }`,
     // The build's gzip copies (scripts/fetch-viewer.sh) to browsers that accept gzip, as the gateway sends them.
-    '    location /viewer/ { gzip_static on; add_header Cache-Control "private, no-cache"; try_files $uri /viewer/index.html; }',
+    `    location /viewer/ { gzip_static on; add_header Cache-Control "private, no-cache";${extra} try_files $uri /viewer/index.html; }`,
     `    location ${PREFIX}/ {`,
     '      proxy_pass http://pacs;',
     '      proxy_http_version 1.1;',
@@ -179,5 +186,5 @@ export function startNginxViewer(dir: string, id: BenchIdentities, workers: stri
     '  }',
     '}',
   );
-  return launch(dir, 'nginx-viewer', conf, [o.listen]);
+  return launch(dir, name, conf, [o.listen]);
 }

@@ -3,6 +3,8 @@
 // and proxying the same Orthanc without any authentication.
 
 import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { freePort } from '../../test/helpers/ports.js';
@@ -66,8 +68,13 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string, s
         appFileMs: median(all.filter((e) => !new URL(e.name).pathname.startsWith('/dicom-web/') && e.startTime < first).map((e) => e.responseEnd - e.requestStart)),
         appFileFirstByteMs: median(all.filter((e) => !new URL(e.name).pathname.startsWith('/dicom-web/') && e.startTime < first).map((e) => e.responseStart - e.requestStart)),
         bytes: all.reduce((s, e) => s + e.encodedBodySize, 0),
+        // Every request of the open, in the order they started (written out with PGW_VIEWER_TIMELINE).
+        timeline: all.map((e) => ({ path: path(e), start: e.startTime, requestStart: e.requestStart, firstByte: e.responseStart, end: e.responseEnd, bytes: e.encodedBodySize })),
       };
     }, firstImageMs);
+    // PGW_VIEWER_TIMELINE=FILE: one JSON line per open (variant, first image, every request's timings), for a per-file comparison.
+    const timelineFile = process.env['PGW_VIEWER_TIMELINE'];
+    if (timelineFile !== undefined) appendFileSync(timelineFile, `${JSON.stringify({ variant: v.id, firstImageMs, firstDicomwebMs: t.firstDicomwebMs, timeline: t.timeline })}\n`);
     // The whole series as a viewer that prefetches it: the instance list, then every instance's
     // first frame at once (the browser queues them: 6 connections over HTTP/1.1, one over HTTP/2).
     const series = await page.evaluate(async ({ study, series }) => {
@@ -94,11 +101,34 @@ async function openStudy(browser: Browser, v: ViewerVariant, studyUid: string, s
   }
 }
 
+/** The gateway's response headers for /viewer/ that are policy, not representation (for nginx to send the same). */
+function gatewayViewerHeaders(origin: string, token: string): Promise<Record<string, string>> {
+  const skip = new Set(['date', 'content-length', 'content-type', 'content-encoding', 'etag', 'last-modified', 'vary', 'connection', 'keep-alive', 'cache-control', 'transfer-encoding']);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${origin}/viewer/`, { rejectUnauthorized: false, headers: { cookie: `${COOKIE}=${token}` } }, (res) => {
+      res.resume();
+      if (res.statusCode !== 200) { reject(new Error(`gateway /viewer/: ${res.statusCode}`)); return; }
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (!skip.has(k) && typeof v === 'string') out[k] = v;
+      resolve(out);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult> {
   const { env } = ctx;
   const port = await freePort();
   const appConfig = viewerAppConfig({ basename: '/viewer', dicomweb: '/dicom-web', wadoUri: '/wado' });
   const nginx = await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen: port, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig });
+  // PGW_VIEWER_NGINX_HEADERS=1: one more variant, nginx sending the gateway's own security headers (CSP, COOP,
+  // HSTS…, read from the gateway's answer for /viewer/), so that the browser enforces the same policies on both.
+  const withHeaders = process.env['PGW_VIEWER_NGINX_HEADERS'] === '1';
+  const headersPort = withHeaders ? await freePort() : 0;
+  const nginxHeaders = withHeaders
+    ? await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen: headersPort, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig, headers: await gatewayViewerHeaders(env.gateway.url, env.tokens.gateway), name: 'nginx-viewer-headers' })
+    : undefined;
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
   // The same chromium with HTTP/2 switched off: both servers offer h2, this browser takes http/1.1.
@@ -108,6 +138,7 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     const variants: ViewerVariant[] = [
       { id: 'nginx', label: 'nginx, HTTP/2 (no authentication)', component: 'nginx-viewer', origin: nginxOrigin, http1: false },
       { id: 'gateway', label: 'gateway, HTTP/2 (session cookie)', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway, http1: false },
+      ...(nginxHeaders === undefined ? [] : [{ id: 'nginx-headers', label: 'nginx + the gateway\'s headers, HTTP/2', component: 'nginx-viewer-headers', origin: `https://127.0.0.1:${headersPort}`, http1: false }]),
       { id: 'nginx-h1', label: 'nginx, HTTP/1.1', component: 'nginx-viewer', origin: nginxOrigin, http1: true },
       { id: 'gateway-h1', label: 'gateway, HTTP/1.1', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway, http1: true },
     ];
@@ -115,7 +146,7 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     const seriesUid = env.data.first.seriesUid;
     const samples = await interleaved({
       variants, workload: ctx.options.workload, log: ctx.log,
-      components: { ...env.components, 'nginx-viewer': () => nginx.pids() },
+      components: { ...env.components, 'nginx-viewer': () => nginx.pids(), ...(nginxHeaders === undefined ? {} : { 'nginx-viewer-headers': () => nginxHeaders.pids() }) },
       run: (v) => openStudy(v.http1 ? browserHttp1 : browser, v, studyUid, seriesUid),
       describe: (m) => `app files ${(m['appFileFirstByteMs'] ?? 0).toFixed(1)} ms to first byte, ${(m['appFileMs'] ?? 0).toFixed(1)} ms to last (medians); first DICOMweb request at ${(m['firstDicomwebMs'] ?? 0).toFixed(0)} ms, first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms; series of ${m['seriesInstances']} frames in ${(m['seriesMs'] ?? 0).toFixed(0)} ms`,
     });
@@ -144,5 +175,6 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     await browser.close();
     await browserHttp1.close();
     await nginx.stop();
+    await nginxHeaders?.stop();
   }
 }
