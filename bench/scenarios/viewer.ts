@@ -122,13 +122,20 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
   const port = await freePort();
   const appConfig = viewerAppConfig({ basename: '/viewer', dicomweb: '/dicom-web', wadoUri: '/wado' });
   const nginx = await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen: port, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig });
-  // PGW_VIEWER_NGINX_HEADERS=1: one more variant, nginx sending the gateway's own security headers (CSP, COOP,
-  // HSTS…, read from the gateway's answer for /viewer/), so that the browser enforces the same policies on both.
-  const withHeaders = process.env['PGW_VIEWER_NGINX_HEADERS'] === '1';
-  const headersPort = withHeaders ? await freePort() : 0;
-  const nginxHeaders = withHeaders
-    ? await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen: headersPort, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig, headers: await gatewayViewerHeaders(env.gateway.url, env.tokens.gateway), name: 'nginx-viewer-headers' })
-    : undefined;
+  // PGW_VIEWER_NGINX_HEADERS: more variants, nginx sending the gateway's own policy headers (CSP, COOP, HSTS…,
+  // read from the gateway's answer for /viewer/), so that the browser enforces the same policies on both.
+  // "1": one variant with all of them; else groups of header names, `;` between groups, `,` within one
+  // (e.g. "content-security-policy;cross-origin-opener-policy,origin-agent-cluster"): one variant per group.
+  const spec = process.env['PGW_VIEWER_NGINX_HEADERS'];
+  const groups = spec === undefined || spec === '' ? [] : spec === '1' ? [undefined] : spec.split(';').map((g) => g.split(',').map((h) => h.trim().toLowerCase()));
+  const gatewayHeaders = groups.length === 0 ? {} : await gatewayViewerHeaders(env.gateway.url, env.tokens.gateway);
+  const headerPeers = await Promise.all(groups.map(async (names, i) => {
+    const headers = names === undefined ? gatewayHeaders : Object.fromEntries(Object.entries(gatewayHeaders).filter(([k]) => names.includes(k)));
+    const listen = await freePort();
+    const server = await startNginxViewer(env.dir, env.id, ctx.options.nginxWorkers, { listen, upstream: env.orthanc.httpPort, viewerRoot: VIEWER_ROOT, appConfig, headers, name: `nginx-viewer-headers-${i}` });
+    const label = names === undefined ? 'the gateway\'s headers' : names.join(', ');
+    return { server, variant: { id: `nginx-headers-${i}`, label: `nginx + ${label}, HTTP/2`, component: `nginx-viewer-headers-${i}`, origin: `https://127.0.0.1:${listen}`, http1: false } as ViewerVariant };
+  }));
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
   // The same chromium with HTTP/2 switched off: both servers offer h2, this browser takes http/1.1.
@@ -138,7 +145,7 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     const variants: ViewerVariant[] = [
       { id: 'nginx', label: 'nginx, HTTP/2 (no authentication)', component: 'nginx-viewer', origin: nginxOrigin, http1: false },
       { id: 'gateway', label: 'gateway, HTTP/2 (session cookie)', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway, http1: false },
-      ...(nginxHeaders === undefined ? [] : [{ id: 'nginx-headers', label: 'nginx + the gateway\'s headers, HTTP/2', component: 'nginx-viewer-headers', origin: `https://127.0.0.1:${headersPort}`, http1: false }]),
+      ...headerPeers.map((p) => p.variant),
       { id: 'nginx-h1', label: 'nginx, HTTP/1.1', component: 'nginx-viewer', origin: nginxOrigin, http1: true },
       { id: 'gateway-h1', label: 'gateway, HTTP/1.1', component: 'gateway', origin: env.gateway.url, cookie: env.tokens.gateway, http1: true },
     ];
@@ -146,7 +153,7 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     const seriesUid = env.data.first.seriesUid;
     const samples = await interleaved({
       variants, workload: ctx.options.workload, log: ctx.log,
-      components: { ...env.components, 'nginx-viewer': () => nginx.pids(), ...(nginxHeaders === undefined ? {} : { 'nginx-viewer-headers': () => nginxHeaders.pids() }) },
+      components: { ...env.components, 'nginx-viewer': () => nginx.pids(), ...Object.fromEntries(headerPeers.map((p) => [p.variant.component, () => p.server.pids()])) },
       run: (v) => openStudy(v.http1 ? browserHttp1 : browser, v, studyUid, seriesUid),
       describe: (m) => `app files ${(m['appFileFirstByteMs'] ?? 0).toFixed(1)} ms to first byte, ${(m['appFileMs'] ?? 0).toFixed(1)} ms to last (medians); first DICOMweb request at ${(m['firstDicomwebMs'] ?? 0).toFixed(0)} ms, first image ${(m['firstImageMs'] ?? 0).toFixed(0)} ms after ${m['requestsToFirstImage']} DICOMweb requests; ${m['requests']} in all, loaded at ${(m['loadedMs'] ?? 0).toFixed(0)} ms; series of ${m['seriesInstances']} frames in ${(m['seriesMs'] ?? 0).toFixed(0)} ms`,
     });
@@ -175,6 +182,6 @@ export async function viewerStudyOpen(ctx: BenchContext): Promise<ScenarioResult
     await browser.close();
     await browserHttp1.close();
     await nginx.stop();
-    await nginxHeaders?.stop();
+    for (const p of headerPeers) await p.server.stop();
   }
 }
